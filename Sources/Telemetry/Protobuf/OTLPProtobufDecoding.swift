@@ -1,0 +1,880 @@
+// Decoding of the OTLP protobuf messages, hand-written from the field numbers of
+// opentelemetry-proto (opentelemetry/proto/{common,resource,trace,logs,collector}/v1/*.proto)
+// and google/rpc/status.proto.
+//
+// Each message is decoded by a loop over its fields. Before a field is read, `field` (and
+// `index` for repeated messages) records which one it is; on the way out of an error the
+// catch turns that into the path prefix, so the happy path pays one store per field.
+
+extension ExportTraceServiceRequest {
+    /// Decodes the protobuf body of `POST /v1/traces`.
+    public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        self = try bytes.withUnsafeBytes { buffer in
+            Result { () throws(TelemetryDecodingError) in try ExportTraceServiceRequest(protobuf: buffer) }
+        }.get()
+    }
+
+    /// Decodes the protobuf body of `POST /v1/traces` from memory the caller keeps alive.
+    public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
+        var reader = ProtobufReader(buffer)
+        var result = ExportTraceServiceRequest()
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !reader.isAtEnd {
+                let (number, wireType) = try reader.readTag()
+                if number == 1 {
+                    index = result.resourceSpans.count
+                    try reader.expect(wireType, .lengthDelimited)
+                    var child = try reader.readMessage()
+                    result.resourceSpans.append(try child.decodeResourceSpans())
+                    index = -1
+                } else {
+                    try reader.skip(wireType, field: number)
+                }
+            }
+        } catch {
+            throw index >= 0 ? error.within("resourceSpans", index: index) : error
+        }
+        self = result
+    }
+}
+
+extension ExportLogsServiceRequest {
+    /// Decodes the protobuf body of `POST /v1/logs`.
+    public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        self = try bytes.withUnsafeBytes { buffer in
+            Result { () throws(TelemetryDecodingError) in try ExportLogsServiceRequest(protobuf: buffer) }
+        }.get()
+    }
+
+    /// Decodes the protobuf body of `POST /v1/logs` from memory the caller keeps alive.
+    public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
+        var reader = ProtobufReader(buffer)
+        var result = ExportLogsServiceRequest()
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !reader.isAtEnd {
+                let (number, wireType) = try reader.readTag()
+                if number == 1 {
+                    index = result.resourceLogs.count
+                    try reader.expect(wireType, .lengthDelimited)
+                    var child = try reader.readMessage()
+                    result.resourceLogs.append(try child.decodeResourceLogs())
+                    index = -1
+                } else {
+                    try reader.skip(wireType, field: number)
+                }
+            }
+        } catch {
+            throw index >= 0 ? error.within("resourceLogs", index: index) : error
+        }
+        self = result
+    }
+}
+
+extension ExportTraceServiceResponse {
+    /// Decodes an `ExportTraceServiceResponse`.
+    public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
+            var reader = ProtobufReader(buffer)
+            let (rejected, message) = try reader.decodePartialSuccessEnvelope(countName: "rejectedSpans")
+            return ExportTraceServiceResponse(
+                partialSuccess: rejected.map { ExportTracePartialSuccess(rejectedSpans: $0, errorMessage: message) })
+        } }.get()
+    }
+}
+
+extension ExportLogsServiceResponse {
+    /// Decodes an `ExportLogsServiceResponse`.
+    public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
+            var reader = ProtobufReader(buffer)
+            let (rejected, message) = try reader.decodePartialSuccessEnvelope(countName: "rejectedLogRecords")
+            return ExportLogsServiceResponse(
+                partialSuccess: rejected.map { ExportLogsPartialSuccess(rejectedLogRecords: $0, errorMessage: message) })
+        } }.get()
+    }
+}
+
+extension RPCStatus {
+    /// Decodes a `google.rpc.Status`.
+    public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
+            var reader = ProtobufReader(buffer)
+            return try reader.decodeRPCStatus()
+        } }.get()
+    }
+}
+
+extension ProtobufReader {
+    @inline(__always)
+    func expect(_ got: WireType, _ expected: WireType) throws(TelemetryDecodingError) {
+        guard got == expected else {
+            throw TelemetryDecodingError(reason: "expected wire type \(expected.name), got \(got.name)")
+        }
+    }
+
+    @inline(__always)
+    mutating func readTraceID() throws(TelemetryDecodingError) -> TraceID {
+        let bytes = try readLengthDelimited()
+        guard bytes.count == 16 else {
+            throw TelemetryDecodingError(reason: "expected 16 bytes, got \(bytes.count)")
+        }
+        return TraceID(
+            high: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+            low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+    }
+
+    @inline(__always)
+    mutating func readSpanID() throws(TelemetryDecodingError) -> SpanID {
+        let bytes = try readLengthDelimited()
+        guard bytes.count == 8 else {
+            throw TelemetryDecodingError(reason: "expected 8 bytes, got \(bytes.count)")
+        }
+        return SpanID(UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)))
+    }
+
+    /// An ID that may be absent: empty bytes mean "none", and so do all zeros, which the
+    /// OTLP spec calls invalid but some SDKs send for "no parent" or "no trace".
+    @inline(__always)
+    mutating func readOptionalSpanID() throws(TelemetryDecodingError) -> SpanID? {
+        let bytes = try readLengthDelimited()
+        if bytes.isEmpty { return nil }
+        guard bytes.count == 8 else {
+            throw TelemetryDecodingError(reason: "expected 8 bytes or none, got \(bytes.count)")
+        }
+        let id = SpanID(UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)))
+        return id.isValid ? id : nil
+    }
+
+    mutating func readOptionalTraceID() throws(TelemetryDecodingError) -> TraceID? {
+        let bytes = try readLengthDelimited()
+        if bytes.isEmpty { return nil }
+        guard bytes.count == 16 else {
+            throw TelemetryDecodingError(reason: "expected 16 bytes or none, got \(bytes.count)")
+        }
+        let id = TraceID(
+            high: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+            low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        return id.isValid ? id : nil
+    }
+
+    /// `uint32` fields: protobuf keeps the low 32 bits of a longer varint.
+    @inline(__always)
+    mutating func readUInt32Varint() throws(TelemetryDecodingError) -> UInt32 {
+        UInt32(truncatingIfNeeded: try readVarint())
+    }
+
+    /// `int32` and enum fields: negative values arrive sign-extended to 64 bits.
+    @inline(__always)
+    mutating func readInt32Varint() throws(TelemetryDecodingError) -> Int32 {
+        Int32(truncatingIfNeeded: try readVarint())
+    }
+
+    // MARK: - Trace messages
+
+    mutating func decodeResourceSpans() throws(TelemetryDecodingError) -> ResourceSpans {
+        var result = ResourceSpans()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "resource"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.resource = try child.decodeResource()
+                case 2:
+                    field = "scopeSpans"
+                    index = result.scopeSpans.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.scopeSpans.append(try child.decodeScopeSpans())
+                    index = -1
+                case 3:
+                    field = "schemaUrl"
+                    try expect(wireType, .lengthDelimited)
+                    result.schemaURL = try readString()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return result
+    }
+
+    mutating func decodeScopeSpans() throws(TelemetryDecodingError) -> ScopeSpans {
+        var result = ScopeSpans()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "scope"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.scope = try child.decodeScope()
+                case 2:
+                    field = "spans"
+                    index = result.spans.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.spans.append(try child.decodeSpan())
+                    index = -1
+                case 3:
+                    field = "schemaUrl"
+                    try expect(wireType, .lengthDelimited)
+                    result.schemaURL = try readString()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return result
+    }
+
+    mutating func decodeSpan() throws(TelemetryDecodingError) -> Span {
+        var traceID: TraceID?
+        var spanID: SpanID?
+        var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "traceId"
+                    try expect(wireType, .lengthDelimited)
+                    traceID = try readTraceID()
+                case 2:
+                    field = "spanId"
+                    try expect(wireType, .lengthDelimited)
+                    spanID = try readSpanID()
+                case 3:
+                    field = "traceState"
+                    try expect(wireType, .lengthDelimited)
+                    span.traceState = try readString()
+                case 4:
+                    field = "parentSpanId"
+                    try expect(wireType, .lengthDelimited)
+                    span.parentSpanID = try readOptionalSpanID()
+                case 5:
+                    field = "name"
+                    try expect(wireType, .lengthDelimited)
+                    span.name = try readString()
+                case 6:
+                    field = "kind"
+                    try expect(wireType, .varint)
+                    span.kind = SpanKind(rawValue: try readInt32Varint())
+                case 7:
+                    field = "startTimeUnixNano"
+                    try expect(wireType, .fixed64)
+                    span.startTimeUnixNano = try readFixed64()
+                case 8:
+                    field = "endTimeUnixNano"
+                    try expect(wireType, .fixed64)
+                    span.endTimeUnixNano = try readFixed64()
+                case 9:
+                    field = "attributes"
+                    index = span.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    span.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 10:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    span.droppedAttributesCount = try readUInt32Varint()
+                case 11:
+                    field = "events"
+                    index = span.events.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    span.events.append(try child.decodeEvent())
+                    index = -1
+                case 12:
+                    field = "droppedEventsCount"
+                    try expect(wireType, .varint)
+                    span.droppedEventsCount = try readUInt32Varint()
+                case 13:
+                    field = "links"
+                    index = span.links.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    span.links.append(try child.decodeLink())
+                    index = -1
+                case 14:
+                    field = "droppedLinksCount"
+                    try expect(wireType, .varint)
+                    span.droppedLinksCount = try readUInt32Varint()
+                case 15:
+                    field = "status"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    span.status = try child.decodeStatus()
+                case 16:
+                    field = "flags"
+                    try expect(wireType, .fixed32)
+                    span.flags = try readFixed32()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        // trace.proto: "The ID of the trace ... An ID with all zeroes OR of length other
+        // than 16 bytes is considered invalid (empty string in OTLP/JSON is zero-length
+        // and thus is also invalid)." The same holds for span_id with 8 bytes.
+        guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
+        guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
+        guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
+        guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
+        span.traceID = traceID
+        span.spanID = spanID
+        return span
+    }
+
+    mutating func decodeEvent() throws(TelemetryDecodingError) -> SpanEvent {
+        var event = SpanEvent()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "timeUnixNano"
+                    try expect(wireType, .fixed64)
+                    event.timeUnixNano = try readFixed64()
+                case 2:
+                    field = "name"
+                    try expect(wireType, .lengthDelimited)
+                    event.name = try readString()
+                case 3:
+                    field = "attributes"
+                    index = event.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    event.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 4:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    event.droppedAttributesCount = try readUInt32Varint()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return event
+    }
+
+    mutating func decodeLink() throws(TelemetryDecodingError) -> SpanLink {
+        var traceID: TraceID?
+        var spanID: SpanID?
+        var link = SpanLink(traceID: .zero, spanID: .zero)
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "traceId"
+                    try expect(wireType, .lengthDelimited)
+                    traceID = try readTraceID()
+                case 2:
+                    field = "spanId"
+                    try expect(wireType, .lengthDelimited)
+                    spanID = try readSpanID()
+                case 3:
+                    field = "traceState"
+                    try expect(wireType, .lengthDelimited)
+                    link.traceState = try readString()
+                case 4:
+                    field = "attributes"
+                    index = link.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    link.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 5:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    link.droppedAttributesCount = try readUInt32Varint()
+                case 6:
+                    field = "flags"
+                    try expect(wireType, .fixed32)
+                    link.flags = try readFixed32()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
+        guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
+        guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
+        guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
+        link.traceID = traceID
+        link.spanID = spanID
+        return link
+    }
+
+    mutating func decodeStatus() throws(TelemetryDecodingError) -> SpanStatus {
+        var status = SpanStatus()
+        var field: StaticString = ""
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 2:
+                    field = "message"
+                    try expect(wireType, .lengthDelimited)
+                    status.message = try readString()
+                case 3:
+                    field = "code"
+                    try expect(wireType, .varint)
+                    status.code = StatusCode(rawValue: try readInt32Varint())
+                default:
+                    // Field 1 is the deprecated `deprecated_code`; like any unknown field it is skipped.
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field)
+        }
+        return status
+    }
+
+    // MARK: - Common messages
+
+    mutating func decodeResource() throws(TelemetryDecodingError) -> Resource {
+        var resource = Resource()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "attributes"
+                    index = resource.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    resource.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 2:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    resource.droppedAttributesCount = try readUInt32Varint()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return resource
+    }
+
+    mutating func decodeScope() throws(TelemetryDecodingError) -> InstrumentationScope {
+        var scope = InstrumentationScope()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "name"
+                    try expect(wireType, .lengthDelimited)
+                    scope.name = try readString()
+                case 2:
+                    field = "version"
+                    try expect(wireType, .lengthDelimited)
+                    scope.version = try readString()
+                case 3:
+                    field = "attributes"
+                    index = scope.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    scope.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 4:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    scope.droppedAttributesCount = try readUInt32Varint()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return scope
+    }
+
+    mutating func decodeKeyValue(depth: Int) throws(TelemetryDecodingError) -> KeyValue {
+        var key = ""
+        var value = AnyValue.empty
+        var field: StaticString = ""
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "key"
+                    try expect(wireType, .lengthDelimited)
+                    key = try readString()
+                case 2:
+                    field = "value"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    value = try child.decodeAnyValue(depth: depth)
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field)
+        }
+        return KeyValue(key: key, value: value)
+    }
+
+    /// An `AnyValue` is a oneof: the last field on the wire wins, as protobuf says.
+    mutating func decodeAnyValue(depth: Int) throws(TelemetryDecodingError) -> AnyValue {
+        var value = AnyValue.empty
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "stringValue"
+                    try expect(wireType, .lengthDelimited)
+                    value = .string(try readString())
+                case 2:
+                    field = "boolValue"
+                    try expect(wireType, .varint)
+                    value = .bool(try readVarint() != 0)
+                case 3:
+                    field = "intValue"
+                    try expect(wireType, .varint)
+                    value = .int(Int64(bitPattern: try readVarint()))
+                case 4:
+                    field = "doubleValue"
+                    try expect(wireType, .fixed64)
+                    value = .double(Double(bitPattern: try readFixed64()))
+                case 5, 6:
+                    let isArray = number == 5
+                    field = isArray ? "arrayValue" : "kvlistValue"
+                    try expect(wireType, .lengthDelimited)
+                    guard depth < DecodingLimits.maxAnyValueDepth else {
+                        throw TelemetryDecodingError(
+                            reason: "AnyValue nested more than \(DecodingLimits.maxAnyValueDepth) deep")
+                    }
+                    var list = try readMessage()
+                    var values: [AnyValue] = []
+                    var pairs: [KeyValue] = []
+                    while !list.isAtEnd {
+                        let (entry, entryWireType) = try list.readTag()
+                        guard entry == 1 else {
+                            try list.skip(entryWireType, field: entry)
+                            continue
+                        }
+                        try list.expect(entryWireType, .lengthDelimited)
+                        var element = try list.readMessage()
+                        if isArray {
+                            index = values.count
+                            values.append(try element.decodeAnyValue(depth: depth + 1))
+                        } else {
+                            index = pairs.count
+                            pairs.append(try element.decodeKeyValue(depth: depth + 1))
+                        }
+                        index = -1
+                    }
+                    value = isArray ? .array(values) : .keyValueList(pairs)
+                case 7:
+                    field = "bytesValue"
+                    try expect(wireType, .lengthDelimited)
+                    value = .bytes(try readBytes())
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            if index >= 0 {
+                throw error.within("values", index: index).within(field)
+            }
+            throw error.within(field)
+        }
+        return value
+    }
+
+    // MARK: - Log messages
+
+    mutating func decodeResourceLogs() throws(TelemetryDecodingError) -> ResourceLogs {
+        var result = ResourceLogs()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "resource"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.resource = try child.decodeResource()
+                case 2:
+                    field = "scopeLogs"
+                    index = result.scopeLogs.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.scopeLogs.append(try child.decodeScopeLogs())
+                    index = -1
+                case 3:
+                    field = "schemaUrl"
+                    try expect(wireType, .lengthDelimited)
+                    result.schemaURL = try readString()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return result
+    }
+
+    mutating func decodeScopeLogs() throws(TelemetryDecodingError) -> ScopeLogs {
+        var result = ScopeLogs()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "scope"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.scope = try child.decodeScope()
+                case 2:
+                    field = "logRecords"
+                    index = result.logRecords.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.logRecords.append(try child.decodeLogRecord())
+                    index = -1
+                case 3:
+                    field = "schemaUrl"
+                    try expect(wireType, .lengthDelimited)
+                    result.schemaURL = try readString()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return result
+    }
+
+    mutating func decodeLogRecord() throws(TelemetryDecodingError) -> LogRecord {
+        var record = LogRecord()
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "timeUnixNano"
+                    try expect(wireType, .fixed64)
+                    record.timeUnixNano = try readFixed64()
+                case 2:
+                    field = "severityNumber"
+                    try expect(wireType, .varint)
+                    record.severityNumber = SeverityNumber(rawValue: try readInt32Varint())
+                case 3:
+                    field = "severityText"
+                    try expect(wireType, .lengthDelimited)
+                    record.severityText = try readString()
+                case 5:
+                    field = "body"
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    record.body = try child.decodeAnyValue(depth: 0)
+                case 6:
+                    field = "attributes"
+                    index = record.attributes.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    record.attributes.append(try child.decodeKeyValue(depth: 0))
+                    index = -1
+                case 7:
+                    field = "droppedAttributesCount"
+                    try expect(wireType, .varint)
+                    record.droppedAttributesCount = try readUInt32Varint()
+                case 8:
+                    field = "flags"
+                    try expect(wireType, .fixed32)
+                    record.flags = try readFixed32()
+                case 9:
+                    field = "traceId"
+                    try expect(wireType, .lengthDelimited)
+                    record.traceID = try readOptionalTraceID()
+                case 10:
+                    field = "spanId"
+                    try expect(wireType, .lengthDelimited)
+                    record.spanID = try readOptionalSpanID()
+                case 11:
+                    field = "observedTimeUnixNano"
+                    try expect(wireType, .fixed64)
+                    record.observedTimeUnixNano = try readFixed64()
+                case 12:
+                    field = "eventName"
+                    try expect(wireType, .lengthDelimited)
+                    record.eventName = try readString()
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return record
+    }
+
+    // MARK: - Responses and google.rpc.Status
+
+    /// Both export responses are `{ partial_success = 1 { rejected = 1 (int64); error_message = 2 } }`.
+    mutating func decodePartialSuccessEnvelope(
+        countName: StaticString
+    ) throws(TelemetryDecodingError) -> (rejected: Int64?, message: String) {
+        var rejected: Int64?
+        var message = ""
+        var field: StaticString = ""
+        var inner: StaticString = ""
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                guard number == 1 else {
+                    try skip(wireType, field: number)
+                    continue
+                }
+                field = "partialSuccess"
+                try expect(wireType, .lengthDelimited)
+                var child = try readMessage()
+                rejected = rejected ?? 0
+                while !child.isAtEnd {
+                    let (innerNumber, innerWireType) = try child.readTag()
+                    switch innerNumber {
+                    case 1:
+                        inner = countName
+                        try child.expect(innerWireType, .varint)
+                        rejected = Int64(bitPattern: try child.readVarint())
+                    case 2:
+                        inner = "errorMessage"
+                        try child.expect(innerWireType, .lengthDelimited)
+                        message = try child.readString()
+                    default:
+                        try child.skip(innerWireType, field: innerNumber)
+                    }
+                    inner = ""
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(inner).within(field)
+        }
+        return (rejected, message)
+    }
+
+    mutating func decodeRPCStatus() throws(TelemetryDecodingError) -> RPCStatus {
+        var status = RPCStatus(code: 0, message: "")
+        var field: StaticString = ""
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                switch number {
+                case 1:
+                    field = "code"
+                    try expect(wireType, .varint)
+                    status.code = try readInt32Varint()
+                case 2:
+                    field = "message"
+                    try expect(wireType, .lengthDelimited)
+                    status.message = try readString()
+                case 3:
+                    field = "details"
+                    index = status.details.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    var any = ProtobufAny(typeURL: "", value: [])
+                    while !child.isAtEnd {
+                        let (anyNumber, anyWireType) = try child.readTag()
+                        switch anyNumber {
+                        case 1:
+                            try child.expect(anyWireType, .lengthDelimited)
+                            any.typeURL = try child.readString()
+                        case 2:
+                            try child.expect(anyWireType, .lengthDelimited)
+                            any.value = try child.readBytes()
+                        default:
+                            try child.skip(anyWireType, field: anyNumber)
+                        }
+                    }
+                    status.details.append(any)
+                    index = -1
+                default:
+                    try skip(wireType, field: number)
+                }
+                field = ""
+            }
+        } catch {
+            throw error.within(field, index: index)
+        }
+        return status
+    }
+}
+
+extension TelemetryDecodingError {
+    /// `within` for the decoders' bookkeeping: an empty field name adds nothing, and a
+    /// negative index means "not a repeated field".
+    @inline(never)
+    func within(_ field: StaticString, index: Int = -1) -> TelemetryDecodingError {
+        guard field.utf8CodeUnitCount > 0 else { return self }
+        return within(field.description, index: index >= 0 ? index : nil)
+    }
+}

@@ -1,0 +1,194 @@
+/// The protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure).
+enum WireType: UInt8 {
+    case varint = 0
+    case fixed64 = 1
+    case lengthDelimited = 2
+    case startGroup = 3
+    case endGroup = 4
+    case fixed32 = 5
+
+    var name: String {
+        switch self {
+        case .varint: "0 (varint)"
+        case .fixed64: "1 (64-bit)"
+        case .lengthDelimited: "2 (length-delimited)"
+        case .startGroup: "3 (start group)"
+        case .endGroup: "4 (end group)"
+        case .fixed32: "5 (32-bit)"
+        }
+    }
+}
+
+/// A cursor over protobuf bytes that the caller keeps alive.
+///
+/// Every read checks bounds and throws rather than trapping, since the bytes come from the
+/// network. Nested messages are read through a child reader limited to the message's
+/// length, so a message can never read past its own end.
+struct ProtobufReader {
+    private let base: UnsafeRawPointer?
+    private var position: Int
+    private let end: Int
+
+    init(_ buffer: UnsafeRawBufferPointer) {
+        self.base = buffer.baseAddress
+        self.position = 0
+        self.end = buffer.count
+    }
+
+    private init(base: UnsafeRawPointer?, position: Int, end: Int) {
+        self.base = base
+        self.position = position
+        self.end = end
+    }
+
+    var isAtEnd: Bool { position >= end }
+
+    @inline(__always)
+    private func byte(at offset: Int) -> UInt8 {
+        base.unsafelyUnwrapped.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    /// Reads a base-128 varint of at most 10 bytes.
+    @inline(__always)
+    mutating func readVarint() throws(TelemetryDecodingError) -> UInt64 {
+        guard position < end else { throw .truncated("a varint") }
+        let first = byte(at: position)
+        if first < 0x80 {
+            position &+= 1
+            return UInt64(first)
+        }
+        return try readVarintSlow()
+    }
+
+    private mutating func readVarintSlow() throws(TelemetryDecodingError) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard position < end else { throw .truncated("a varint") }
+            let b = byte(at: position)
+            position &+= 1
+            if shift == 63 && b > 1 {
+                throw TelemetryDecodingError(reason: "malformed varint: more than 64 bits")
+            }
+            value |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    /// Reads a field key: the field number and wire type.
+    @inline(__always)
+    mutating func readTag() throws(TelemetryDecodingError) -> (field: UInt32, wireType: WireType) {
+        let key = try readVarint()
+        let field = key >> 3
+        guard field > 0, field <= 536_870_911, let wireType = WireType(rawValue: UInt8(key & 7)) else {
+            throw TelemetryDecodingError(
+                reason: "invalid field key \(key): field \(field), wire type \(key & 7)")
+        }
+        return (UInt32(field), wireType)
+    }
+
+    @inline(__always)
+    mutating func readFixed64() throws(TelemetryDecodingError) -> UInt64 {
+        guard end - position >= 8 else { throw .truncated("a 64-bit field") }
+        let value = base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+        position &+= 8
+        return UInt64(littleEndian: value)
+    }
+
+    @inline(__always)
+    mutating func readFixed32() throws(TelemetryDecodingError) -> UInt32 {
+        guard end - position >= 4 else { throw .truncated("a 32-bit field") }
+        let value = base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: position, as: UInt32.self)
+        position &+= 4
+        return UInt32(littleEndian: value)
+    }
+
+    /// Reads a length prefix and returns the bytes it covers.
+    @inline(__always)
+    mutating func readLengthDelimited() throws(TelemetryDecodingError) -> UnsafeRawBufferPointer {
+        let length = try readVarint()
+        guard length <= UInt64(end - position) else {
+            throw TelemetryDecodingError(
+                reason: "truncated: length \(length) exceeds the \(end - position) bytes left")
+        }
+        let start = position
+        position &+= Int(length)
+        return UnsafeRawBufferPointer(start: base.map { $0 + start }, count: Int(length))
+    }
+
+    /// Reads a length prefix and returns a reader confined to those bytes.
+    @inline(__always)
+    mutating func readMessage() throws(TelemetryDecodingError) -> ProtobufReader {
+        let length = try readVarint()
+        guard length <= UInt64(end - position) else {
+            throw TelemetryDecodingError(
+                reason: "truncated: length \(length) exceeds the \(end - position) bytes left")
+        }
+        let child = ProtobufReader(base: base, position: position, end: position &+ Int(length))
+        position &+= Int(length)
+        return child
+    }
+
+    /// Reads a proto3 `string`, which must be valid UTF-8.
+    @inline(__always)
+    mutating func readString() throws(TelemetryDecodingError) -> String {
+        let bytes = try readLengthDelimited()
+        if bytes.isEmpty { return "" }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw TelemetryDecodingError(reason: "invalid UTF-8 in a string field")
+        }
+        return string
+    }
+
+    mutating func readBytes() throws(TelemetryDecodingError) -> [UInt8] {
+        Array(try readLengthDelimited())
+    }
+
+    /// Skips a field this decoder does not know; protobuf requires readers to tolerate them.
+    mutating func skip(_ wireType: WireType, field: UInt32) throws(TelemetryDecodingError) {
+        switch wireType {
+        case .varint: _ = try readVarint()
+        case .fixed64: _ = try readFixed64()
+        case .fixed32: _ = try readFixed32()
+        case .lengthDelimited: _ = try readLengthDelimited()
+        case .startGroup: try skipGroup(field: field)
+        case .endGroup:
+            throw TelemetryDecodingError(reason: "unexpected end-group marker for field \(field)")
+        }
+    }
+
+    /// Groups are deprecated but legal on the wire; a sender's unknown field may be one.
+    /// Nesting is counted rather than recursed so a deep group bomb cannot exhaust the stack.
+    private mutating func skipGroup(field: UInt32) throws(TelemetryDecodingError) {
+        var open: [UInt32] = [field]
+        while let innermost = open.last {
+            let (number, wireType) = try readTag()
+            switch wireType {
+            case .startGroup:
+                guard open.count < 100 else {
+                    throw TelemetryDecodingError(reason: "groups nested more than 100 deep")
+                }
+                open.append(number)
+            case .endGroup:
+                guard number == innermost else {
+                    throw TelemetryDecodingError(
+                        reason: "end-group marker for field \(number) closes group \(innermost)")
+                }
+                open.removeLast()
+            default:
+                try skip(wireType, field: number)
+            }
+        }
+    }
+}
+
+extension TelemetryDecodingError {
+    static func truncated(_ what: String) -> TelemetryDecodingError {
+        TelemetryDecodingError(reason: "truncated: input ends inside \(what)")
+    }
+
+    static func wireType(_ got: WireType, expected: WireType, field: String) -> TelemetryDecodingError {
+        TelemetryDecodingError(path: field, reason: "expected wire type \(expected.name), got \(got.name)")
+    }
+}
