@@ -34,10 +34,12 @@ struct JSONStringView {
 
     /// Calls `body` with the UTF-8 bytes (already validated).
     @inlinable
-    func withUTF8<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    func withUTF8<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         switch storage {
-        case .window(let buffer): body(buffer)
-        case .owned(let array): array.withUnsafeBytes(body)
+        case .window(let buffer):
+            return try body(buffer)
+        case .owned(let array):
+            return try array.withUnsafeBufferPointer { (buffer) throws(E) -> R in try body(UnsafeRawBufferPointer(buffer)) }
         }
     }
 
@@ -98,7 +100,7 @@ typealias JSONKey = JSONStringView
 /// Strictness (RFC 8259): no trailing commas, no comments, no leading zeros, no `+`,
 /// only the eight escapes of §7, `\u` surrogates must pair, strings must be valid
 /// UTF-8 without raw control characters, nothing but whitespace after the document.
-/// Nesting deeper than `DecodingLimits.maxJSONDepth` is refused, so hostile input cannot
+/// Nesting deeper than `maxDepth` (by default `DecodingLimits.maxJSONDepth`) is refused, so hostile input cannot
 /// exhaust the stack of a recursive caller.
 ///
 /// Errors are `TelemetryDecodingError`s with an empty path and a reason naming the byte
@@ -110,11 +112,15 @@ struct JSONReader {
     private(set) var offset: Int = 0
     /// How many objects and arrays are open.
     private(set) var depth: Int = 0
+    /// How many may be open at once.
+    let maxDepth: Int
     /// True right after `{` or `[`, until the first `nextKey()`/`nextElement()` call.
     private var atContainerStart = false
 
-    init(_ input: UnsafeRawBufferPointer) {
+    /// A reader over `input` that refuses nesting deeper than `maxDepth`.
+    init(_ input: UnsafeRawBufferPointer, maxDepth: Int = DecodingLimits.maxJSONDepth) {
         self.input = input
+        self.maxDepth = maxDepth
     }
 
     /// Runs `body` with a reader over `bytes`.
@@ -186,8 +192,8 @@ struct JSONReader {
     }
 
     private mutating func enterContainer() throws(TelemetryDecodingError) {
-        guard depth < DecodingLimits.maxJSONDepth else {
-            throw syntaxError("nesting deeper than \(DecodingLimits.maxJSONDepth) levels", at: offset)
+        guard depth < maxDepth else {
+            throw syntaxError("nesting deeper than \(maxDepth) levels", at: offset)
         }
         depth &+= 1
         offset &+= 1
