@@ -34,8 +34,19 @@ public enum JaegerUIJSON {
     public static func encode(_ request: ExportTraceServiceRequest) -> [UInt8] {
         var traces: [JaegerTrace] = []
         var traceIndex: [TraceID: Int] = [:]
+        // Identical resources are one process; hashed once per `ResourceSpans`, not per span.
+        var resources: [Resource] = []
+        var resourceIndex: [Resource: Int] = [:]
         for resourceSpans in request.resourceSpans {
             let resource = resourceSpans.resource ?? Resource()
+            let resourceID: Int
+            if let existing = resourceIndex[resource] {
+                resourceID = existing
+            } else {
+                resourceID = resources.count
+                resourceIndex[resource] = resourceID
+                resources.append(resource)
+            }
             for scopeSpans in resourceSpans.scopeSpans {
                 let scope = scopeSpans.scope ?? InstrumentationScope()
                 for span in scopeSpans.spans {
@@ -47,7 +58,7 @@ public enum JaegerUIJSON {
                         traceIndex[span.traceID] = index
                         traces.append(JaegerTrace(traceID: span.traceID))
                     }
-                    traces[index].add(span, resource: resource, scope: scope)
+                    traces[index].add(span, resource: resourceID, scope: scope)
                 }
             }
         }
@@ -56,7 +67,7 @@ public enum JaegerUIJSON {
         writer.beginObject()
         writer.key("data")
         writer.beginArray()
-        for trace in traces { trace.write(to: &writer) }
+        for trace in traces { trace.write(resources: resources, to: &writer) }
         writer.endArray()
         writer.key("total")
         writer.int(0)
@@ -75,22 +86,25 @@ public enum JaegerUIJSON {
 private struct JaegerTrace {
     let traceID: TraceID
     var spans: [(span: Span, process: Int, scope: InstrumentationScope)] = []
-    var processes: [Resource] = []
+    /// The request-wide resource index of each of this trace's processes, `p1` first.
+    var processes: [Int] = []
+    var processIndex: [Int: Int] = [:]
 
     init(traceID: TraceID) { self.traceID = traceID }
 
-    mutating func add(_ span: Span, resource: Resource, scope: InstrumentationScope) {
+    mutating func add(_ span: Span, resource: Int, scope: InstrumentationScope) {
         let process: Int
-        if let existing = processes.firstIndex(of: resource) {
+        if let existing = processIndex[resource] {
             process = existing
         } else {
             process = processes.count
+            processIndex[resource] = process
             processes.append(resource)
         }
         spans.append((span, process, scope))
     }
 
-    func write(to writer: inout JSONWriter) {
+    func write(resources: [Resource], to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("traceID")
         writer.hexID(traceID)
@@ -104,7 +118,7 @@ private struct JaegerTrace {
         writer.beginObject()
         for (index, resource) in processes.enumerated() {
             writer.key(Self.processID(index))
-            JaegerMapping.writeProcess(resource, to: &writer)
+            JaegerMapping.writeProcess(resources[resource], to: &writer)
         }
         writer.endObject()
         writer.key("warnings")

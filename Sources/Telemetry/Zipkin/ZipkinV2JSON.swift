@@ -41,10 +41,19 @@ public enum ZipkinV2JSON {
         for resourceSpans in request.resourceSpans {
             let resource = resourceSpans.resource ?? Resource()
             let serviceName = ZipkinMapping.serviceName(of: resource)
+            // Rendered once here rather than once per span.
+            let resourceTags = resource.attributes.lazy.filter { $0.key != "service.name" }.map {
+                (key: $0.key, value: $0.value.text)
+            }
+            let context = ZipkinMapping.Context(serviceName: serviceName, inheritedTags: Array(resourceTags))
             for scopeSpans in resourceSpans.scopeSpans {
                 let scope = scopeSpans.scope ?? InstrumentationScope()
+                var scopeContext = context
+                scopeContext.inheritedTags += scope.attributes.map { (key: $0.key, value: $0.value.text) }
+                if !scope.name.isEmpty { scopeContext.scopeTags.append((ZipkinTag.scopeName, scope.name)) }
+                if !scope.version.isEmpty { scopeContext.scopeTags.append((ZipkinTag.scopeVersion, scope.version)) }
                 for span in scopeSpans.spans {
-                    ZipkinMapping.write(span, resource: resource, serviceName: serviceName, scope: scope, to: &writer)
+                    ZipkinMapping.write(span, context: scopeContext, to: &writer)
                 }
             }
         }
@@ -109,10 +118,16 @@ enum ZipkinMapping {
         return name.isEmpty ? unknownService : name
     }
 
-    static func write(
-        _ span: Span, resource: Resource, serviceName: String, scope: InstrumentationScope,
-        to writer: inout JSONWriter
-    ) {
+    /// What every span of one resource and scope shares.
+    struct Context {
+        var serviceName: String
+        /// Resource attributes other than `service.name`, then scope attributes, as text.
+        var inheritedTags: [(key: String, value: String)]
+        /// `otel.scope.name` and `otel.scope.version` when set.
+        var scopeTags: [(key: String, value: String)] = []
+    }
+
+    static func write(_ span: Span, context: Context, to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("traceId")
         writer.hexID(span.traceID)
@@ -145,7 +160,7 @@ enum ZipkinMapping {
             }
         }
         writer.key("localEndpoint")
-        ZipkinEndpoints.local(serviceName: serviceName, kind: span.kind, attributes: span.attributes)
+        ZipkinEndpoints.local(serviceName: context.serviceName, kind: span.kind, attributes: span.attributes)
             .writeJSON(to: &writer)
         let remote = ZipkinEndpoints.remote(kind: span.kind, attributes: span.attributes)
         if !remote.isEmpty {
@@ -155,7 +170,7 @@ enum ZipkinMapping {
         if !span.events.isEmpty {
             writeAnnotations(span.events, to: &writer)
         }
-        let tags = tags(of: span, resource: resource, scope: scope)
+        let tags = tags(of: span, context: context)
         if !tags.isEmpty {
             writer.key("tags")
             writer.beginObject()
@@ -176,13 +191,11 @@ enum ZipkinMapping {
     private static func writeAnnotations(_ events: [SpanEvent], to writer: inout JSONWriter) {
         writer.key("annotations")
         writer.beginArray()
-        var written: [(UInt64, String)] = []
-        written.reserveCapacity(events.count)
+        var written = Set<Annotation>(minimumCapacity: events.count)
         for event in events {
             let timestamp = event.timeUnixNano / 1000
             let value = annotationValue(event)
-            if written.contains(where: { $0.0 == timestamp && $0.1 == value }) { continue }
-            written.append((timestamp, value))
+            guard written.insert(Annotation(timestamp: timestamp, value: value)).inserted else { continue }
             writer.beginObject()
             writer.key("timestamp")
             writer.uint(timestamp)
@@ -191,6 +204,11 @@ enum ZipkinMapping {
             writer.endObject()
         }
         writer.endArray()
+    }
+
+    private struct Annotation: Hashable {
+        var timestamp: UInt64
+        var value: String
     }
 
     static func annotationValue(_ event: SpanEvent) -> String {
@@ -205,16 +223,9 @@ enum ZipkinMapping {
         return String(decoding: text, as: UTF8.self)
     }
 
-    static func tags(of span: Span, resource: Resource, scope: InstrumentationScope) -> ZipkinTags {
-        var tags = ZipkinTags(
-            capacity: resource.attributes.count + scope.attributes.count + span.attributes.count + 4
-                + 2 * span.links.count)
-        for attribute in resource.attributes where attribute.key != "service.name" {
-            tags.set(attribute.key, attribute.value.text)
-        }
-        for attribute in scope.attributes {
-            tags.set(attribute.key, attribute.value.text)
-        }
+    static func tags(of span: Span, context: Context) -> ZipkinTags {
+        var tags = ZipkinTags(capacity: context.inheritedTags.count + span.attributes.count + 6 + 2 * span.links.count)
+        for (key, value) in context.inheritedTags { tags.set(key, value) }
         let isError = span.status.code == .error
         for attribute in span.attributes {
             // "If a boolean version ({"error":false} or {"error":"false"}) is present, it
@@ -226,8 +237,7 @@ enum ZipkinMapping {
             }
             tags.set(attribute.key, attribute.value.text)
         }
-        if !scope.name.isEmpty { tags.set(ZipkinTag.scopeName, scope.name) }
-        if !scope.version.isEmpty { tags.set(ZipkinTag.scopeVersion, scope.version) }
+        for (key, value) in context.scopeTags { tags.set(key, value) }
         switch span.status.code {
         case .ok:
             tags.set(ZipkinTag.statusCode, "OK")
