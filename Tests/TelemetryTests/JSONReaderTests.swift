@@ -272,7 +272,7 @@ private func readOneString(_ reader: inout JSONReader) throws(TelemetryDecodingE
         #expect(values[4] == .infinity)
         #expect(values[5] == -.infinity)
         #expect(values[6] == 2.25)
-        #expect(values[7] == 5e-324)
+        #expect(values[7] == .leastNonzeroMagnitude)
         #expect(values[8] == 12)
     }
 

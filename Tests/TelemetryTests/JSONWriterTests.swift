@@ -64,7 +64,7 @@ import Testing
         #expect(JSONWriter.doubleText(-0.0) == "-0.0")
         #expect(JSONWriter.doubleText(1e-7) == "1e-07")
         #expect(JSONWriter.doubleText(1e100) == "1e+100")
-        #expect(JSONWriter.doubleText(5e-324) == "5e-324")
+        #expect(JSONWriter.doubleText(.leastNonzeroMagnitude) == "5e-324")
     }
 
     @Test func writesNonFiniteDoublesAsProto3Strings() {
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func doublesReadBackBitForBit() throws {
-        let values: [Double] = [0.1, -0.0, 1e-7, 1e100, 5e-324, .greatestFiniteMagnitude, 123456.789, .pi, 1e21, 1e22]
+        let values: [Double] = [0.1, -0.0, 1e-7, 1e100, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 123456.789, .pi, 1e21, 1e22]
         var writer = JSONWriter()
         writer.beginArray()
         for value in values { writer.double(value) }
