@@ -528,6 +528,14 @@ private enum Z {
         #expect(span.attributes == [KeyValue("otel.link.7.trace_id", "nonsense")], "an unusable link stays a tag")
     }
 
+    @Test func decodesFromABufferLikeFromAnArray() throws {
+        let bytes = Array(("[" + Z.minimal + #","name":"x"}]"#).utf8)
+        let fromBuffer = try bytes.withUnsafeBytes { (buffer) throws(TelemetryDecodingError) in
+            try ZipkinV2JSON.decode(buffer)
+        }
+        #expect(fromBuffer == (try ZipkinV2JSON.decode(bytes)))
+    }
+
     @Test func emptyArrayDecodesToAnEmptyRequest() throws {
         #expect(try Z.decode(" [ ] ") == ExportTraceServiceRequest())
     }

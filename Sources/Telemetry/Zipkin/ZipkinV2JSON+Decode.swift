@@ -30,21 +30,36 @@ extension ZipkinV2JSON {
     ///   `[3].traceId: expected 16 or 32 hex digits, got 31`.
     public static func decode(_ bytes: [UInt8]) throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
         try JSONReader.read(bytes) { (reader) throws(TelemetryDecodingError) -> ExportTraceServiceRequest in
-            var builder = ZipkinRequestBuilder()
-            try reader.beginArray()
-            var index = 0
-            while try reader.nextElement() {
-                do throws(TelemetryDecodingError) {
-                    let raw = try ZipkinRawSpan.read(&reader)
-                    try builder.add(raw)
-                } catch {
-                    throw error.within("", index: index)
-                }
-                index += 1
-            }
-            try reader.expectEnd()
-            return builder.request
+            try decode(&reader)
         }
+    }
+
+    /// Reads a JSON array of Zipkin v2 spans from memory the caller owns, such as a
+    /// request body, without copying it first. See `decode(_: [UInt8])`.
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer
+    ) throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
+        var reader = JSONReader(bytes)
+        return try decode(&reader)
+    }
+
+    private static func decode(
+        _ reader: inout JSONReader
+    ) throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
+        var builder = ZipkinRequestBuilder()
+        try reader.beginArray()
+        var index = 0
+        while try reader.nextElement() {
+            do throws(TelemetryDecodingError) {
+                let raw = try ZipkinRawSpan.read(&reader)
+                try builder.add(raw)
+            } catch {
+                throw error.within("", index: index)
+            }
+            index += 1
+        }
+        try reader.expectEnd()
+        return builder.request
     }
 }
 
