@@ -25,10 +25,15 @@
 /// them back into links. Service names are sent as they are: Zipkin lowercases them on
 /// storage, and the OpenTelemetry mapping asks for the value of `service.name` unchanged.
 ///
-/// What Zipkin cannot carry: attribute types (every tag is a string, so a decoded
-/// attribute is a string), nanoseconds below the microsecond, trace flags, the
-/// difference between a missing and an empty span name, and dropped counts of events and
-/// links' own flags.
+/// What does not survive encode → decode, because Zipkin has no place for it:
+/// - the types of span and resource attributes: every tag is a string, so they come
+///   back as strings (event and link attributes travel as JSON and keep theirs);
+/// - nanoseconds below the microsecond, and a span shorter than 1 µs comes back 1 µs long;
+/// - span and link trace flags, events' dropped attribute counts, scope attributes
+///   (they come back as span attributes);
+/// - a missing `service.name`, which comes back as `unknown_service`;
+/// - an `error` attribute: `false` is dropped and any other value reads back as an
+///   ERROR status, because Zipkin treats every span with an `error` tag as failed.
 public enum ZipkinV2JSON {
     /// The spans of `request` as a JSON array of Zipkin v2 spans, in request order.
     ///
