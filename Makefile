@@ -1,0 +1,57 @@
+# Causeway's two commands: `make demo` and `make test`. Everything else here is a step
+# of those two, runnable on its own.
+#
+# Variables (override on the command line or in the environment):
+#   SCRATCH       SwiftPM build folder (default .build; each engineer uses .build-NAME)
+#   FUZZ_SECONDS  how long each fuzzer runs in `make fuzz` and `make test` (default 60)
+#   PYTHON        the interpreter the test venv is made from (default python3)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+SWIFT ?= swift
+PYTHON ?= python3
+SCRATCH ?= .build
+VENV ?= .venv
+FUZZ_SECONDS ?= 60
+FUZZ_SCRATCH ?= .build-fuzz
+
+BIN := $(SCRATCH)/debug/causeway
+
+export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH
+
+.PHONY: demo test deps venv build unit interop fuzz bench
+
+## The main job. For now: build and show the command line.
+demo: deps build
+	$(BIN) --help
+	$(BIN) version
+
+## Every test: Debian packages, venv, build, swift test, interop tests, fuzzers.
+test:
+	scripts/test.sh
+
+deps:
+	scripts/install-deps.sh
+
+venv:
+	scripts/python-venv.sh
+
+build:
+	$(SWIFT) build --scratch-path $(SCRATCH)
+
+unit:
+	$(SWIFT) test --scratch-path $(SCRATCH)
+
+interop: venv
+	CAUSEWAY_BIN=$(BIN) $(VENV)/bin/python -m pytest Tests/Interop -q -rfEsx
+
+fuzz:
+	scripts/fuzz.sh
+
+## Decode/encode figures for BENCHMARKS.md: a release build of `causeway bench`, with the
+## venv's Python (protobuf's upb backend) available for the comparison run.
+bench: deps venv
+	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
+	CAUSEWAY_PYTHON=$(VENV)/bin/python CAUSEWAY_UPB_BENCH=Tests/Interop/upb_parse_bench.py \
+		$(SCRATCH)/release/causeway bench $(BENCH_ARGS)
