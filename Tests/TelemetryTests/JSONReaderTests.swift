@@ -330,4 +330,29 @@ private func readOneString(_ reader: inout JSONReader) throws(TelemetryDecodingE
         }
         #expect(isWindow)
     }
+
+    @Test func wordAtATimeScanFlagsExactlyTheBytesThatEndAPlainRun() {
+        for byte in 0...255 {
+            let special = byte == 0x22 || byte == 0x5C || byte < 0x20 || byte >= 0x80
+            for position in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[position] = UInt8(byte)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                #expect(JSONReader.mayEndPlainRun(word) == special, "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test func findsEscapesControlsAndNonASCIIAtEveryPositionOfALongString() throws {
+        let filler = "abcdefghijklmnopqrstuvw"
+        for position in 0...filler.count {
+            let head = String(filler.prefix(position))
+            let tail = String(filler.dropFirst(position))
+            #expect(try reading("\"" + head + "\\n" + tail + "\"", readOneString) == head + "\n" + tail)
+            #expect(try reading("\"" + head + "é" + tail + "\"", readOneString) == head + "é" + tail)
+            #expect(try reading("\"" + head + "\"", readOneString) == head)
+            #expect(failure("\"" + head + "\t" + tail + "\"", validate)
+                == "invalid JSON at byte \(position + 1): control character byte 0x09 in a string must be escaped")
+        }
+    }
 }

@@ -136,4 +136,17 @@ import Testing
         }
         #expect(key == "weird \u{1} key")
     }
+
+    @Test func escapesAtEveryPositionOfALongString() {
+        let filler = "abcdefghijklmnopqrstuvw"
+        for position in 0...filler.count {
+            let head = String(filler.prefix(position))
+            let tail = String(filler.dropFirst(position))
+            for (raw, escaped) in [("\"", #"\""#), ("\\", #"\\"#), ("\u{1}", #"\u0001"#), ("é", "é")] {
+                var writer = JSONWriter()
+                writer.string(head + raw + tail)
+                #expect(writer.string == "\"" + head + escaped + tail + "\"")
+            }
+        }
+    }
 }

@@ -377,6 +377,11 @@ struct JSONReader {
         var i = start
         let end = input.count
         while i < end {
+            // Eight plain ASCII bytes at a time: most of an OTLP payload is such strings.
+            while i &+ 8 <= end, !Self.mayEndPlainRun(input.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i &+= 8
+            }
+            guard i < end else { break }
             let c = input[i]
             if c == UInt8(ascii: "\"") {
                 offset = i &+ 1
@@ -393,6 +398,21 @@ struct JSONReader {
             }
         }
         throw syntaxError("unterminated string", at: offset)
+    }
+
+    /// Whether any of the eight bytes in `word` is '"', '\\', below 0x20 or above 0x7F,
+    /// the bytes a string scan must look at one by one. Exact as a yes/no answer: these
+    /// are the classic "has a zero byte" and "has a byte less than n" bit tricks.
+    @inline(__always)
+    static func mayEndPlainRun(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5C)
+        let hasQuote = (quotes &- ones) & ~quotes
+        let hasBackslash = (backslashes &- ones) & ~backslashes
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl | word) & highs != 0
     }
 
     /// Checks one multi-byte UTF-8 sequence starting at `i` (RFC 3629 §4: no overlong

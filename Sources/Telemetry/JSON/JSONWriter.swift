@@ -235,6 +235,19 @@ struct JSONWriter {
         bytes[start...].reverse()
     }
 
+    /// Whether any of the eight bytes in `word` is '"', '\\' or below 0x20 (exact as a
+    /// yes/no answer: the "has a zero byte" and "has a byte less than n" bit tricks).
+    @inline(__always)
+    private static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5C)
+        let hasQuote = (quotes &- ones) & ~quotes
+        let hasBackslash = (backslashes &- ones) & ~backslashes
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl) & 0x8080_8080_8080_8080 != 0
+    }
+
     /// Writes `value` as a JSON string. RFC 8259 §7: '"', '\' and U+0000–U+001F must be
     /// escaped; the two-character forms are used where they exist. A Swift String is
     /// always valid UTF-8, so the remaining bytes are copied as they are.
@@ -242,12 +255,21 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            let count = utf8.count
             var runStart = 0
-            for i in 0..<utf8.count {
+            var i = 0
+            while i < count {
+                if i &+ 8 <= count, !Self.mayNeedEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                    i &+= 8
+                    continue
+                }
                 let c = utf8[i]
+                i &+= 1
                 guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
-                if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
-                runStart = i + 1
+                let escapeAt = i &- 1
+                if runStart < escapeAt { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<escapeAt])) }
+                runStart = i
                 bytes.append(UInt8(ascii: "\\"))
                 switch c {
                 case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
