@@ -16,7 +16,16 @@ extension ExportTraceServiceRequest {
 
     /// Decodes the protobuf body of `POST /v1/traces` from memory the caller keeps alive.
     public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
-        var reader = ProtobufReader(buffer)
+        self = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
+            try reader.decodeTraceRequest()
+        }
+    }
+}
+
+extension ProtobufReader {
+    mutating func decodeTraceRequest() throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
+        var reader = self
+        defer { self = reader }
         var result = ExportTraceServiceRequest()
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -35,7 +44,7 @@ extension ExportTraceServiceRequest {
         } catch {
             throw index >= 0 ? error.within("resourceSpans", index: index) : error
         }
-        self = result
+        return result
     }
 }
 
@@ -49,7 +58,16 @@ extension ExportLogsServiceRequest {
 
     /// Decodes the protobuf body of `POST /v1/logs` from memory the caller keeps alive.
     public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
-        var reader = ProtobufReader(buffer)
+        self = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
+            try reader.decodeLogsRequest()
+        }
+    }
+}
+
+extension ProtobufReader {
+    mutating func decodeLogsRequest() throws(TelemetryDecodingError) -> ExportLogsServiceRequest {
+        var reader = self
+        defer { self = reader }
         var result = ExportLogsServiceRequest()
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -68,7 +86,7 @@ extension ExportLogsServiceRequest {
         } catch {
             throw index >= 0 ? error.within("resourceLogs", index: index) : error
         }
-        self = result
+        return result
     }
 }
 
@@ -76,8 +94,9 @@ extension ExportTraceServiceResponse {
     /// Decodes an `ExportTraceServiceResponse`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
         self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            var reader = ProtobufReader(buffer)
-            let (rejected, message) = try reader.decodePartialSuccessEnvelope(countName: "rejectedSpans")
+            let (rejected, message) = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
+                try reader.decodePartialSuccessEnvelope(countName: "rejectedSpans")
+            }
             return ExportTraceServiceResponse(
                 partialSuccess: rejected.map { ExportTracePartialSuccess(rejectedSpans: $0, errorMessage: message) })
         } }.get()
@@ -88,8 +107,9 @@ extension ExportLogsServiceResponse {
     /// Decodes an `ExportLogsServiceResponse`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
         self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            var reader = ProtobufReader(buffer)
-            let (rejected, message) = try reader.decodePartialSuccessEnvelope(countName: "rejectedLogRecords")
+            let (rejected, message) = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
+                try reader.decodePartialSuccessEnvelope(countName: "rejectedLogRecords")
+            }
             return ExportLogsServiceResponse(
                 partialSuccess: rejected.map { ExportLogsPartialSuccess(rejectedLogRecords: $0, errorMessage: message) })
         } }.get()
@@ -100,8 +120,9 @@ extension RPCStatus {
     /// Decodes a `google.rpc.Status`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
         self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            var reader = ProtobufReader(buffer)
-            return try reader.decodeRPCStatus()
+            try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
+                try reader.decodeRPCStatus()
+            }
         } }.get()
     }
 }
@@ -210,6 +231,7 @@ extension ProtobufReader {
 
     mutating func decodeScopeSpans() throws(TelemetryDecodingError) -> ScopeSpans {
         var result = ScopeSpans()
+        result.spans.reserveCapacity(count(2).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -247,6 +269,10 @@ extension ProtobufReader {
         var traceID: TraceID?
         var spanID: SpanID?
         var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
+        let (attributes, events, links) = count(9, 11, 13)
+        span.attributes.reserveCapacity(attributes)
+        if events > 0 { span.events.reserveCapacity(events) }
+        if links > 0 { span.links.reserveCapacity(links) }
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -349,6 +375,7 @@ extension ProtobufReader {
 
     mutating func decodeEvent() throws(TelemetryDecodingError) -> SpanEvent {
         var event = SpanEvent()
+        event.attributes.reserveCapacity(count(3).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -389,6 +416,7 @@ extension ProtobufReader {
         var traceID: TraceID?
         var spanID: SpanID?
         var link = SpanLink(traceID: .zero, spanID: .zero)
+        link.attributes.reserveCapacity(count(4).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -470,6 +498,7 @@ extension ProtobufReader {
 
     mutating func decodeResource() throws(TelemetryDecodingError) -> Resource {
         var resource = Resource()
+        resource.attributes.reserveCapacity(count(1).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -675,6 +704,7 @@ extension ProtobufReader {
 
     mutating func decodeScopeLogs() throws(TelemetryDecodingError) -> ScopeLogs {
         var result = ScopeLogs()
+        result.logRecords.reserveCapacity(count(2).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -710,6 +740,7 @@ extension ProtobufReader {
 
     mutating func decodeLogRecord() throws(TelemetryDecodingError) -> LogRecord {
         var record = LogRecord()
+        record.attributes.reserveCapacity(count(6).0)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {

@@ -28,17 +28,26 @@ struct ProtobufReader {
     private let base: UnsafeRawPointer?
     private var position: Int
     private let end: Int
+    /// Shared by a reader and its children; `decoding(_:_:)` keeps it alive for the whole
+    /// decode, which is what makes skipping the reference count safe.
+    private unowned(unsafe) let strings: StringTable
 
-    init(_ buffer: UnsafeRawBufferPointer) {
-        self.base = buffer.baseAddress
-        self.position = 0
-        self.end = buffer.count
-    }
-
-    private init(base: UnsafeRawPointer?, position: Int, end: Int) {
+    private init(base: UnsafeRawPointer?, position: Int, end: Int, strings: StringTable) {
         self.base = base
         self.position = position
         self.end = end
+        self.strings = strings
+    }
+
+    /// Runs `body` with a reader over `buffer` and a string table that lives as long as it.
+    static func decoding<T>(
+        _ buffer: UnsafeRawBufferPointer, _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
+    ) throws(TelemetryDecodingError) -> T {
+        let strings = StringTable()
+        return try withExtendedLifetime(strings) { () throws(TelemetryDecodingError) -> T in
+            var reader = ProtobufReader(base: buffer.baseAddress, position: 0, end: buffer.count, strings: strings)
+            return try body(&reader)
+        }
     }
 
     var isAtEnd: Bool { position >= end }
@@ -125,7 +134,7 @@ struct ProtobufReader {
             throw TelemetryDecodingError(
                 reason: "truncated: length \(length) exceeds the \(end - position) bytes left")
         }
-        let child = ProtobufReader(base: base, position: position, end: position &+ Int(length))
+        let child = ProtobufReader(base: base, position: position, end: position &+ Int(length), strings: strings)
         position &+= Int(length)
         return child
     }
@@ -135,10 +144,34 @@ struct ProtobufReader {
     mutating func readString() throws(TelemetryDecodingError) -> String {
         let bytes = try readLengthDelimited()
         if bytes.isEmpty { return "" }
-        guard let string = String(validating: bytes, as: UTF8.self) else {
+        guard let string = strings.string(bytes) else {
             throw TelemetryDecodingError(reason: "invalid UTF-8 in a string field")
         }
         return string
+    }
+
+    /// How many times each of three repeated fields occurs in the rest of this message,
+    /// so their arrays can be allocated once. Malformed input counts as far as it can;
+    /// the decode that follows reports the fault.
+    func count(_ a: UInt32, _ b: UInt32 = 0, _ c: UInt32 = 0) -> (Int, Int, Int) {
+        var copy = self
+        var counts = (0, 0, 0)
+        // Tags are compared whole (number << 3 | wire type 2), which also skips a field
+        // of the right number but the wrong wire type; the decode reports that one.
+        let (tagA, tagB, tagC) = (UInt64(a) << 3 | 2, UInt64(b) << 3 | 2, UInt64(c) << 3 | 2)
+        while !copy.isAtEnd {
+            guard let tag = try? copy.readVarint() else { break }
+            if tag & 7 == 2 {
+                if tag == tagA { counts.0 += 1 } else if tag == tagB { counts.1 += 1 } else if tag == tagC { counts.2 += 1 }
+                guard let length = try? copy.readVarint(), length <= UInt64(copy.end - copy.position) else { break }
+                copy.position &+= Int(length)
+            } else {
+                guard let wireType = WireType(rawValue: UInt8(tag & 7)),
+                    (try? copy.skip(wireType, field: UInt32(truncatingIfNeeded: tag >> 3))) != nil
+                else { break }
+            }
+        }
+        return counts
     }
 
     mutating func readBytes() throws(TelemetryDecodingError) -> [UInt8] {
