@@ -19,7 +19,7 @@
 /// | flags | `flags`: the W3C trace flags (bit 0, sampled, is Jaeger's sampled bit), absent when 0 |
 /// | resource | a process: `serviceName` from `service.name` (`unknown_service` when missing), the other attributes as its tags; identical resources share one process per trace |
 /// | attributes, scope attributes | tags, typed; arrays and key-value lists as JSON text in a `string` tag |
-/// | kind | tag `span.kind`: `client`, `server`, `producer`, `consumer`, `internal`; absent when unspecified |
+/// | kind | tag `span.kind`: `client`, `server`, `producer`, `consumer`, `internal`; absent when unspecified (the spec says INTERNAL "SHOULD NOT" be tagged, but the OpenTelemetry Collector's Jaeger translator, which Jaeger v2 uses, tags it, and the UI shows it) |
 /// | scope | tags `otel.scope.name`, `otel.scope.version` |
 /// | status | tags `otel.status_code` (`OK`/`ERROR`), `otel.status_description`; `error: true` for ERROR, replacing an `error` attribute |
 /// | trace state | tag `w3c.tracestate` |
