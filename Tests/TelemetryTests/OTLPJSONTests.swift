@@ -352,6 +352,8 @@ private let fullLogsRequest = ExportLogsServiceRequest(resourceLogs: [
             == "resourceSpans[0].scopeSpans[0].spans[0].traceId: expected 32 hex digits or base64 of 16 bytes, got 32 characters that are not all hex digits")
         #expect(traceError(oneSpan(#""traceId":"\#(traceHex)","spanId":"00f067aa0b!=""#))
             == "resourceSpans[0].scopeSpans[0].spans[0].spanId: expected 16 hex digits or base64 of 8 bytes, got invalid base64: unexpected '!' at position 10")
+        #expect(traceError(oneSpan(#""traceId":"AAAAAAAAAAAAAAAAAAAAAAAA","spanId":"\#(spanHex)""#))
+            == "resourceSpans[0].scopeSpans[0].spans[0].traceId: expected 32 hex digits or base64 of 16 bytes, got base64 of 18 bytes")
         #expect(traceError(oneSpan(#""traceId":"\#(traceHex)","spanId":7"#))
             == "resourceSpans[0].scopeSpans[0].spans[0].spanId: expected a string, got a number (at byte 98)")
     }

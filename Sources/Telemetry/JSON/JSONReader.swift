@@ -100,8 +100,8 @@ typealias JSONKey = JSONStringView
 /// Strictness (RFC 8259): no trailing commas, no comments, no leading zeros, no `+`,
 /// only the eight escapes of §7, `\u` surrogates must pair, strings must be valid
 /// UTF-8 without raw control characters, nothing but whitespace after the document.
-/// Nesting deeper than `maxDepth` (by default `DecodingLimits.maxJSONDepth`) is refused, so hostile input cannot
-/// exhaust the stack of a recursive caller.
+/// Nesting deeper than `maxDepth` (by default `DecodingLimits.maxJSONDepth`) is refused,
+/// so hostile input cannot exhaust the stack of a recursive caller.
 ///
 /// Errors are `TelemetryDecodingError`s with an empty path and a reason naming the byte
 /// offset; the decoder built on the reader adds the path while unwinding.

@@ -828,17 +828,17 @@ struct OTLPJSONDecoder {
             case 0:
                 return nil
             case 32:
-                if let high = HexCoding.uint64(UnsafeRawBufferPointer(rebasing: text[0..<16])),
+                guard let high = HexCoding.uint64(UnsafeRawBufferPointer(rebasing: text[0..<16])),
                     let low = HexCoding.uint64(UnsafeRawBufferPointer(rebasing: text[16..<32]))
-                {
-                    return TraceID(high: high, low: low)
-                }
-                throw TelemetryDecodingError(reason: "expected 32 hex digits or base64 of 16 bytes, got 32 characters that are not all hex digits")
+                else { throw Self.idError(hexDigits: 32, byteCount: 16, got: "32 characters that are not all hex digits") }
+                return TraceID(high: high, low: low)
             case 22, 24:
-                if let id = TraceID(bytes: try Self.idBytes(text, hexDigits: 32, byteCount: 16)) { return id }
-                fallthrough
+                let bytes = try Self.idBytes(text, hexDigits: 32, byteCount: 16)
+                return TraceID(
+                    high: bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) },
+                    low: bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) })
             default:
-                throw TelemetryDecodingError(reason: "expected 32 hex digits or base64 of 16 bytes, got \(text.count) characters")
+                throw Self.idError(hexDigits: 32, byteCount: 16, got: "\(text.count) characters")
             }
         }
     }
@@ -851,26 +851,36 @@ struct OTLPJSONDecoder {
             case 0:
                 return nil
             case 16:
-                if let value = HexCoding.uint64(text) { return SpanID(value) }
-                throw TelemetryDecodingError(reason: "expected 16 hex digits or base64 of 8 bytes, got 16 characters that are not all hex digits")
+                guard let value = HexCoding.uint64(text) else {
+                    throw Self.idError(hexDigits: 16, byteCount: 8, got: "16 characters that are not all hex digits")
+                }
+                return SpanID(value)
             case 11, 12:
-                if let id = SpanID(bytes: try Self.idBytes(text, hexDigits: 16, byteCount: 8)) { return id }
-                fallthrough
+                let bytes = try Self.idBytes(text, hexDigits: 16, byteCount: 8)
+                return SpanID(bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) })
             default:
-                throw TelemetryDecodingError(reason: "expected 16 hex digits or base64 of 8 bytes, got \(text.count) characters")
+                throw Self.idError(hexDigits: 16, byteCount: 8, got: "\(text.count) characters")
             }
         }
     }
 
-    private static func idBytes(_ text: UnsafeRawBufferPointer, hexDigits: Int, byteCount: Int) throws(TelemetryDecodingError) -> [UInt8] {
-        let expected = "expected \(hexDigits) hex digits or base64 of \(byteCount) bytes"
+    private static func idError(hexDigits: Int, byteCount: Int, got: String) -> TelemetryDecodingError {
+        TelemetryDecodingError(reason: "expected \(hexDigits) hex digits or base64 of \(byteCount) bytes, got \(got)")
+    }
+
+    /// The bytes of a base64 ID, exactly `byteCount` of them.
+    private static func idBytes(
+        _ text: UnsafeRawBufferPointer, hexDigits: Int, byteCount: Int
+    ) throws(TelemetryDecodingError) -> [UInt8] {
         let bytes: [UInt8]
         do throws(TelemetryDecodingError) {
             bytes = try Base64.decode(text)
         } catch {
-            throw TelemetryDecodingError(reason: "\(expected), got \(error.reason)")
+            throw idError(hexDigits: hexDigits, byteCount: byteCount, got: error.reason)
         }
-        guard bytes.count == byteCount else { throw TelemetryDecodingError(reason: "\(expected), got base64 of \(bytes.count) bytes") }
+        guard bytes.count == byteCount else {
+            throw idError(hexDigits: hexDigits, byteCount: byteCount, got: "base64 of \(bytes.count) bytes")
+        }
         return bytes
     }
 
