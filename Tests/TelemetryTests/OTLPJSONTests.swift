@@ -476,4 +476,33 @@ private let fullLogsRequest = ExportLogsServiceRequest(resourceLogs: [
             #expect(error.path == "details[0].value")
         }
     }
+
+    @Test func survivesRandomMutationsAndRoundTripsWhatItAccepts() {
+        // SplitMix64: a fixed sequence, so a failure reproduces.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let original = fullTraceRequest.otlpJSONBytes()
+        let interesting: [UInt8] = Array(#"{}[]",:0123456789-.eE\u"tfn "#.utf8) + [0x00, 0x80, 0xC3, 0xED, 0xFF]
+        for _ in 0..<3000 {
+            var bytes = original
+            for _ in 0...(next() % 4) {
+                let index = Int(next() % UInt64(bytes.count))
+                switch next() % 3 {
+                case 0: bytes[index] = interesting[Int(next() % UInt64(interesting.count))]
+                case 1: bytes.remove(at: index)
+                default: bytes.insert(interesting[Int(next() % UInt64(interesting.count))], at: index)
+                }
+            }
+            // Refusing is fine; what is accepted must survive a round trip unchanged.
+            guard let decoded = try? ExportTraceServiceRequest(otlpJSON: bytes) else { continue }
+            let encoded = decoded.otlpJSONBytes()
+            #expect((try? ExportTraceServiceRequest(otlpJSON: encoded))?.otlpJSONBytes() == encoded)
+        }
+    }
 }
