@@ -389,6 +389,7 @@ private let fullLogsRequest = ExportLogsServiceRequest(resourceLogs: [
         #expect(traceError(cut) == "resourceSpans[0].scopeSpans[0].spans[0].name: invalid JSON at byte \(cut.utf8.count - 2): unterminated string")
         #expect(traceError(#"{"resourceSpans":[{"#) == "resourceSpans[0]: invalid JSON at byte 19: unexpected end of input, expected '}'")
         #expect(traceError("")?.hasPrefix("invalid JSON at byte 0: unexpected end of input") == true)
+        #expect(traceError(#"{"resourceSpans":[{},{}"#) == "resourceSpans: invalid JSON at byte 23: unexpected end of input, expected ']'")
     }
 
     @Test func refusesEveryTruncationOfAValidRequest() {

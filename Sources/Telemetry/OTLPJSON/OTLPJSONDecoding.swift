@@ -115,15 +115,18 @@ struct OTLPJSONDecoder {
         return value
     }
 
-    /// Reads an array of messages; a failing element adds its index to the path.
+    /// Reads an array of messages; a failing element adds its index to the path, while a
+    /// fault between elements is the array's own.
     @inline(__always)
     mutating func list<T>(_ element: (inout OTLPJSONDecoder) throws(TelemetryDecodingError) -> T) throws(TelemetryDecodingError) -> [T] {
         var values: [T] = []
         try reader.beginArray()
-        do throws(TelemetryDecodingError) {
-            while try reader.nextElement() { values.append(try element(&self)) }
-        } catch {
-            throw error.within("" as String, index: values.count)
+        while try reader.nextElement() {
+            do throws(TelemetryDecodingError) {
+                values.append(try element(&self))
+            } catch {
+                throw error.within("" as String, index: values.count)
+            }
         }
         return values
     }
