@@ -54,7 +54,8 @@ struct JSONStringView {
 
     /// The string, as a newly made `String`.
     var string: String {
-        withUTF8 { String(decoding: $0, as: UTF8.self) }
+        // The typed buffer takes String's direct path; the bytes were validated already.
+        withUTF8 { String(decoding: $0.assumingMemoryBound(to: UInt8.self), as: UTF8.self) }
     }
 
     /// The bytes, as a newly made array.

@@ -103,9 +103,20 @@ extension RPCStatus {
 /// Walks an OTLP JSON document with a `JSONReader`, one method per message.
 struct OTLPJSONDecoder {
     var reader: JSONReader
+    /// Attribute keys, names and short values repeat across the spans of a request.
+    let strings = StringTable()
 
     init(_ buffer: UnsafeRawBufferPointer) {
         reader = JSONReader(buffer, maxDepth: otlpMaxJSONDepth)
+    }
+
+    /// Reads a string value, sharing the storage of text seen before in this request.
+    @inline(__always)
+    mutating func string() throws(TelemetryDecodingError) -> String {
+        let view = try reader.readStringView()
+        // Only text without escapes is shared: the table keeps pointers into the input.
+        if case .window(let bytes) = view.storage, let shared = strings.string(bytes) { return shared }
+        return view.string
     }
 
     /// Decodes the whole input as one message and requires nothing after it.
@@ -174,7 +185,7 @@ struct OTLPJSONDecoder {
                     result.scopeSpans = try list { (d) throws(TelemetryDecodingError) in try d.scopeSpans() }
                 case "schemaUrl", "schema_url":
                     field = "schemaUrl"
-                    result.schemaURL = try reader.readString()
+                    result.schemaURL = try string()
                 default:
                     try reader.skipValue()
                 }
@@ -203,7 +214,7 @@ struct OTLPJSONDecoder {
                     result.spans = try list { (d) throws(TelemetryDecodingError) in try d.span() }
                 case "schemaUrl", "schema_url":
                     field = "schemaUrl"
-                    result.schemaURL = try reader.readString()
+                    result.schemaURL = try string()
                 default:
                     try reader.skipValue()
                 }
@@ -234,7 +245,7 @@ struct OTLPJSONDecoder {
                     spanID = try spanIDValue()
                 case "traceState", "trace_state":
                     field = "traceState"
-                    span.traceState = try reader.readString()
+                    span.traceState = try string()
                 case "parentSpanId", "parent_span_id":
                     field = "parentSpanId"
                     // Empty means a root span; all zeros too, which some SDKs send for it.
@@ -244,7 +255,7 @@ struct OTLPJSONDecoder {
                     span.flags = try reader.readUInt32()
                 case "name":
                     field = "name"
-                    span.name = try reader.readString()
+                    span.name = try string()
                 case "kind":
                     field = "kind"
                     span.kind = SpanKind(rawValue: try enumValue(Self.spanKind, typeName: "SpanKind"))
@@ -316,7 +327,7 @@ struct OTLPJSONDecoder {
                     event.timeUnixNano = try reader.readUInt64()
                 case "name":
                     field = "name"
-                    event.name = try reader.readString()
+                    event.name = try string()
                 case "attributes":
                     field = "attributes"
                     event.attributes = try attributes()
@@ -353,7 +364,7 @@ struct OTLPJSONDecoder {
                     spanID = try spanIDValue()
                 case "traceState", "trace_state":
                     field = "traceState"
-                    link.traceState = try reader.readString()
+                    link.traceState = try string()
                 case "attributes":
                     field = "attributes"
                     link.attributes = try attributes()
@@ -387,7 +398,7 @@ struct OTLPJSONDecoder {
                 switch key {
                 case "message":
                     field = "message"
-                    status.message = try reader.readString()
+                    status.message = try string()
                 case "code":
                     field = "code"
                     status.code = StatusCode(rawValue: try enumValue(Self.statusCode, typeName: "StatusCode"))
@@ -444,7 +455,7 @@ struct OTLPJSONDecoder {
                     result.scopeLogs = try list { (d) throws(TelemetryDecodingError) in try d.scopeLogs() }
                 case "schemaUrl", "schema_url":
                     field = "schemaUrl"
-                    result.schemaURL = try reader.readString()
+                    result.schemaURL = try string()
                 default:
                     try reader.skipValue()
                 }
@@ -473,7 +484,7 @@ struct OTLPJSONDecoder {
                     result.logRecords = try list { (d) throws(TelemetryDecodingError) in try d.logRecord() }
                 case "schemaUrl", "schema_url":
                     field = "schemaUrl"
-                    result.schemaURL = try reader.readString()
+                    result.schemaURL = try string()
                 default:
                     try reader.skipValue()
                 }
@@ -506,7 +517,7 @@ struct OTLPJSONDecoder {
                         rawValue: try enumValue(Self.severityNumber, typeName: "SeverityNumber"))
                 case "severityText", "severity_text":
                     field = "severityText"
-                    record.severityText = try reader.readString()
+                    record.severityText = try string()
                 case "body":
                     field = "body"
                     record.body = try anyValue(depth: 0)
@@ -528,7 +539,7 @@ struct OTLPJSONDecoder {
                     record.spanID = try spanIDValue().flatMap { $0.isValid ? $0 : nil }
                 case "eventName", "event_name":
                     field = "eventName"
-                    record.eventName = try reader.readString()
+                    record.eventName = try string()
                 default:
                     try reader.skipValue()
                 }
@@ -579,10 +590,10 @@ struct OTLPJSONDecoder {
                 switch key {
                 case "name":
                     field = "name"
-                    scope.name = try reader.readString()
+                    scope.name = try string()
                 case "version":
                     field = "version"
-                    scope.version = try reader.readString()
+                    scope.version = try string()
                 case "attributes":
                     field = "attributes"
                     scope.attributes = try attributes()
@@ -616,7 +627,7 @@ struct OTLPJSONDecoder {
                 switch key {
                 case "key":
                     field = "key"
-                    pair.key = try reader.readString()
+                    pair.key = try string()
                 case "value":
                     field = "value"
                     pair.value = try anyValue(depth: depth)
@@ -643,7 +654,7 @@ struct OTLPJSONDecoder {
                 switch key {
                 case "stringValue", "string_value":
                     field = "stringValue"
-                    value = .string(try reader.readString())
+                    value = .string(try string())
                 case "boolValue", "bool_value":
                     field = "boolValue"
                     value = .bool(try reader.readBool())
@@ -749,7 +760,7 @@ struct OTLPJSONDecoder {
                     rejected = try reader.readInt64()
                 } else if key == "errorMessage" || key == "error_message" {
                     field = "errorMessage"
-                    message = try reader.readString()
+                    message = try string()
                 } else {
                     try reader.skipValue()
                 }
@@ -775,7 +786,7 @@ struct OTLPJSONDecoder {
                     status.code = try reader.readInt32()
                 case "message":
                     field = "message"
-                    status.message = try reader.readString()
+                    status.message = try string()
                 case "details":
                     field = "details"
                     status.details = try list { (d) throws(TelemetryDecodingError) in try d.protobufAny() }
@@ -801,7 +812,7 @@ struct OTLPJSONDecoder {
                 switch key {
                 case "@type":
                     field = "@type"
-                    any.typeURL = try reader.readString()
+                    any.typeURL = try string()
                 case "value":
                     field = "value"
                     any.value = try base64Value()
