@@ -336,6 +336,22 @@ private let fullLogsRequest = ExportLogsServiceRequest(resourceLogs: [
         #expect(levels == depth)
     }
 
+    @Test func acceptsKeyValueListsNestedToTheLimit() throws {
+        let depth = DecodingLimits.maxAnyValueDepth
+        let value = String(repeating: #"{"kvlistValue":{"values":[{"key":"k","value":"#, count: depth) + "{}"
+            + String(repeating: "}]}}", count: depth)
+        let span = try firstSpan(traces(oneAttribute(value)))
+        var nested = span.attributes[0].value
+        var levels = 0
+        while case .keyValueList(let pairs) = nested {
+            levels += 1
+            nested = pairs[0].value
+        }
+        #expect(levels == depth)
+        let record = try firstRecord(logs(#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":\#(value)}]}]}]}"#))
+        #expect(record.body == span.attributes[0].value)
+    }
+
     // MARK: Errors, with their paths
 
     @Test func namesTheFieldOfAnIDOfTheWrongLength() {

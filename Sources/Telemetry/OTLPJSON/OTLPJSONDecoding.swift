@@ -12,11 +12,12 @@
 // the catch turns that into the path prefix on the way out of an error.
 
 /// How deep the JSON of an OTLP payload may nest: the generic limit, or enough for an
-/// `AnyValue` at the deepest level `DecodingLimits.maxAnyValueDepth` allows (each level
-/// costs three JSON levels, `{"arrayValue":{"values":[`, under at most 9 levels of
-/// envelope), so that the AnyValue limit, with its clearer error, is the one that bites
-/// and anything the protobuf decoder accepts is accepted as JSON too.
-private let otlpMaxJSONDepth = max(DecodingLimits.maxJSONDepth, 3 * DecodingLimits.maxAnyValueDepth + 16)
+/// `AnyValue` at the deepest level `DecodingLimits.maxAnyValueDepth` allows, so that the
+/// AnyValue limit, with its clearer error, is the one that bites, and anything the
+/// protobuf decoder accepts is accepted as JSON too. A key-value list costs four JSON
+/// levels per AnyValue level (`{"kvlistValue":{"values":[{"key":…,"value":`), under 10
+/// levels of envelope (`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{`).
+private let otlpMaxJSONDepth = max(DecodingLimits.maxJSONDepth, 4 * DecodingLimits.maxAnyValueDepth + 16)
 
 extension ExportTraceServiceRequest {
     /// Decodes the OTLP JSON body of `POST /v1/traces`.
