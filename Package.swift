@@ -32,6 +32,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libFuzzer targets for the decoders. A plain `swift build` makes them replayers of
+        // the files given as arguments; scripts/fuzz.sh builds them with
+        // `-sanitize=fuzzer,address -DCAUSEWAY_FUZZ` (see `make fuzz`).
+        .target(
+            name: "TelemetryFuzzDriver"
+        ),
+        .executableTarget(
+            name: "TelemetryFuzzProtobuf",
+            dependencies: ["Telemetry", "TelemetryFuzzDriver"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "TelemetryFuzzJSON",
+            dependencies: ["Telemetry", "TelemetryFuzzDriver"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["Telemetry"],
