@@ -13,15 +13,29 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "EventTracing", targets: ["EventTracing"]),
         .executable(name: "causeway", targets: ["causeway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The span/log model and its codecs. Pure: no I/O, no Foundation.
         .target(
             name: "Telemetry",
+            swiftSettings: strictSettings
+        ),
+        // What a service links: W3C trace context and baggage propagation, correlation IDs.
+        // `Instrumentation` also brings the `ServiceContextModule` module.
+        .target(
+            name: "EventTracing",
+            dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -51,6 +65,11 @@ let package = Package(
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["Telemetry"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventTracingTests",
+            dependencies: ["EventTracing"],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,0 +1,220 @@
+/// The identity of a span as W3C Trace Context carries it between services: what a
+/// ``EventContextPropagator`` extracts from an incoming message or request, and what any
+/// `Tracer` (our OTLP SDK or another) reads from the `ServiceContext` to parent or link
+/// the spans it starts.
+///
+/// See W3C Trace Context Level 2, §3.2 "Traceparent Header" and §3.3 "Tracestate Header":
+/// https://www.w3.org/TR/trace-context-2/
+public struct SpanContext: Hashable, Sendable {
+    /// The trace this span belongs to.
+    public var traceID: TraceID
+    /// The span's own ID; on the wire it is the `parent-id` of the next hop.
+    public var spanID: SpanID
+    /// The `sampled` and `random` flags.
+    public var flags: TraceFlags
+    /// Vendor-specific state, propagated as the `tracestate` header.
+    public var traceState: TraceState
+    /// True when this context was received from another process rather than created here.
+    public var isRemote: Bool
+
+    /// Creates a span context.
+    public init(
+        traceID: TraceID,
+        spanID: SpanID,
+        flags: TraceFlags = [],
+        traceState: TraceState = TraceState(),
+        isRemote: Bool = false
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.flags = flags
+        self.traceState = traceState
+        self.isRemote = isRemote
+    }
+
+    /// The `traceparent` that announces this span as the parent of the next hop.
+    public var traceParent: TraceParent {
+        TraceParent(traceID: traceID, parentID: spanID, flags: flags)
+    }
+}
+
+extension SpanContext {
+    /// A 16-byte trace ID (W3C Trace Context §3.2.2.3 `trace-id`), held in two words so
+    /// that it never touches the heap.
+    public struct TraceID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        /// Bytes 0–7, big-endian.
+        public var high: UInt64
+        /// Bytes 8–15, big-endian.
+        public var low: UInt64
+
+        /// Creates an ID from its two big-endian halves.
+        @inlinable
+        public init(high: UInt64, low: UInt64) {
+            self.high = high
+            self.low = low
+        }
+
+        /// A random, valid ID. All 16 bytes are random, so a trace started with it may set
+        /// ``TraceFlags/random`` (Level 2 §3.2.2.5.2: at least the right-most 7 bytes random).
+        public static func random(using generator: inout some RandomNumberGenerator) -> TraceID {
+            while true {
+                let id = TraceID(high: generator.next(), low: generator.next())
+                if id.isValid { return id }
+            }
+        }
+
+        /// A random, valid ID from the system's secure generator.
+        public static func random() -> TraceID {
+            var generator = SystemRandomNumberGenerator()
+            return random(using: &generator)
+        }
+
+        /// False for the all-zero ID, which §3.2.2.3 calls invalid.
+        @inlinable
+        public var isValid: Bool { high != 0 || low != 0 }
+
+        /// The 16 bytes, big-endian.
+        public var bytes: [UInt8] {
+            var result = [UInt8]()
+            result.reserveCapacity(16)
+            Hex.appendBigEndian(high, to: &result)
+            Hex.appendBigEndian(low, to: &result)
+            return result
+        }
+
+        /// 32 lowercase hex digits, as in `traceparent`.
+        public var description: String {
+            String(unsafeUninitializedCapacity: 32) { buffer in
+                Hex.write(high, to: buffer, at: 0)
+                Hex.write(low, to: buffer, at: 16)
+                return 32
+            }
+        }
+
+        public static func < (lhs: TraceID, rhs: TraceID) -> Bool {
+            (lhs.high, lhs.low) < (rhs.high, rhs.low)
+        }
+    }
+
+    /// An 8-byte span ID (W3C Trace Context §3.2.2.4 `parent-id`), held in one word.
+    public struct SpanID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        /// The 8 bytes, big-endian.
+        public var value: UInt64
+
+        /// Creates an ID from its big-endian value.
+        @inlinable
+        public init(_ value: UInt64) { self.value = value }
+
+        /// A random, valid ID.
+        public static func random(using generator: inout some RandomNumberGenerator) -> SpanID {
+            while true {
+                let id = SpanID(generator.next())
+                if id.isValid { return id }
+            }
+        }
+
+        /// A random, valid ID from the system's secure generator.
+        public static func random() -> SpanID {
+            var generator = SystemRandomNumberGenerator()
+            return random(using: &generator)
+        }
+
+        /// False for the all-zero ID, which §3.2.2.4 calls invalid.
+        @inlinable
+        public var isValid: Bool { value != 0 }
+
+        /// The 8 bytes, big-endian.
+        public var bytes: [UInt8] {
+            var result = [UInt8]()
+            result.reserveCapacity(8)
+            Hex.appendBigEndian(value, to: &result)
+            return result
+        }
+
+        /// 16 lowercase hex digits, as in `traceparent`.
+        public var description: String {
+            String(unsafeUninitializedCapacity: 16) { buffer in
+                Hex.write(value, to: buffer, at: 0)
+                return 16
+            }
+        }
+
+        public static func < (lhs: SpanID, rhs: SpanID) -> Bool { lhs.value < rhs.value }
+    }
+}
+
+/// The `trace-flags` bit field (W3C Trace Context Level 2 §3.2.2.5).
+///
+/// Only the two flags the spec defines survive parsing and formatting: "Other Flags ...
+/// [are] reserved for future use. Vendors MUST set those to zero" (§3.2.2.5.3).
+public struct TraceFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+
+    /// Creates flags from the raw bit field.
+    @inlinable
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Bit 0: the caller may have recorded trace data (§3.2.2.5.1).
+    public static let sampled = TraceFlags(rawValue: 0x01)
+    /// Bit 1 (Level 2): at least the right-most 7 bytes of the trace ID are random
+    /// (§3.2.2.5.2).
+    public static let random = TraceFlags(rawValue: 0x02)
+
+    /// The bits this implementation knows; everything else is reserved and set to zero.
+    @usableFromInline
+    static let known: UInt8 = 0x03
+}
+
+/// Lowercase hex for the headers; the specs allow no other case (§3.2.2.1 `HEXDIGLC`).
+@usableFromInline
+enum Hex {
+    @usableFromInline
+    static let digits: StaticString = "0123456789abcdef"
+
+    /// The value of a lowercase hex digit, or nil.
+    @inlinable
+    static func value(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte &- UInt8(ascii: "a") &+ 10
+        default: return nil
+        }
+    }
+
+    /// Reads `count` (≤ 16) lowercase hex digits starting at `offset`.
+    @inlinable
+    static func uint64(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int, count: Int) -> UInt64? {
+        var result: UInt64 = 0
+        for index in offset..<(offset + count) {
+            guard let nibble = value(bytes[index]) else { return nil }
+            result = result << 4 | UInt64(nibble)
+        }
+        return result
+    }
+
+    /// Writes the 16 hex digits of `value` at `offset`.
+    @inlinable
+    static func write(_ value: UInt64, to buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        digits.withUTF8Buffer { digits in
+            for index in 0..<16 {
+                let shift = UInt64(60 - 4 * index)
+                buffer[offset + index] = digits[Int(truncatingIfNeeded: (value >> shift) & 0xF)]
+            }
+        }
+    }
+
+    /// Writes the 2 hex digits of `value` at `offset`.
+    @inlinable
+    static func write(_ value: UInt8, to buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        digits.withUTF8Buffer { digits in
+            buffer[offset] = digits[Int(value >> 4)]
+            buffer[offset + 1] = digits[Int(value & 0xF)]
+        }
+    }
+
+    static func appendBigEndian(_ value: UInt64, to bytes: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+}
