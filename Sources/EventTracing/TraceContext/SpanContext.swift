@@ -36,6 +36,31 @@ public struct SpanContext: Hashable, Sendable {
     public var traceParent: TraceParent {
         TraceParent(traceID: traceID, parentID: spanID, flags: flags)
     }
+
+    /// The context of a new trace: random trace and span IDs, and the `random` flag set,
+    /// since all 16 bytes of the trace ID are random (Level 2 §3.2.2.5.2: "When at least
+    /// the right-most 7 bytes of the trace-id are randomly (or pseudo-randomly) generated,
+    /// the random-trace-id flag SHOULD be set to 1"). The trace state starts empty
+    /// (§3.4 "Restart trace": vendors SHOULD clean up `tracestate`).
+    public static func newTrace(sampled: Bool) -> SpanContext {
+        SpanContext(
+            traceID: .random(),
+            spanID: .random(),
+            flags: sampled ? [.sampled, .random] : .random
+        )
+    }
+
+    /// The context of a new span in the same trace: a new random span ID, the trace state
+    /// kept, the `random` flag kept as it is (§3.2.2.5.2: when continuing a trace it "MUST
+    /// also be set" / "MUST also be unset" as it came in), and the `sampled` flag set to
+    /// `sampled` when given — §3.4 allows changing it only together with the parent ID.
+    public func child(sampled: Bool? = nil) -> SpanContext {
+        var flags = self.flags
+        if let sampled {
+            if sampled { flags.insert(.sampled) } else { flags.remove(.sampled) }
+        }
+        return SpanContext(traceID: traceID, spanID: .random(), flags: flags, traceState: traceState, isRemote: false)
+    }
 }
 
 extension SpanContext {
@@ -148,6 +173,7 @@ extension SpanContext {
 /// Only the two flags the spec defines survive parsing and formatting: "Other Flags ...
 /// [are] reserved for future use. Vendors MUST set those to zero" (§3.2.2.5.3).
 public struct TraceFlags: OptionSet, Hashable, Sendable {
+    /// The bit field as it appears, in hex, in `traceparent`.
     public var rawValue: UInt8
 
     /// Creates flags from the raw bit field.
