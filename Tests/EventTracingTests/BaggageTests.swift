@@ -28,6 +28,11 @@ import Testing
         #expect(Baggage("k=%C3")["k"] == "\u{FFFD}")
     }
 
+    @Test func aPlusSignIsAPlusSignNotASpace() {
+        // RFC 3986 percent-encoding, not HTML form encoding.
+        #expect(Baggage("k=DF+28")["k"] == "DF+28")
+    }
+
     @Test func aPercentSignNotFollowedByTwoHexDigitsIsKept() {
         #expect(Baggage("k=100%")["k"] == "100%")
         #expect(Baggage("k=%zz")["k"] == "%zz")
@@ -112,9 +117,9 @@ import Testing
         #expect(baggage.entries.count == 3)
     }
 
-    @Test func duplicateKeysAreKeptInOrderAndTheFirstIsRead() {
+    @Test func duplicateKeysAreKeptInOrderAndTheLastIsRead() {
         let baggage = Baggage("k=1,j=2,k=3")
-        #expect(baggage["k"] == "1")
+        #expect(baggage["k"] == "3")
         #expect(baggage.headerValue == "k=1,j=2,k=3")
     }
 

@@ -86,9 +86,10 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     /// True when there are no entries.
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// The value of the first entry with `key`.
+    /// The value of the last entry with `key`: with duplicates the last one wins, as for
+    /// message headers (DESIGN.md) and as OpenTelemetry's baggage propagators read them.
     public subscript(key: String) -> String? {
-        entries.first(where: { $0.key == key })?.value
+        entries.last(where: { $0.key == key })?.value
     }
 
     /// This baggage with `key` set to `value`: the first entry with that key is replaced
