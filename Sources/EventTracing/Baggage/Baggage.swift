@@ -131,12 +131,14 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
         var result = [UInt8]()
         var members = 0
         for entry in entries where members < Baggage.maxMembers {
-            let encoded = Baggage.encode(entry)
-            let separator = result.isEmpty ? 0 : 1
-            guard result.count + separator + encoded.count <= Baggage.maxBytes else { continue }
-            if separator == 1 { result.append(UInt8(ascii: ",")) }
-            result.append(contentsOf: encoded)
-            members += 1
+            let start = result.count
+            if start > 0 { result.append(UInt8(ascii: ",")) }
+            Baggage.encode(entry, into: &result)
+            if result.count > Baggage.maxBytes {
+                result.removeSubrange(start...)
+            } else {
+                members += 1
+            }
         }
         return String(decoding: result, as: UTF8.self)
     }
@@ -243,8 +245,8 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
 
     // MARK: Formatting
 
-    static func encode(_ entry: Entry) -> [UInt8] {
-        var result = Array(entry.key.utf8)
+    static func encode(_ entry: Entry, into result: inout [UInt8]) {
+        result.append(contentsOf: entry.key.utf8)
         result.append(UInt8(ascii: "="))
         percentEncode(entry.value, into: &result)
         for property in entry.properties {
@@ -255,22 +257,26 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
                 percentEncode(value, into: &result)
             }
         }
-        return result
     }
 
     /// §3.3.1.3: "Any code points outside of the baggage-octet range MUST be
     /// percent-encoded. The percent code point (U+0025) MUST be percent-encoded."
     static func percentEncode(_ value: String, into result: inout [UInt8]) {
-        let digits = Array("0123456789ABCDEF".utf8)
         for byte in value.utf8 {
             if isBaggageOctet(byte), byte != UInt8(ascii: "%") {
                 result.append(byte)
             } else {
                 result.append(UInt8(ascii: "%"))
-                result.append(digits[Int(byte >> 4)])
-                result.append(digits[Int(byte & 0xF)])
+                result.append(upperHexDigit(byte >> 4))
+                result.append(upperHexDigit(byte & 0xF))
             }
         }
+    }
+
+    /// RFC 3986 §2.1: "producers and normalizers should use uppercase hexadecimal digits".
+    @inline(__always)
+    static func upperHexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
     }
 
     // MARK: Grammar

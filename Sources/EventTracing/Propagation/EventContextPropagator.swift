@@ -41,6 +41,10 @@ public struct EventContextPropagator: Instrument {
         self.createsCorrelationID = createsCorrelationID
     }
 
+    /// Reads `traceparent`, `tracestate`, `baggage` and `correlation-id` from `carrier`
+    /// into `context`: ``ServiceContext/spanContext`` (remote), ``ServiceContext/baggage``
+    /// and ``ServiceContext/correlationID``. Values already in `context` are replaced only
+    /// by valid incoming ones.
     public func extract<Carrier, Extract: Extractor>(
         _ carrier: Carrier,
         into context: inout ServiceContext,
@@ -79,6 +83,10 @@ public struct EventContextPropagator: Instrument {
         }
     }
 
+    /// Writes the span context of `context` as `traceparent` (version 00) and `tracestate`
+    /// (within 512 characters), and its baggage, with the correlation ID as the
+    /// `correlation.id` entry, as `baggage`; the correlation ID also as `correlation-id`.
+    /// Headers with nothing to carry are not written.
     public func inject<Carrier, Inject: Injector>(
         _ context: ServiceContext,
         into carrier: inout Carrier,
