@@ -155,13 +155,12 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
             var end = start
             while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
             let member = HeaderSyntax.trimmingOWS(start..<end, in: bytes)
-            if !member.isEmpty, let entry = parseMember(member, in: bytes) {
-                // §3.3.2: the limits apply to the combined header; whole members only.
-                let added = member.count + (entries.isEmpty ? 0 : 1)
-                if size + added <= maxBytes {
-                    entries.append(entry)
-                    size += added
-                }
+            // §3.3.2: the limits apply to the combined header; whole members only. Checked
+            // before decoding, so an oversized member costs no allocation.
+            let added = member.count + (entries.isEmpty ? 0 : 1)
+            if !member.isEmpty, size + added <= maxBytes, let entry = parseMember(member, in: bytes) {
+                entries.append(entry)
+                size += added
             }
             start = end + 1
         }
