@@ -52,14 +52,19 @@ let package = Package(
         .target(
             name: "TelemetryFuzzDriver"
         ),
+        .target(
+            name: "TelemetryFuzzChecks",
+            dependencies: ["Telemetry"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "TelemetryFuzzProtobuf",
-            dependencies: ["Telemetry", "TelemetryFuzzDriver"],
+            dependencies: ["Telemetry", "TelemetryFuzzChecks", "TelemetryFuzzDriver"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "TelemetryFuzzJSON",
-            dependencies: ["Telemetry", "TelemetryFuzzDriver"],
+            dependencies: ["Telemetry", "TelemetryFuzzChecks", "TelemetryFuzzDriver"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Telemetry
+import TelemetryFuzzChecks
 import TelemetryFuzzDriver
 
 /// libFuzzer's entry point: every OTLP protobuf decoder sees every input. A decode error
@@ -11,7 +12,7 @@ public func telemetryFuzzProtobuf(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
 
     if let request = try? ExportTraceServiceRequest(protobuf: input) {
         checkRoundTrips(request)
-        _ = ZipkinV2JSON.encode(request)
+        checkZipkinRoundTrip(request)
         _ = JaegerUIJSON.encode(request)
     }
     if let request = try? ExportLogsServiceRequest(protobuf: input) {
@@ -27,43 +28,6 @@ public func telemetryFuzzProtobuf(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
         checkRoundTrips(status)
     }
     return 0
-}
-
-/// The messages with both OTLP codecs.
-protocol OTLPMessage {
-    init(protobuf: [UInt8]) throws(TelemetryDecodingError)
-    init(otlpJSON: [UInt8]) throws(TelemetryDecodingError)
-    func protobufBytes() -> [UInt8]
-    func otlpJSONBytes() -> [UInt8]
-}
-
-extension ExportTraceServiceRequest: OTLPMessage {}
-extension ExportLogsServiceRequest: OTLPMessage {}
-extension ExportTraceServiceResponse: OTLPMessage {}
-extension ExportLogsServiceResponse: OTLPMessage {}
-extension RPCStatus: OTLPMessage {}
-
-/// Whatever decoded must come back unchanged through our own protobuf and through our
-/// own OTLP JSON. Bytes are compared rather than models so that a NaN double, which is
-/// unequal to itself, still counts as unchanged.
-func checkRoundTrips<Message: OTLPMessage>(_ message: Message) {
-    let encoded = message.protobufBytes()
-    do {
-        let again = try Message(protobuf: encoded)
-        if again.protobufBytes() != encoded {
-            fatalError("\(Message.self): protobuf encode→decode→encode changed the bytes")
-        }
-    } catch {
-        fatalError("\(Message.self): our own protobuf does not decode: \(error)")
-    }
-    do {
-        let viaJSON = try Message(otlpJSON: message.otlpJSONBytes())
-        if viaJSON.protobufBytes() != encoded {
-            fatalError("\(Message.self): OTLP JSON encode→decode lost or changed a field")
-        }
-    } catch {
-        fatalError("\(Message.self): our own OTLP JSON does not decode: \(error)")
-    }
 }
 
 #if CAUSEWAY_FUZZ
