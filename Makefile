@@ -49,9 +49,9 @@ interop: venv
 fuzz:
 	scripts/fuzz.sh
 
-## Decode/encode figures for BENCHMARKS.md: a release build of `causeway bench`, with the
-## venv's Python (protobuf's upb backend) available for the comparison run.
+## Decode/encode figures for BENCHMARKS.md: a release build of `causeway bench telemetry`,
+## which also times protobuf's C parser (upb) through the venv's Python on the same bytes.
 bench: deps venv
 	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
-	CAUSEWAY_PYTHON=$(VENV)/bin/python CAUSEWAY_UPB_BENCH=Tests/Interop/upb_parse_bench.py \
-		$(SCRATCH)/release/causeway bench $(BENCH_ARGS)
+	$(SCRATCH)/release/causeway bench telemetry --python $(VENV)/bin/python \
+		--upb-script Tests/Interop/upb_parse_bench.py $(BENCH_ARGS)
