@@ -95,3 +95,17 @@ def test_jaeger_as_input_is_refused(convert):
 def test_zipkin_with_logs_is_refused(convert):
     result = convert.run(b"{}", source="otlp-json", target="zipkin", kind="logs")
     assert result.returncode != 0 and b"traces only" in result.stderr
+
+
+def test_all_zero_trace_id_is_refused(convert):
+    # OTLP: "A valid trace identifier is a 16-byte array with at least one non-zero byte."
+    request = one_span_request()
+    request.resource_spans[0].scope_spans[0].spans[0].trace_id = bytes(16)
+    result = convert.run(request.SerializeToString(), source="otlp-proto", target="otlp-json")
+    assert_fails_at(result, r"resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.traceId")
+
+
+def test_length_past_the_end_is_refused(convert):
+    # resourceSpans claims 2^31-1 bytes and one follows: no allocation of that size, an error.
+    result = convert.run(bytes([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x12]), source="otlp-proto", target="otlp-json")
+    assert_fails_at(result, r"resourceSpans")
