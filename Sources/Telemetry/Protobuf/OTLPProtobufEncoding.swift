@@ -1,6 +1,10 @@
 // Encoding of the OTLP protobuf messages. The writer works back to front (see
 // ReverseProtobufWriter), so every message writes its fields from the highest number down
 // and repeated fields from the last element to the first.
+//
+// Like proto3, the encoder leaves out default values. The model does not track whether an
+// empty submessage was present, so an UNSET status with no message and an `AnyValue` with
+// nothing set are left out too; OTLP gives an empty and an absent message the same meaning.
 
 extension ExportTraceServiceRequest {
     /// The protobuf body for `POST /v1/traces`.
