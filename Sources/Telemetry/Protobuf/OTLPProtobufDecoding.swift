@@ -9,121 +9,111 @@
 extension ExportTraceServiceRequest {
     /// Decodes the protobuf body of `POST /v1/traces`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
-        self = try bytes.withUnsafeBytes { buffer in
-            Result { () throws(TelemetryDecodingError) in try ExportTraceServiceRequest(protobuf: buffer) }
-        }.get()
+        self = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            try ExportTraceServiceRequest(reader: &reader)
+        }
     }
 
     /// Decodes the protobuf body of `POST /v1/traces` from memory the caller keeps alive.
     public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
         self = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-            try reader.decodeTraceRequest()
+            try ExportTraceServiceRequest(reader: &reader)
         }
     }
-}
 
-extension ProtobufReader {
-    mutating func decodeTraceRequest() throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
-        var reader = self
-        defer { self = reader }
-        var result = ExportTraceServiceRequest()
-        var index = -1
-        do throws(TelemetryDecodingError) {
-            while !reader.isAtEnd {
-                let (number, wireType) = try reader.readTag()
-                if number == 1 {
-                    index = result.resourceSpans.count
-                    try reader.expect(wireType, .lengthDelimited)
-                    var child = try reader.readMessage()
-                    result.resourceSpans.append(try child.decodeResourceSpans())
-                    index = -1
-                } else {
-                    try reader.skip(wireType, field: number)
-                }
-            }
-        } catch {
-            throw index >= 0 ? error.within("resourceSpans", index: index) : error
-        }
-        return result
+    private init(reader: inout ProtobufReader) throws(TelemetryDecodingError) {
+        self.init(
+            resourceSpans: try reader.decodeTopLevel("resourceSpans") { child throws(TelemetryDecodingError) in
+                try child.decodeResourceSpans()
+            })
     }
 }
 
 extension ExportLogsServiceRequest {
     /// Decodes the protobuf body of `POST /v1/logs`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
-        self = try bytes.withUnsafeBytes { buffer in
-            Result { () throws(TelemetryDecodingError) in try ExportLogsServiceRequest(protobuf: buffer) }
-        }.get()
+        self = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            try ExportLogsServiceRequest(reader: &reader)
+        }
     }
 
     /// Decodes the protobuf body of `POST /v1/logs` from memory the caller keeps alive.
     public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
         self = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-            try reader.decodeLogsRequest()
+            try ExportLogsServiceRequest(reader: &reader)
         }
     }
-}
 
-extension ProtobufReader {
-    mutating func decodeLogsRequest() throws(TelemetryDecodingError) -> ExportLogsServiceRequest {
-        var reader = self
-        defer { self = reader }
-        var result = ExportLogsServiceRequest()
-        var index = -1
-        do throws(TelemetryDecodingError) {
-            while !reader.isAtEnd {
-                let (number, wireType) = try reader.readTag()
-                if number == 1 {
-                    index = result.resourceLogs.count
-                    try reader.expect(wireType, .lengthDelimited)
-                    var child = try reader.readMessage()
-                    result.resourceLogs.append(try child.decodeResourceLogs())
-                    index = -1
-                } else {
-                    try reader.skip(wireType, field: number)
-                }
-            }
-        } catch {
-            throw index >= 0 ? error.within("resourceLogs", index: index) : error
-        }
-        return result
+    private init(reader: inout ProtobufReader) throws(TelemetryDecodingError) {
+        self.init(
+            resourceLogs: try reader.decodeTopLevel("resourceLogs") { child throws(TelemetryDecodingError) in
+                try child.decodeResourceLogs()
+            })
     }
 }
 
 extension ExportTraceServiceResponse {
     /// Decodes an `ExportTraceServiceResponse`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
-        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            let (rejected, message) = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-                try reader.decodePartialSuccessEnvelope(countName: "rejectedSpans")
-            }
-            return ExportTraceServiceResponse(
-                partialSuccess: rejected.map { ExportTracePartialSuccess(rejectedSpans: $0, errorMessage: message) })
-        } }.get()
+        let (rejected, message) = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            try reader.decodePartialSuccessEnvelope(countName: "rejectedSpans")
+        }
+        self.init(partialSuccess: rejected.map { ExportTracePartialSuccess(rejectedSpans: $0, errorMessage: message) })
     }
 }
 
 extension ExportLogsServiceResponse {
     /// Decodes an `ExportLogsServiceResponse`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
-        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            let (rejected, message) = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-                try reader.decodePartialSuccessEnvelope(countName: "rejectedLogRecords")
-            }
-            return ExportLogsServiceResponse(
-                partialSuccess: rejected.map { ExportLogsPartialSuccess(rejectedLogRecords: $0, errorMessage: message) })
-        } }.get()
+        let (rejected, message) = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            try reader.decodePartialSuccessEnvelope(countName: "rejectedLogRecords")
+        }
+        self.init(partialSuccess: rejected.map { ExportLogsPartialSuccess(rejectedLogRecords: $0, errorMessage: message) })
     }
 }
 
 extension RPCStatus {
     /// Decodes a `google.rpc.Status`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
-        self = try bytes.withUnsafeBytes { buffer in Result { () throws(TelemetryDecodingError) in
-            try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-                try reader.decodeRPCStatus()
+        self = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            try reader.decodeRPCStatus()
+        }
+    }
+}
+
+extension ProtobufReader {
+    /// Runs `body` over the bytes of an array, for the `[UInt8]` entry points.
+    static func decoding<T>(
+        _ bytes: [UInt8], _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
+    ) throws(TelemetryDecodingError) -> T {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(TelemetryDecodingError) in try decoding(buffer, body) }
+        }.get()
+    }
+
+    /// Both export requests are one repeated message in field 1.
+    mutating func decodeTopLevel<T>(
+        _ name: StaticString, _ decodeOne: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
+    ) throws(TelemetryDecodingError) -> [T] {
+        var result: [T] = []
+        var index = -1
+        do throws(TelemetryDecodingError) {
+            while !isAtEnd {
+                let (number, wireType) = try readTag()
+                if number == 1 {
+                    index = result.count
+                    try expect(wireType, .lengthDelimited)
+                    var child = try readMessage()
+                    result.append(try decodeOne(&child))
+                    index = -1
+                } else {
+                    try skip(wireType, field: number)
+                }
             }
-        } }.get()
+        } catch {
+            throw error.within(index >= 0 ? name : "", index: index)
+        }
+        return result
     }
 }
 
