@@ -1,0 +1,264 @@
+public import Logging
+import Instrumentation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A swift-log `LogHandler` that writes one JSON object a line, stamped with the trace
+/// context and correlation ID of the task-local `ServiceContext`:
+///
+/// ```json
+/// {"timestamp":"2026-11-28T17:35:44.123456789Z","level":"info","message":"order placed","logger":"orders","service.name":"order-service","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","trace_flags":"03","correlation_id":"01JDQ3…","order_id":"42"}
+/// ```
+///
+/// Members come in this order: `timestamp` (RFC 3339, UTC, nanoseconds), `level`,
+/// `message`, `logger` (the label), `service.name`; `trace_id`, `span_id` and
+/// `trace_flags` (2 hex digits) only inside a span context; `correlation_id` when there is
+/// one; `exception.type` and `exception.message` when the call passed an error; `source`,
+/// `file`, `function` and `line` when asked for; then the metadata in key order (the
+/// handler's, then the metadata provider's, then the call's, later ones winning), nested
+/// dictionaries and arrays as JSON objects and arrays. A metadata key that would repeat a
+/// member written above is written as `metadata.<key>`.
+///
+/// ```swift
+/// LoggingSystem.bootstrap { label in JSONLogHandler(label: label, serviceName: "order-service") }
+/// ```
+///
+/// Each line goes out in one write, under a lock shared by every handler writing to the
+/// same output, so lines from concurrent tasks never interleave.
+public struct JSONLogHandler: LogHandler {
+    /// Where the lines go.
+    public struct Output: Sendable {
+        let destination: LineDestination
+
+        /// The process's standard output.
+        public static let standardOutput = Output(destination: LineDestination(.fileDescriptor(1)))
+        /// The process's standard error.
+        public static let standardError = Output(destination: LineDestination(.fileDescriptor(2)))
+
+        /// Hands each line, newline included, to `write`; calls are serialized.
+        public init(_ write: @escaping @Sendable (_ line: [UInt8]) -> Void) {
+            destination = LineDestination(.closure(write))
+        }
+
+        private init(destination: LineDestination) {
+            self.destination = destination
+        }
+    }
+
+    /// The logger's label, written as `logger`.
+    public let label: String
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata
+    public var metadataProvider: Logger.MetadataProvider?
+
+    private let serviceName: String
+    private let output: Output?
+    private let recordSink: (any LogRecordSink)?
+    private let includesSource: Bool
+    private let includesCodeLocation: Bool
+    private let clock: @Sendable () -> UInt64
+
+    /// Creates a handler.
+    ///
+    /// - Parameters:
+    ///   - label: The logger's label.
+    ///   - serviceName: Written as `service.name` on every line.
+    ///   - logLevel: The lowest level logged.
+    ///   - output: Where the JSON lines go; `nil` writes none (records still reach
+    ///     `recordSink`).
+    ///   - recordSink: Also receives every record, to export it as an OTLP log record.
+    ///   - metadataProvider: Contextual metadata added to every record.
+    ///   - includesSource: Whether lines carry `source`, the logging module.
+    ///   - includesCodeLocation: Whether lines carry `file`, `function` and `line`.
+    ///   - clock: Nanoseconds since the Unix epoch; the system's real-time clock when `nil`.
+    public init(
+        label: String,
+        serviceName: String,
+        logLevel: Logger.Level = .info,
+        output: Output? = .standardOutput,
+        recordSink: (any LogRecordSink)? = nil,
+        metadataProvider: Logger.MetadataProvider? = nil,
+        includesSource: Bool = false,
+        includesCodeLocation: Bool = false,
+        clock: (@Sendable () -> UInt64)? = nil
+    ) {
+        self.label = label
+        self.serviceName = serviceName
+        self.logLevel = logLevel
+        self.metadata = [:]
+        self.metadataProvider = metadataProvider
+        self.output = output
+        self.recordSink = recordSink
+        self.includesSource = includesSource
+        self.includesCodeLocation = includesCodeLocation
+        self.clock = clock ?? JSONLogHandler.realTimeNanoseconds
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let record = self.record(of: event, in: ServiceContext.current)
+        recordSink?.emit(record)
+        if let output {
+            output.destination.write(encode(record))
+        }
+    }
+
+    /// The record of `event`, stamped from `context`.
+    func record(of event: LogEvent, in context: ServiceContext?) -> StructuredLogRecord {
+        var merged = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty {
+            merged.merge(provided, uniquingKeysWith: { _, new in new })
+        }
+        if let explicit = event.metadata, !explicit.isEmpty {
+            merged.merge(explicit, uniquingKeysWith: { _, new in new })
+        }
+        let spanContext = context?.spanContext
+        return StructuredLogRecord(
+            timestampNanoseconds: clock(),
+            level: event.level,
+            message: event.message.description,
+            label: label,
+            serviceName: serviceName,
+            metadata: merged,
+            traceID: spanContext?.traceID,
+            spanID: spanContext?.spanID,
+            traceFlags: spanContext?.flags,
+            correlationID: context?.correlationID,
+            error: event.error,
+            source: event.source,
+            file: event.file,
+            function: event.function,
+            line: event.line
+        )
+    }
+
+    /// The JSON line of `record`, newline included.
+    func encode(_ record: StructuredLogRecord) -> [UInt8] {
+        var line = JSONLine()
+        var written: Set<String> = []
+        func member(_ key: String) {
+            line.key(key)
+            written.insert(key)
+        }
+        line.beginObject()
+        member("timestamp")
+        line.rawString(count: RFC3339.length) { RFC3339.write(nanoseconds: record.timestampNanoseconds, to: $0) }
+        member("level")
+        line.string(record.level.rawValue)
+        member("message")
+        line.string(record.message)
+        member("logger")
+        line.string(record.label)
+        member("service.name")
+        line.string(record.serviceName)
+        if let traceID = record.traceID {
+            member("trace_id")
+            line.string(traceID.description)
+        }
+        if let spanID = record.spanID {
+            member("span_id")
+            line.string(spanID.description)
+        }
+        if let flags = record.traceFlags {
+            member("trace_flags")
+            // As in `traceparent` (W3C Trace Context §3.2.2.5): two lowercase hex digits.
+            line.rawString(count: 2) { Hex.write(flags.rawValue, to: $0, at: 0) }
+        }
+        if let correlationID = record.correlationID {
+            member("correlation_id")
+            line.string(correlationID.rawValue)
+        }
+        if let error = record.error {
+            // The OpenTelemetry exception attributes, as on a span's exception event.
+            member("exception.type")
+            line.string(String(reflecting: type(of: error)))
+            member("exception.message")
+            line.string(String(describing: error))
+        }
+        if includesSource {
+            member("source")
+            line.string(record.source)
+        }
+        if includesCodeLocation {
+            member("file")
+            line.string(record.file)
+            member("function")
+            line.string(record.function)
+            member("line")
+            line.unsigned(UInt64(record.line))
+        }
+        for key in record.metadata.keys.sorted() {
+            // RFC 8259 §4: names "SHOULD be unique"; a repeated one is ambiguous to readers.
+            line.key(written.contains(key) ? "metadata." + key : key)
+            line.metadataValue(record.metadata[key]!)
+        }
+        line.endObject()
+        var bytes = line.bytes
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// `CLOCK_REALTIME` in nanoseconds since the Unix epoch.
+    @Sendable
+    static func realTimeNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}
+
+/// A sink of whole lines that never interleaves them: one lock per destination, held
+/// for the one write (or the few partial writes) of a line.
+final class LineDestination: Sendable {
+    enum Target: Sendable {
+        case fileDescriptor(Int32)
+        case closure(@Sendable ([UInt8]) -> Void)
+    }
+
+    let target: Target
+    private let lock = Mutex(())
+
+    init(_ target: Target) {
+        self.target = target
+    }
+
+    func write(_ line: [UInt8]) {
+        lock.withLock { _ in
+            switch target {
+            case .closure(let write):
+                write(line)
+            case .fileDescriptor(let descriptor):
+                line.withUnsafeBytes { writeFully(descriptor, $0) }
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes`, resuming after partial writes and interruptions. A closed or
+/// full output loses the rest of the line: logging never blocks or fails the caller.
+private func writeFully(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) {
+    guard var next = bytes.baseAddress else { return }
+    var remaining = bytes.count
+    while remaining > 0 {
+        let count = write(descriptor, next, remaining)
+        if count > 0 {
+            next += count
+            remaining -= count
+        } else if count < 0, errno == EINTR {
+            continue
+        } else {
+            return
+        }
+    }
+}
