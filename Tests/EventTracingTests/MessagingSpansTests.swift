@@ -183,6 +183,26 @@ import Tracing
         #expect(try tracer.span(named: "send t").string("error.type") == "NOT_ENOUGH_REPLICAS")
     }
 
+    /// A producer that keeps state on an actor, as KafkaClient's will.
+    actor Outbox {
+        let tracer: TestTracer
+        var sent: [TestHeaders] = []
+
+        init(tracer: TestTracer) { self.tracer = tracer }
+
+        func publish() async {
+            await withSendSpan(destination: "t", headers: TestHeaders(), tracer: tracer) { headers, _ in
+                sent.append(headers)
+            }
+        }
+    }
+
+    @Test func theBodyRunsOnTheCallersActor() async throws {
+        let outbox = Outbox(tracer: tracer)
+        await outbox.publish()
+        #expect(await outbox.sent.count == 1)
+    }
+
     // MARK: process
 
     /// Headers as a producer with its own span would send them.
@@ -365,6 +385,18 @@ import Tracing
         let span = try tracer.span(named: "send t")
         #expect(headers.values("traceparent") == [span.identity.traceParent.headerValue])
         #expect(headers.values("correlation-id").count == 1)
+    }
+
+    @Test func theTracersTraceparentWinsOverAContextExtractedByOurPropagator() async throws {
+        // An HTTP middleware may have put the caller's context under our key, while this
+        // tracer's spans live under its own: the header must name the send span.
+        var context = ServiceContext.topLevel
+        context.spanContext = SpanContext.newTrace(sampled: true)
+        let headers = await withSendSpan(destination: "t", headers: TestHeaders(), context: context, tracer: tracer) {
+            headers, _ in headers
+        }
+        let span = try tracer.span(named: "send t")
+        #expect(headers.values("traceparent") == [span.identity.traceParent.headerValue])
     }
 
     @Test func processLinksToTheCreationContextAsTheTracerExtractsIt() async throws {

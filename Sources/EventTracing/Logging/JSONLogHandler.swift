@@ -146,67 +146,77 @@ public struct JSONLogHandler: LogHandler {
     /// The JSON line of `record`, newline included.
     func encode(_ record: StructuredLogRecord) -> [UInt8] {
         var line = JSONLine()
-        var written: Set<String> = []
-        func member(_ key: String) {
-            line.key(key)
-            written.insert(key)
-        }
         line.beginObject()
-        member("timestamp")
+        line.key("timestamp")
         line.rawString(count: RFC3339.length) { RFC3339.write(nanoseconds: record.timestampNanoseconds, to: $0) }
-        member("level")
+        line.key("level")
         line.string(record.level.rawValue)
-        member("message")
+        line.key("message")
         line.string(record.message)
-        member("logger")
+        line.key("logger")
         line.string(record.label)
-        member("service.name")
+        line.key("service.name")
         line.string(record.serviceName)
         if let traceID = record.traceID {
-            member("trace_id")
+            line.key("trace_id")
             line.string(traceID.description)
         }
         if let spanID = record.spanID {
-            member("span_id")
+            line.key("span_id")
             line.string(spanID.description)
         }
         if let flags = record.traceFlags {
-            member("trace_flags")
+            line.key("trace_flags")
             // As in `traceparent` (W3C Trace Context §3.2.2.5): two lowercase hex digits.
             line.rawString(count: 2) { Hex.write(flags.rawValue, to: $0, at: 0) }
         }
         if let correlationID = record.correlationID {
-            member("correlation_id")
+            line.key("correlation_id")
             line.string(correlationID.rawValue)
         }
         if let error = record.error {
             // The OpenTelemetry exception attributes, as on a span's exception event.
-            member("exception.type")
+            line.key("exception.type")
             line.string(String(reflecting: type(of: error)))
-            member("exception.message")
+            line.key("exception.message")
             line.string(String(describing: error))
         }
         if includesSource {
-            member("source")
+            line.key("source")
             line.string(record.source)
         }
         if includesCodeLocation {
-            member("file")
+            line.key("file")
             line.string(record.file)
-            member("function")
+            line.key("function")
             line.string(record.function)
-            member("line")
+            line.key("line")
             line.unsigned(UInt64(record.line))
         }
         for key in record.metadata.keys.sorted() {
             // RFC 8259 §4: names "SHOULD be unique"; a repeated one is ambiguous to readers.
-            line.key(written.contains(key) ? "metadata." + key : key)
+            line.key(writesMember(key, of: record) ? "metadata." + key : key)
             line.metadataValue(record.metadata[key]!)
         }
         line.endObject()
         var bytes = line.bytes
         bytes.append(UInt8(ascii: "\n"))
         return bytes
+    }
+
+    /// Whether `encode` writes a member named `key` for `record` before the metadata.
+    private func writesMember(_ key: String, of record: StructuredLogRecord) -> Bool {
+        switch key {
+        case "timestamp", "level", "message", "logger", "service.name": true
+        case "trace_id": record.traceID != nil
+        case "span_id": record.spanID != nil
+        case "trace_flags": record.traceFlags != nil
+        case "correlation_id": record.correlationID != nil
+        case "exception.type", "exception.message": record.error != nil
+        case "source": includesSource
+        case "file", "function", "line": includesCodeLocation
+        default: false
+        }
     }
 
     /// `CLOCK_REALTIME` in nanoseconds since the Unix epoch.

@@ -110,7 +110,7 @@ public func withSendSpan<Headers: MessageHeaders, Result>(
     // "If no 'Create' span exists ... the context of the related 'Send' span SHOULD be
     // injected into the message" (Producer spans).
     propagation.inject(spanContext, into: &outgoing)
-    return try await run(body: { try await body(outgoing, span) }, in: spanContext, span: span, isolation: isolation)
+    return try await runRecordingErrors(body: { try await body(outgoing, span) }, in: spanContext, span: span, isolation: isolation)
 }
 
 /// Runs `body` inside a `process <destination>` CONSUMER span for one received message.
@@ -245,14 +245,14 @@ public func withProcessSpan<Headers: MessageHeaders, Result>(
     for link in links { span.addLink(link) }
 
     let spanContext = propagation.ensuring(correlationID, baggage: carried.baggage, in: span.context)
-    return try await run(body: { try await body(span) }, in: spanContext, span: span, isolation: isolation)
+    return try await runRecordingErrors(body: { try await body(span) }, in: spanContext, span: span, isolation: isolation)
 }
 
 /// Runs `body` with `context` as the task-local context, recording a thrown error on
 /// `span` as the recording-errors convention asks: status error, `error.type`, and the
 /// exception event `recordError` adds. The status description stays empty, since an
 /// error's text may hold data that must not leave the process.
-private func run<Result>(
+private func runRecordingErrors<Result>(
     body: () async throws -> Result,
     in context: ServiceContext,
     span: any Span,
