@@ -62,6 +62,11 @@ let package = Package(
             dependencies: [
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "EventTracingHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
