@@ -6,6 +6,12 @@ import Tracing
 
 @testable import EventTracing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The JSON lines of `JSONLogHandler`: exact bytes for fixed inputs, RFC 8259 escaping,
 /// RFC 3339 timestamps, and the fields taken from the task-local `ServiceContext`.
 @Suite struct LoggingJSONLogHandlerTests {
@@ -299,6 +305,23 @@ import Tracing
         logger.info("x")
         #expect(capture.records.count == 1)
         #expect(capture.lines.isEmpty)
+    }
+
+    @Test func aFileDescriptorOutputReceivesTheWholeLine() throws {
+        var descriptors: [Int32] = [0, 0]
+        try #require(pipe(&descriptors) == 0)
+        defer { close(descriptors[0]) }
+        let line = Array(#"{"message":"\#(String(repeating: "x", count: 4000))"}"#.utf8) + [UInt8(ascii: "\n")]
+        LineDestination(.fileDescriptor(descriptors[1])).write(line)
+        close(descriptors[1])
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptors[0], $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        #expect(received == line)
     }
 
     @Test func linesFromConcurrentTasksNeverInterleave() async throws {

@@ -19,7 +19,8 @@ public enum MessageParenting: Sendable {
     /// running inside another span ("Consumer spans").
     case link
     /// The span is a child of the message's creation context, which it also links to; an
-    /// ambient span, if any, is linked as well ("Message creation context as parent of
+    /// ambient span (one under ``ServiceContext/spanContext``, or one the tracer
+    /// reports as active) is linked as well ("Message creation context as parent of
     /// 'Process' span": an opt-in for single messages).
     case parent
 }
@@ -200,11 +201,11 @@ public func withProcessSpan<Headers: MessageHeaders, Result>(
             // Only the tracer's extraction, so that our span-context key is never left
             // holding a context the tracer's own spans have moved past.
             propagation.instrument.extract(headers, into: &parent, using: extractor)
-            // "it SHOULD add the ambient context as a link on the 'Process' span".
-            if let ambientSpan = ambient.spanContext {
-                var ambientLink = ServiceContext.topLevel
-                ambientLink.spanContext = ambientSpan
-                links.append(SpanLink(context: ambientLink, attributes: [:]))
+            // "it SHOULD add the ambient context as a link on the 'Process' span". The
+            // whole ambient context is the target, so a tracer finds its span under its
+            // own key as well as ours.
+            if ambient.spanContext != nil || propagation.tracer.activeSpan(identifiedBy: ambient) != nil {
+                links.append(SpanLink(context: ambient, attributes: [:]))
             }
         }
     }
