@@ -310,6 +310,20 @@ import Tracing
         #expect(current?.correlationID?.rawValue == "from-producer")
     }
 
+    @Test func theMessagesCorrelationIDWinsOverTheAmbientOne() async throws {
+        var ambient = ServiceContext.topLevel
+        ambient.correlationID = CorrelationID("ambient")
+        let current = await process(producedHeaders(correlationID: "from-producer").0, context: ambient)
+        #expect(current?.correlationID?.rawValue == "from-producer")
+    }
+
+    @Test func theAmbientCorrelationIDIsKeptForAMessageWithoutOne() async throws {
+        var ambient = ServiceContext.topLevel
+        ambient.correlationID = CorrelationID("ambient")
+        let current = await process(TestHeaders(), context: ambient)
+        #expect(current?.correlationID?.rawValue == "ambient")
+    }
+
     @Test func processTakesTheCorrelationIDFromTheBaggageEntryWithoutTheHeader() async throws {
         let current = await process(TestHeaders([("baggage", "correlation.id=from-baggage")]))
         #expect(current?.correlationID?.rawValue == "from-baggage")

@@ -111,7 +111,12 @@ public func withSendSpan<Headers: MessageHeaders, Result>(
     // "If no 'Create' span exists ... the context of the related 'Send' span SHOULD be
     // injected into the message" (Producer spans).
     propagation.inject(spanContext, into: &outgoing)
-    return try await runRecordingErrors(body: { try await body(outgoing, span) }, in: spanContext, span: span, isolation: isolation)
+    return try await runRecordingErrors(
+        body: { try await body(outgoing, span) },
+        in: spanContext,
+        span: span,
+        isolation: isolation
+    )
 }
 
 /// Runs `body` inside a `process <destination>` CONSUMER span for one received message.
@@ -246,7 +251,12 @@ public func withProcessSpan<Headers: MessageHeaders, Result>(
     for link in links { span.addLink(link) }
 
     let spanContext = propagation.ensuring(correlationID, baggage: carried.baggage, in: span.context)
-    return try await runRecordingErrors(body: { try await body(span) }, in: spanContext, span: span, isolation: isolation)
+    return try await runRecordingErrors(
+        body: { try await body(span) },
+        in: spanContext,
+        span: span,
+        isolation: isolation
+    )
 }
 
 /// Runs `body` with `context` as the task-local context, recording a thrown error on
@@ -302,7 +312,8 @@ private struct Propagation {
         if fields.contains(where: { HTTPFieldName.equal($0.name, EventContextPropagator.HeaderName.traceparent) }) {
             ours.spanContext = nil
         }
-        EventContextPropagator(createsCorrelationID: false).inject(ours, into: &fields, using: HTTPHeaderFieldsInjector())
+        let propagator = EventContextPropagator(createsCorrelationID: false)
+        propagator.inject(ours, into: &fields, using: HTTPHeaderFieldsInjector())
         for field in fields {
             headers.setHeader(field.name, to: Array(field.value.utf8))
         }
