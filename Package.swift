@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "EventTracing", targets: ["EventTracing"]),
+        .library(name: "EventTracingOTLP", targets: ["EventTracingOTLP"]),
         .executable(name: "causeway", targets: ["causeway"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.4.0"),
@@ -39,6 +42,24 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The lean SDK a service links to send its spans and logs to the collector over
+        // OTLP/HTTP: a Tracer, batch processors, the exporter, env-var configuration.
+        .target(
+            name: "EventTracingOTLP",
+            dependencies: [
+                "Telemetry",
+                "EventTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -114,6 +135,22 @@ let package = Package(
         .testTarget(
             name: "EventTracingTests",
             dependencies: ["EventTracing"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventTracingOTLPTests",
+            dependencies: [
+                "EventTracingOTLP",
+                "Telemetry",
+                "EventTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,0 +1,115 @@
+import EventTracing
+import EventTracingOTLP
+import Logging
+import ServiceLifecycle
+import Telemetry
+import Testing
+import Tracing
+
+@Suite("OTLPTracing end to end")
+struct OTLPTracingTests {
+    static func configuration(_ server: TestCollector) -> OTLPConfiguration {
+        var configuration = OTLPConfiguration(serviceName: "order-service", serviceVersion: "1.4.2")
+        configuration.exporter.setBaseEndpoint(server.baseURL)
+        configuration.exporter.retry = OTLPRetryPolicy(
+            maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20))
+        return configuration
+    }
+
+    @Test("a span arrives at the collector with its IDs, parent, kind, attributes, events, links, status, resource and scope")
+    func spanArrivesIntact() async throws {
+        let server = try await TestCollector.start()
+        let otel = OTLPTracing(configuration: Self.configuration(server))
+        let parent = otel.tracer.startSpan("POST /orders", context: .topLevel, ofKind: .server)
+        var creation = ServiceContext.topLevel
+        otel.tracer.extract(
+            ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"], into: &creation,
+            using: DictionaryExtractor())
+        let span = otel.tracer.startSpan("send orders", context: parent.context, ofKind: .producer)
+        span.attributes["messaging.destination.name"] = "orders"
+        span.attributes["messaging.kafka.offset"] = 42
+        span.addEvent("queued")
+        span.addLink(Tracing.SpanLink(context: creation, attributes: [:]))
+        span.setStatus(Tracing.SpanStatus(code: .error, message: "broker down"))
+        span.end()
+        parent.end()
+        await otel.service.shutdown()
+        try await server.stop()
+
+        let request = try #require(server.received.first).traces()
+        let resourceSpans = try #require(request.resourceSpans.first)
+        #expect(resourceSpans.resource?.serviceName == "order-service")
+        #expect(resourceSpans.resource?.attributes[key: "service.version"] == .string("1.4.2"))
+        #expect(resourceSpans.resource?.attributes[key: "telemetry.sdk.name"] == .string("causeway"))
+        let scopeSpans = try #require(resourceSpans.scopeSpans.first)
+        #expect(scopeSpans.scope?.name == "causeway.event-tracing")
+        let spans = scopeSpans.spans
+        let sent = try #require(spans.first { $0.name == "send orders" })
+        let server_ = try #require(spans.first { $0.name == "POST /orders" })
+        let own = try #require(span.context.spanContext)
+        #expect(sent.traceID == TraceID(high: own.traceID.high, low: own.traceID.low))
+        #expect(sent.spanID == SpanID(own.spanID.value))
+        #expect(sent.parentSpanID == server_.spanID)
+        #expect(sent.kind == .producer)
+        #expect(server_.kind == .server)
+        #expect(sent.attributes == [
+            KeyValue("messaging.destination.name", "orders"), KeyValue("messaging.kafka.offset", .int(42)),
+        ])
+        #expect(sent.events.map(\.name) == ["queued"])
+        #expect(sent.links.first?.spanID == SpanID(hex: "00f067aa0ba902b7"))
+        #expect(sent.status == Telemetry.SpanStatus(code: .error, message: "broker down"))
+        #expect(sent.startTimeUnixNano > 0 && sent.endTimeUnixNano >= sent.startTimeUnixNano)
+    }
+
+    @Test("log records are exported with the trace and span IDs of the current span")
+    func logsCarryTraceContext() async throws {
+        let server = try await TestCollector.start()
+        let otel = OTLPTracing(configuration: Self.configuration(server))
+        let span = otel.tracer.startSpan("work", context: .topLevel)
+        otel.logs.emit(LogRecord(timeUnixNano: 1, severityNumber: .warn, body: "low stock"), context: span.context)
+        span.end()
+        await otel.service.shutdown()
+        try await server.stop()
+        let logsRequest = try #require(server.received.first { $0.uri == "/v1/logs" }).logs()
+        let record = try #require(logsRequest.resourceLogs.first?.scopeLogs.first?.logRecords.first)
+        let own = try #require(span.context.spanContext)
+        #expect(record.body == .string("low stock"))
+        #expect(record.traceID == TraceID(high: own.traceID.high, low: own.traceID.low))
+        #expect(record.spanID == SpanID(own.spanID.value))
+        #expect(record.flags == 0x03)
+        #expect(logsRequest.resourceLogs.first?.resource?.serviceName == "order-service")
+    }
+
+    @Test("the service exports what is queued when the service group shuts down gracefully")
+    func serviceFlushesOnGracefulShutdown() async throws {
+        let server = try await TestCollector.start()
+        let otel = OTLPTracing(configuration: Self.configuration(server))
+        let group = ServiceGroup(services: [otel.service], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for index in 0..<3 { otel.tracer.startSpan("job \(index)", context: .topLevel).end() }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await server.stop()
+        let spans = try server.received.filter { $0.uri == "/v1/traces" }.flatMap {
+            try $0.traces().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+        #expect(spans.map(\.name).sorted() == ["job 0", "job 1", "job 2"])
+    }
+
+    @Test("a disabled SDK sends nothing but still propagates a context")
+    func disabledSDK() async throws {
+        let server = try await TestCollector.start()
+        var configuration = Self.configuration(server)
+        configuration.isDisabled = true
+        let otel = OTLPTracing(configuration: configuration)
+        let span = otel.tracer.startSpan("quiet", context: .topLevel)
+        #expect(!span.isRecording)
+        #expect(span.context.spanContext != nil)
+        span.end()
+        await otel.service.shutdown()
+        try await server.stop()
+        #expect(server.received.isEmpty)
+    }
+}
