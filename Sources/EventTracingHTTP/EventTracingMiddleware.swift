@@ -51,10 +51,10 @@ public struct EventTracingMiddleware<Context: RequestContext>: RouterMiddleware 
     ) async throws -> Response {
         let propagation = HTTPPropagation(tracer: tracer)
         let incoming = propagation.extract(request.headers, using: HTTPFieldsExtractor())
-        let method = request.method.rawValue
-        let span = propagation.tracer.startSpan(method, context: incoming, ofKind: .server)
+        let method = HTTPMethodName(request.method.rawValue)
+        let span = propagation.tracer.startSpan(method.spanName, context: incoming, ofKind: .server)
         span.updateAttributes { attributes in
-            attributes[HTTPAttribute.requestMethod] = method
+            method.set(on: &attributes)
             attributes[HTTPAttribute.urlPath] = request.uri.path
             attributes[HTTPAttribute.urlQuery] = request.uri.query
             attributes[HTTPAttribute.urlScheme] = request.head.scheme
@@ -75,22 +75,25 @@ public struct EventTracingMiddleware<Context: RequestContext>: RouterMiddleware 
             var response = try await ServiceContext.$current.withValue(spanContext) {
                 try await next(request, context)
             }
-            finish(span, route: context.endpointPath, method: method, status: Int(response.status.code), error: nil)
+            finish(span, endpoint: context.endpointPath, method: method, status: Int(response.status.code), error: nil)
             if let name = HTTPField.Name(CorrelationID.headerName) {
                 response.headers[name] = correlationID.rawValue
             }
             return response
         } catch {
             let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
-            finish(span, route: context.endpointPath, method: method, status: status, error: error)
+            finish(span, endpoint: context.endpointPath, method: method, status: status, error: error)
             throw error
         }
     }
 
-    private func finish(_ span: any Span, route: String?, method: String, status: Int, error: (any Error)?) {
+    private func finish(_ span: any Span, endpoint: String?, method: HTTPMethodName, status: Int, error: (any Error)?) {
+        // Hummingbird reports a matched route as its path template ("/orders/{id}"), and
+        // unmatched requests under placeholders such as "NotFound", which are no route.
+        let route = endpoint.flatMap { $0.hasPrefix("/") ? $0 : nil }
         if let route {
             // "{method} {target}", where the target of a server span is `http.route`.
-            span.operationName = "\(method) \(route)"
+            span.operationName = "\(method.spanName) \(route)"
         }
         span.updateAttributes { attributes in
             attributes[HTTPAttribute.route] = route
@@ -112,6 +115,7 @@ public struct EventTracingMiddleware<Context: RequestContext>: RouterMiddleware 
 /// https://github.com/open-telemetry/semantic-conventions/blob/v1.37.0/docs/registry/attributes/http.md).
 enum HTTPAttribute {
     static let requestMethod = "http.request.method"
+    static let requestMethodOriginal = "http.request.method_original"
     static let responseStatusCode = "http.response.status_code"
     static let route = "http.route"
     static let urlPath = "url.path"
@@ -122,6 +126,29 @@ enum HTTPAttribute {
     static let serverPort = "server.port"
     static let userAgent = "user_agent.original"
     static let errorType = "error.type"
+}
+
+/// A request method as the HTTP conventions name it: the methods of RFC 9110 and PATCH
+/// as they are; any other as `_OTHER`, with the original in
+/// `http.request.method_original` and `HTTP` in the span name, so that made-up methods
+/// cannot blow up the cardinality of span names.
+struct HTTPMethodName {
+    static let known: Set<String> = ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"]
+
+    let original: String
+    let isKnown: Bool
+
+    init(_ original: String) {
+        self.original = original
+        self.isKnown = Self.known.contains(original)
+    }
+
+    var spanName: String { isKnown ? original : "HTTP" }
+
+    func set(on attributes: inout SpanAttributes) {
+        attributes[HTTPAttribute.requestMethod] = isKnown ? original : "_OTHER"
+        if !isKnown { attributes[HTTPAttribute.requestMethodOriginal] = original }
+    }
 }
 
 enum HTTPAuthority {

@@ -83,11 +83,11 @@ extension HTTPClient {
         }
 
         let propagation = HTTPPropagation(tracer: tracer)
-        let method = request.method.rawValue
-        let span = propagation.tracer.startSpan(method, context: context, ofKind: .client)
+        let method = HTTPMethodName(request.method.rawValue)
+        let span = propagation.tracer.startSpan(method.spanName, context: context, ofKind: .client)
         defer { span.end() }
         span.updateAttributes { attributes in
-            attributes[HTTPAttribute.requestMethod] = method
+            method.set(on: &attributes)
             if let url = URL(string: request.url) {
                 attributes[HTTPAttribute.serverAddress] = url.host
                 attributes[HTTPAttribute.serverPort] = url.port ?? Self.defaultPort(scheme: url.scheme)

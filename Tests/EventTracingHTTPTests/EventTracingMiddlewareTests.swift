@@ -166,5 +166,74 @@ struct EventTracingMiddlewareTests {
         let span = try #require(tracer.spans(ofKind: .server).first)
         #expect(span.int("http.response.status_code") == 404)
         #expect(span.recorded.status == nil)
+        #expect(span.operationName == "GET")
+        #expect(span.string("http.route") == nil)
+    }
+}
+
+@Suite("EventTracingMiddleware with other tracers")
+struct EventTracingMiddlewareOtherTracerTests {
+    /// A tracer that keeps span identities under its own key, as swift-otel does, still
+    /// gets the caller as the parent (through its own `extract`), and the correlation ID
+    /// is still ours.
+    @Test func thirdPartyTracerParentsTheServerSpanThroughItsOwnExtract() async throws {
+        let tracer = RecordingTracer(identity: .ownKey)
+        let router = Router()
+        router.add(middleware: EventTracingMiddleware(tracer: tracer))
+        router.get("/") { _, _ -> HTTPResponse.Status in .ok }
+        let returned = try await Application(router: router).test(.router) { client in
+            let response = try await client.execute(
+                uri: "/",
+                method: .get,
+                headers: EventTracingMiddlewareTests.headers([("traceparent", EventTracingMiddlewareTests.traceparent)])
+            )
+            return response.headers[HTTPField.Name("correlation-id")!]
+        }
+        let span = try #require(tracer.spans(ofKind: .server).first)
+        #expect(span.parent?.spanID.description == EventTracingMiddlewareTests.parentID)
+        #expect(span.identity.traceID.description == EventTracingMiddlewareTests.traceID)
+        #expect(returned != nil)
+        #expect(span.context.correlationID?.rawValue == returned)
+    }
+
+    /// With no tracer at all the extracted context is passed on unchanged, so requests
+    /// made by the handler continue the caller's trace.
+    @Test func withoutATracerTheIncomingContextPassesThrough() async throws {
+        let outgoing = Mutex<HTTPFields?>(nil)
+        let router = Router()
+        router.add(middleware: EventTracingMiddleware(tracer: NoOpTracer()))
+        router.get("/") { _, _ -> HTTPResponse.Status in
+            var fields = HTTPFields()
+            EventContextPropagator().inject(ServiceContext.current ?? .topLevel, into: &fields, using: HTTPFieldsInjector())
+            outgoing.withLock { $0 = fields }
+            return .ok
+        }
+        try await Application(router: router).test(.router) { client in
+            _ = try await client.execute(
+                uri: "/",
+                method: .get,
+                headers: EventTracingMiddlewareTests.headers([
+                    ("traceparent", EventTracingMiddlewareTests.traceparent), ("tracestate", "vendor=1"),
+                ])
+            )
+        }
+        let fields = try #require(outgoing.withLock { $0 })
+        #expect(fields[HTTPField.Name("traceparent")!] == EventTracingMiddlewareTests.traceparent)
+        #expect(fields[HTTPField.Name("tracestate")!] == "vendor=1")
+        #expect(fields[HTTPField.Name("correlation-id")!] != nil)
+    }
+
+    /// Methods outside RFC 9110 and PATCH are `_OTHER`, and the span name is `HTTP`.
+    @Test func unknownMethodIsOther() async throws {
+        let tracer = RecordingTracer()
+        let router = Router()
+        router.add(middleware: EventTracingMiddleware(tracer: tracer))
+        try await Application(router: router).test(.router) { client in
+            _ = try await client.execute(uri: "/", method: HTTPRequest.Method("FROB")!)
+        }
+        let span = try #require(tracer.spans(ofKind: .server).first)
+        #expect(span.operationName == "HTTP")
+        #expect(span.string("http.request.method") == "_OTHER")
+        #expect(span.string("http.request.method_original") == "FROB")
     }
 }

@@ -192,4 +192,55 @@ struct HTTPClientTracingTests {
         #expect(span.recorded.status?.code == .error)
         #expect(span.string("error.type") == "404")
     }
+
+    /// A tracer with its own span key (as swift-otel) writes `traceparent`; the
+    /// correlation ID and baggage are still ours, and one of each goes out.
+    @Test func thirdPartyTracerWritesTheTraceparentAndWeTheCorrelationID() async throws {
+        let tracer = RecordingTracer(identity: .ownKey)
+        let recorder = RequestRecorder()
+        var context = ServiceContext.topLevel
+        context.correlationID = CorrelationID("order-5")
+        try await withServer(recorder.router()) { port in
+            try await Self.with(Self.plainClient()) { client in
+                try await ServiceContext.withValue(context) {
+                    _ = try await client.executeInClientSpan(
+                        HTTPClientRequest(url: "http://127.0.0.1:\(port)/"),
+                        timeout: .seconds(10),
+                        tracer: tracer
+                    )
+                }
+            }
+        }
+        let received = try #require(recorder.requests.first)
+        let clientSpan = try #require(tracer.spans(ofKind: .client).first)
+        #expect(received.values("traceparent") == [clientSpan.identity.traceParent.headerValue])
+        #expect(received.values("correlation-id") == ["order-5"])
+        #expect(received.values("baggage").count == 1)
+    }
+
+    /// The same trap with a third-party tracer: AsyncHTTPClient's span writes the one
+    /// `traceparent`, we add the correlation ID the tracer does not know.
+    @Test func clientWithBuiltInThirdPartyTracingSendsOneTraceparentAndTheCorrelationID() async throws {
+        let tracer = RecordingTracer(identity: .ownKey)
+        let recorder = RequestRecorder()
+        var context = ServiceContext.topLevel
+        context.correlationID = CorrelationID("order-6")
+        try await withServer(recorder.router()) { port in
+            var configuration = HTTPClient.Configuration()
+            configuration.tracing.tracer = tracer
+            try await Self.with(HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)) { client in
+                try await ServiceContext.withValue(context) {
+                    _ = try await client.executeInClientSpan(
+                        HTTPClientRequest(url: "http://127.0.0.1:\(port)/"),
+                        timeout: .seconds(10)
+                    )
+                }
+            }
+        }
+        let received = try #require(recorder.requests.first)
+        let clientSpans = tracer.spans(ofKind: .client)
+        try #require(clientSpans.count == 1)
+        #expect(received.values("traceparent") == [clientSpans[0].identity.traceParent.headerValue])
+        #expect(received.values("correlation-id") == ["order-6"])
+    }
 }

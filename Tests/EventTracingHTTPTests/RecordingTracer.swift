@@ -4,11 +4,24 @@ import Synchronization
 import Testing
 import Tracing
 
-/// An in-memory `Tracer` that records every span it starts. It keeps span identities
-/// under EventTracing's `spanContext` key and propagates through
-/// ``EventContextPropagator``, as our OTLP SDK does.
+/// An in-memory `Tracer` that records every span it starts.
+///
+/// In ``Identity/eventTracingKey`` mode it keeps span identities under EventTracing's
+/// `spanContext` key and propagates through ``EventContextPropagator``, as our OTLP SDK
+/// does. In ``Identity/ownKey`` mode it behaves like a third-party tracer such as
+/// swift-otel: identities under a key of its own, and only `traceparent` in and out.
 final class RecordingTracer: Tracer {
+    enum Identity: Sendable {
+        case eventTracingKey
+        case ownKey
+    }
+
+    let identity: Identity
     private let started = Mutex<[RecordedSpan]>([])
+
+    init(identity: Identity = .eventTracingKey) {
+        self.identity = identity
+    }
 
     /// Every span started so far, in start order.
     var spans: [RecordedSpan] { started.withLock { $0 } }
@@ -28,9 +41,12 @@ final class RecordingTracer: Tracer {
         line: UInt
     ) -> RecordedSpan {
         var context = context()
-        let parent = context.spanContext
+        let parent = identity == .eventTracingKey ? context.spanContext : context[OwnSpanKey.self]
         let own = parent?.child() ?? SpanContext.newTrace(sampled: true)
-        context.spanContext = own
+        switch identity {
+        case .eventTracingKey: context.spanContext = own
+        case .ownKey: context[OwnSpanKey.self] = own
+        }
         let span = RecordedSpan(operationName: operationName, kind: kind, context: context, identity: own, parent: parent)
         started.withLock { $0.append(span) }
         return span
@@ -41,7 +57,20 @@ final class RecordingTracer: Tracer {
         into context: inout ServiceContext,
         using extractor: Extract
     ) where Extract.Carrier == Carrier {
-        EventContextPropagator().extract(carrier, into: &context, using: extractor)
+        switch identity {
+        case .eventTracingKey:
+            EventContextPropagator().extract(carrier, into: &context, using: extractor)
+        case .ownKey:
+            guard let header = extractor.extract(key: "traceparent", from: carrier),
+                let parent = TraceParent(header)
+            else { return }
+            context[OwnSpanKey.self] = SpanContext(
+                traceID: parent.traceID,
+                spanID: parent.parentID,
+                flags: parent.flags,
+                isRemote: true
+            )
+        }
     }
 
     func inject<Carrier, Inject: Injector>(
@@ -49,10 +78,21 @@ final class RecordingTracer: Tracer {
         into carrier: inout Carrier,
         using injector: Inject
     ) where Inject.Carrier == Carrier {
-        EventContextPropagator().inject(context, into: &carrier, using: injector)
+        switch identity {
+        case .eventTracingKey:
+            EventContextPropagator().inject(context, into: &carrier, using: injector)
+        case .ownKey:
+            guard let own = context[OwnSpanKey.self] else { return }
+            injector.inject(own.traceParent.headerValue, forKey: "traceparent", into: &carrier)
+        }
     }
 
     func forceFlush() {}
+}
+
+/// Where an ``RecordingTracer/Identity/ownKey`` tracer keeps its span identities.
+enum OwnSpanKey: ServiceContextKey {
+    typealias Value = SpanContext
 }
 
 /// A span recorded by ``RecordingTracer``.
