@@ -65,7 +65,7 @@ extension HTTPClient {
     /// When the client's built-in tracing is on (its configuration captured a tracer),
     /// AsyncHTTPClient starts the CLIENT span and writes that tracer's headers; this method
     /// then removes any `traceparent` and `tracestate` the request had and adds only the
-    /// headers that tracer does not write, such as `correlation-id`.
+    /// headers that tracer does not write, such as `correlation-id`; `tracer` is not used.
     public func executeInClientSpan(
         _ request: HTTPClientRequest,
         timeout: TimeAmount,

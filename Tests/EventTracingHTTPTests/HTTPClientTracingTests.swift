@@ -243,4 +243,25 @@ struct HTTPClientTracingTests {
         #expect(received.values("traceparent") == [clientSpans[0].identity.traceParent.headerValue])
         #expect(received.values("correlation-id") == ["order-6"])
     }
+
+    @Test func connectionFailureIsRecordedOnTheClientSpan() async throws {
+        let tracer = RecordingTracer()
+        // A port that was just free: nothing listens there any more.
+        let port = try await withServer(Router()) { $0 }
+        try await Self.with(Self.plainClient()) { client in
+            await #expect(throws: (any Error).self) {
+                _ = try await client.executeInClientSpan(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/"),
+                    // AsyncHTTPClient retries a refused connection until the deadline.
+                    timeout: .seconds(1),
+                    tracer: tracer
+                )
+            }
+        }
+        let span = try #require(tracer.spans(ofKind: .client).first)
+        #expect(span.recorded.errors.count == 1)
+        #expect(span.recorded.status?.code == .error)
+        #expect(span.string("error.type") != nil)
+        #expect(span.recorded.endCount == 1)
+    }
 }
