@@ -40,13 +40,17 @@ public struct OTLPTracing: Sendable {
             return
         }
         let exporter = OTLPHTTPExporter(configuration: configuration.exporter, logger: logger)
-        let spanProcessor = BatchProcessor<Telemetry.Span>(configuration: configuration.spanBatch) { spans in
+        let spanProcessor = BatchProcessor<Telemetry.Span>(
+            configuration: configuration.spanBatch, dropReporter: (logger, "spans", "OTEL_BSP_MAX_QUEUE_SIZE")
+        ) { spans in
             let request = ExportTraceServiceRequest(resourceSpans: [
                 ResourceSpans(resource: resource, scopeSpans: [ScopeSpans(scope: scope, spans: spans)])
             ])
             _ = await exporter.export(request)
         }
-        let logProcessor = BatchProcessor<LogRecord>(configuration: configuration.logBatch) { records in
+        let logProcessor = BatchProcessor<LogRecord>(
+            configuration: configuration.logBatch, dropReporter: (logger, "log records", "OTEL_BLRP_MAX_QUEUE_SIZE")
+        ) { records in
             let request = ExportLogsServiceRequest(resourceLogs: [
                 ResourceLogs(resource: resource, scopeLogs: [ScopeLogs(scope: scope, logRecords: records)])
             ])

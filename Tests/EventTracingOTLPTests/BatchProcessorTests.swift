@@ -1,4 +1,5 @@
 @testable import EventTracingOTLP
+import Logging
 import Testing
 
 @Suite("BatchProcessor")
@@ -87,5 +88,23 @@ struct BatchProcessorTests {
         loop.cancel()
         await loop.value
         #expect(exported.items == [1])
+    }
+}
+
+@Suite("BatchProcessor drop reports")
+struct BatchProcessorDropReportTests {
+    @Test("drops are reported once per export cycle, with their number and the queue setting")
+    func dropsAreLoggedOnce() async {
+        let lines = LogLines()
+        let logger = Logger(label: "test") { _ in lines.handler }
+        let processor = BatchProcessor<Int>(
+            configuration: OTLPBatchConfiguration(maxQueueSize: 2, scheduleDelay: .milliseconds(20), maxExportBatchSize: 2),
+            dropReporter: (logger, "spans", "OTEL_BSP_MAX_QUEUE_SIZE")
+        ) { _ in }
+        for item in 1...5 { processor.enqueue(item) }
+        let loop = Task { await processor.run() }
+        await processor.shutdownAndDrain()
+        await loop.value
+        #expect(lines.all == ["3 spans dropped: the export queue of 2 was full or shut down (OTEL_BSP_MAX_QUEUE_SIZE)"])
     }
 }

@@ -1,5 +1,5 @@
 import EventTracing
-import EventTracingOTLP
+@testable import EventTracingOTLP
 import Logging
 import ServiceLifecycle
 import Telemetry
@@ -111,5 +111,65 @@ struct OTLPTracingTests {
         await otel.service.shutdown()
         try await server.stop()
         #expect(server.received.isEmpty)
+    }
+}
+
+@Suite("OTLPLogSink as EventTracing's LogRecordSink")
+struct OTLPLogSinkTests {
+    struct PaymentDeclined: Error {}
+
+    @Test("a structured record maps to an OTLP log record: severity, body, IDs, metadata, correlation ID, error")
+    func structuredRecordMapping() throws {
+        let traceID = SpanContext.TraceID(high: 7, low: 8)
+        let record = StructuredLogRecord(
+            timestampNanoseconds: 1_700_000_000_123_456_789, level: .notice, message: "order accepted",
+            label: "orders", serviceName: "order-service",
+            metadata: ["order.id": "17", "items": .array(["a", "b"]), "customer": .dictionary(["tier": "gold"])],
+            traceID: traceID, spanID: SpanContext.SpanID(9), traceFlags: [.sampled, .random],
+            correlationID: CorrelationID("corr-1"), error: PaymentDeclined())
+        let mapped = OTLPLogSink.logRecord(record)
+        #expect(mapped.timeUnixNano == 1_700_000_000_123_456_789)
+        #expect(mapped.severityNumber == SeverityNumber(rawValue: 10))
+        #expect(mapped.severityText == "NOTICE")
+        #expect(mapped.body == .string("order accepted"))
+        #expect(mapped.traceID == TraceID(high: 7, low: 8))
+        #expect(mapped.spanID == SpanID(9))
+        #expect(mapped.flags == 0x03)
+        #expect(mapped.attributes[key: "order.id"] == .string("17"))
+        #expect(mapped.attributes[key: "items"] == .array([.string("a"), .string("b")]))
+        #expect(mapped.attributes[key: "customer"] == .keyValueList([KeyValue("tier", "gold")]))
+        #expect(mapped.attributes[key: "logger.name"] == .string("orders"))
+        #expect(mapped.attributes[key: "correlation.id"] == .string("corr-1"))
+        #expect(mapped.attributes[key: "exception.message"] != nil)
+    }
+
+    @Test("swift-log levels map onto the OTLP severity ranges")
+    func severities() {
+        let expected: [(Logger.Level, Int32)] = [
+            (.trace, 1), (.debug, 5), (.info, 9), (.notice, 10), (.warning, 13), (.error, 17), (.critical, 21),
+        ]
+        for (level, number) in expected {
+            #expect(OTLPLogSink.severity(level).0.rawValue == number, "\(level)")
+        }
+    }
+
+    @Test("records logged through JSONLogHandler with the sink reach the collector")
+    func jsonLogHandlerToCollector() async throws {
+        let server = try await TestCollector.start()
+        let otel = OTLPTracing(configuration: OTLPTracingTests.configuration(server))
+        let logger = Logger(label: "orders") { label in
+            JSONLogHandler(label: label, serviceName: "order-service", output: nil, recordSink: otel.logs)
+        }
+        logger.info("order accepted", metadata: ["order.id": "17"])
+        // The SDK's own logger is never exported: a failed export would feed itself.
+        Logger(label: "causeway.otlp") { label in
+            JSONLogHandler(label: label, serviceName: "order-service", output: nil, recordSink: otel.logs)
+        }.error("export failed")
+        await otel.service.shutdown()
+        try await server.stop()
+        let logs = try #require(server.received.first { $0.uri == "/v1/logs" }).logs()
+        let records = logs.resourceLogs.flatMap { $0.scopeLogs.flatMap(\.logRecords) }
+        #expect(records.map(\.body) == [.string("order accepted")])
+        #expect(records.first?.attributes[key: "order.id"] == .string("17"))
     }
 }

@@ -1,5 +1,6 @@
 import EventTracing
 @testable import EventTracingOTLP
+import Logging
 import Synchronization
 import Telemetry
 import Tracing
@@ -57,4 +58,25 @@ struct DictionaryInjector: Injector {
 
 struct DictionaryExtractor: Extractor {
     func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}
+
+/// Collects the messages logged through its handler.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+
+    var handler: some LogHandler { Handler(sink: self) }
+
+    private struct Handler: LogHandler {
+        let sink: LogLines
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.lines.withLock { $0.append(event.message.description) }
+        }
+    }
 }

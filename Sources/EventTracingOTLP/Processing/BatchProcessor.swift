@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// The settings of a batch processor (`OTEL_BSP_*` / `OTEL_BLRP_*`, OTel SDK spec,
@@ -33,10 +34,14 @@ final class BatchProcessor<Item: Sendable>: Sendable {
     let configuration: OTLPBatchConfiguration
     private let export: @Sendable ([Item]) async -> Void
     private let state: Mutex<State>
+    /// Says how many items were dropped since the last report, once per export cycle, so
+    /// that a flood of drops costs one log line and not one per item.
+    private let dropReporter: (logger: Logger, itemName: String, setting: String)?
 
     private struct State {
         var queue: [Item] = []
         var dropped: Int = 0
+        var droppedReported: Int = 0
         var isRunning = false
         var isShutDown = false
         /// A wake-up that came while the loop was busy, so that it is not lost.
@@ -54,8 +59,15 @@ final class BatchProcessor<Item: Sendable>: Sendable {
         }
     }
 
-    init(configuration: OTLPBatchConfiguration, export: @escaping @Sendable ([Item]) async -> Void) {
+    /// Creates a processor; `dropReporter` names what is dropped (`spans`) and the
+    /// setting that sizes the queue (`OTEL_BSP_MAX_QUEUE_SIZE`) in the warning.
+    init(
+        configuration: OTLPBatchConfiguration,
+        dropReporter: (logger: Logger, itemName: String, setting: String)? = nil,
+        export: @escaping @Sendable ([Item]) async -> Void
+    ) {
         self.configuration = configuration
+        self.dropReporter = dropReporter
         self.export = export
         self.state = Mutex(State())
     }
@@ -101,6 +113,7 @@ final class BatchProcessor<Item: Sendable>: Sendable {
             }
             await exportInBatches(items)
             for waiter in waiters { waiter.resume() }
+            reportDrops()
             if stop { break }
         }
         // After shutdown nothing is queued any more; what a flush registered meanwhile is
@@ -175,6 +188,18 @@ final class BatchProcessor<Item: Sendable>: Sendable {
         } onCancel: {
             state.withLock { $0.wake() }
         }
+    }
+
+    private func reportDrops() {
+        guard let dropReporter else { return }
+        let newlyDropped = state.withLock { state in
+            defer { state.droppedReported = state.dropped }
+            return state.dropped - state.droppedReported
+        }
+        guard newlyDropped > 0 else { return }
+        dropReporter.logger.warning(
+            "\(newlyDropped) \(dropReporter.itemName) dropped: the export queue of \(configuration.maxQueueSize) was full or shut down (\(dropReporter.setting))"
+        )
     }
 
     private func exportInBatches(_ items: [Item]) async {
