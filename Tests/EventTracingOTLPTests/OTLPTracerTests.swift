@@ -112,6 +112,36 @@ struct OTLPTracerTests {
         #expect(exported.droppedAttributesCount == 2)
     }
 
+    @Test("removing an attribute frees its place under the limit")
+    func attributeRemoval() async throws {
+        var limits = OTLPSpanLimits()
+        limits.attributeCount = 2
+        let sut = TracerUnderTest(limits: limits)
+        let span = sut.tracer.startSpan("removal", context: .topLevel)
+        span.attributes["a"] = 1
+        span.attributes["b"] = 2
+        span.attributes["a"] = nil
+        span.attributes["c"] = 3
+        span.end()
+        let exported = try #require(await sut.finished().first)
+        #expect(exported.attributes == [KeyValue("b", .int(2)), KeyValue("c", .int(3))])
+        #expect(exported.droppedAttributesCount == 0)
+    }
+
+    @Test("keys new in one assignment are kept in key order when only some fit")
+    func attributeBulkAssignment() async throws {
+        var limits = OTLPSpanLimits()
+        limits.attributeCount = 3
+        let sut = TracerUnderTest(limits: limits)
+        let span = sut.tracer.startSpan("bulk", context: .topLevel)
+        span.attributes["z"] = 0
+        span.attributes = ["z": 0, "d": 4, "b": 2, "c": 3, "a": 1]
+        span.end()
+        let exported = try #require(await sut.finished().first)
+        #expect(exported.attributes.map(\.key) == ["z", "a", "b"])
+        #expect(exported.droppedAttributesCount == 2)
+    }
+
     @Test("string attribute values are truncated to the value length limit")
     func attributeValueLengthLimit() async throws {
         var limits = OTLPSpanLimits()

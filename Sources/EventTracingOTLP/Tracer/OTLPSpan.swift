@@ -77,31 +77,32 @@ public final class OTLPSpan: Tracing.Span {
             let limit = limits.attributeCount
             state.withLock { state in
                 guard !state.ended else { return }
-                var kept = SpanAttributes()
-                var order: [String] = []
-                order.reserveCapacity(state.attributeOrder.count)
-                for key in state.attributeOrder {
-                    if let value = newValue.get(key) {
-                        kept.set(key, value: value)
-                        order.append(key)
-                    }
+                // `span.attributes[key] = value` hands back the whole set each time, so
+                // the common case — every key known or fitting — stores it as it is and
+                // only appends the new keys to the order.
+                var newKeys: [String] = []
+                var knownKeys = 0
+                newValue.forEach { key, _ in
+                    if state.attributes.get(key) == nil { newKeys.append(key) } else { knownKeys += 1 }
                 }
-                var added: [(String, SpanAttribute)] = []
-                newValue.forEach { key, value in
-                    if state.attributes.get(key) == nil { added.append((key, value)) }
+                if knownKeys < state.attributeOrder.count {
+                    state.attributeOrder.removeAll { newValue.get($0) == nil }
+                }
+                let room = max(0, limit - state.attributeOrder.count)
+                if newKeys.count <= room {
+                    state.attributes = newValue
+                    state.attributeOrder.append(contentsOf: newKeys.count > 1 ? newKeys.sorted() : newKeys)
+                    return
                 }
                 // A dictionary has no order, so keys new in one assignment are kept in key order.
-                added.sort { $0.0 < $1.0 }
-                for (key, value) in added {
-                    if order.count < limit {
-                        kept.set(key, value: value)
-                        order.append(key)
-                    } else {
-                        state.droppedAttributes &+= 1
-                    }
+                newKeys.sort()
+                var kept = newValue
+                for key in newKeys[room...] {
+                    kept.set(key, value: nil)
+                    state.droppedAttributes &+= 1
                 }
                 state.attributes = kept
-                state.attributeOrder = order
+                state.attributeOrder.append(contentsOf: newKeys[..<room])
             }
         }
     }
