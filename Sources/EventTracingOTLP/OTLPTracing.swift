@@ -56,11 +56,13 @@ public struct OTLPTracing: Sendable {
             ])
             _ = await exporter.export(request)
         }
+        let tracesProcessor = configuration.exportsTraces ? spanProcessor : nil
+        let logsProcessor = configuration.exportsLogs ? logProcessor : nil
         tracer = OTLPTracer(
             sampler: configuration.sampler, limits: configuration.spanLimits, propagator: propagator,
-            processor: spanProcessor)
-        logs = OTLPLogSink(processor: logProcessor)
-        service = OTLPTracingService(spanProcessor: spanProcessor, logProcessor: logProcessor, exporter: exporter)
+            processor: tracesProcessor)
+        logs = OTLPLogSink(processor: logsProcessor)
+        service = OTLPTracingService(spanProcessor: tracesProcessor, logProcessor: logsProcessor, exporter: exporter)
     }
 }
 

@@ -173,6 +173,17 @@ struct OTLPConfigurationTests {
         #expect(problems == ["OTEL_SDK_DISABLED=yes is not true or false; using false"])
     }
 
+    @Test("OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER choose otlp or none")
+    func exporterSelection() {
+        let (configuration, problems) = Self.read(["OTEL_TRACES_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "none"])
+        #expect(configuration.exportsTraces)
+        #expect(!configuration.exportsLogs)
+        #expect(problems.isEmpty)
+        let (unsupported, messages) = Self.read(["OTEL_TRACES_EXPORTER": "zipkin"])
+        #expect(unsupported.exportsTraces)
+        #expect(messages == ["OTEL_TRACES_EXPORTER=zipkin is not supported (otlp or none); using otlp"])
+    }
+
     @Test("an empty variable counts as unset")
     func emptyIsUnset() {
         let (configuration, problems) = Self.read(["OTEL_SERVICE_NAME": "", "OTEL_EXPORTER_OTLP_COMPRESSION": " "])

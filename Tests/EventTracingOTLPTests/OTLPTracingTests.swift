@@ -98,6 +98,19 @@ struct OTLPTracingTests {
         #expect(spans.map(\.name).sorted() == ["job 0", "job 1", "job 2"])
     }
 
+    @Test("with logs export off, spans are still exported and log records are not")
+    func logsExportOff() async throws {
+        let server = try await TestCollector.start()
+        var configuration = Self.configuration(server)
+        configuration.exportsLogs = false
+        let otel = OTLPTracing(configuration: configuration)
+        otel.tracer.startSpan("kept", context: .topLevel).end()
+        otel.logs.emit(LogRecord(timeUnixNano: 1, body: "not sent"))
+        await otel.service.shutdown()
+        try await server.stop()
+        #expect(server.received.map(\.uri) == ["/v1/traces"])
+    }
+
     @Test("a disabled SDK sends nothing but still propagates a context")
     func disabledSDK() async throws {
         let server = try await TestCollector.start()

@@ -25,6 +25,11 @@ public struct OTLPConfiguration: Sendable {
     public var logBatch = OTLPBatchConfiguration(scheduleDelay: .seconds(1))
     /// `OTEL_SDK_DISABLED=true`: spans still propagate context, nothing is recorded or sent.
     public var isDisabled = false
+    /// Whether spans are exported (`OTEL_TRACES_EXPORTER`: `otlp`, the default, or `none`).
+    /// Without export, spans still propagate context but record nothing.
+    public var exportsTraces = true
+    /// Whether log records are exported (`OTEL_LOGS_EXPORTER`: `otlp`, the default, or `none`).
+    public var exportsLogs = true
 
     /// The defaults of the spec: export to `http://localhost:4318`, protobuf, no gzip.
     public init(serviceName: String? = nil, serviceVersion: String? = nil) {
@@ -66,6 +71,8 @@ struct EnvironmentReader {
     mutating func read(serviceName: String?, serviceVersion: String?) -> OTLPConfiguration {
         var configuration = OTLPConfiguration(serviceName: serviceName, serviceVersion: serviceVersion)
         configuration.isDisabled = bool("OTEL_SDK_DISABLED", default: false)
+        configuration.exportsTraces = exporterSelection("OTEL_TRACES_EXPORTER")
+        configuration.exportsLogs = exporterSelection("OTEL_LOGS_EXPORTER")
 
         if let raw = value("OTEL_RESOURCE_ATTRIBUTES") {
             if let attributes = Self.keyValueList(raw) {
@@ -159,6 +166,17 @@ struct EnvironmentReader {
             problems.append("\(name)=\(raw) is not true or false; using false")
             return false
         }
+    }
+
+    /// `otlp` or `none`; the spec's other exporters (`zipkin`, `console`) are not part of
+    /// this SDK, so they fall back to `otlp` with a message.
+    mutating func exporterSelection(_ name: String) -> Bool {
+        guard let raw = value(name) else { return true }
+        let names = raw.lowercased().split(separator: ",").map { String($0).trimmingASCIIWhitespace() }
+        if names == ["none"] { return false }
+        if names.allSatisfy({ $0 == "otlp" }) { return true }
+        problems.append("\(name)=\(raw) is not supported (otlp or none); using otlp")
+        return true
     }
 
     mutating func integer(_ name: String, default defaultValue: Int?) -> Int? {
