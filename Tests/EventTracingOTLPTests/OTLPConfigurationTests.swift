@@ -113,6 +113,23 @@ struct OTLPConfigurationTests {
         #expect(problems.contains { $0.hasPrefix("OTEL_EXPORTER_OTLP_TIMEOUT=soon") && $0.hasSuffix("using 10000") })
     }
 
+    @Test("per-signal protocol, compression and timeout win over the common ones")
+    func perSignalSettings() {
+        let (configuration, problems) = Self.read([
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "none",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "500",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "brotli",
+        ])
+        let exporter = configuration.exporter
+        #expect(exporter.tracesOverrides == OTLPExporterConfiguration.SignalOverrides(wireProtocol: .httpJSON))
+        #expect(exporter.logsOverrides == OTLPExporterConfiguration.SignalOverrides(compression: OTLPExporterConfiguration.Compression.none, timeout: .milliseconds(500)))
+        #expect(problems == ["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=brotli is not gzip or none; using gzip"])
+        let traces = exporter.effective(exporter.tracesOverrides)
+        #expect(traces.wireProtocol == .httpJSON && traces.compression == .gzip && traces.timeout == .seconds(10))
+    }
+
     @Test("every OTEL_TRACES_SAMPLER value the SDK supports, with its argument")
     func samplers() {
         let cases: [(String, String?, OTLPSampler)] = [

@@ -73,6 +73,26 @@ struct OTLPHTTPExporterTests {
         #expect(try received.traces() == Self.request(spans: 20))
     }
 
+    @Test("a per-signal override changes only that signal's exports")
+    func perSignalOverride() async throws {
+        let server = try await TestCollector.start()
+        var configuration = Self.configuration(server)
+        configuration.tracesOverrides.wireProtocol = .httpJSON
+        configuration.tracesOverrides.compression = .gzip
+        let exporter = OTLPHTTPExporter(configuration: configuration)
+        _ = await exporter.export(Self.request())
+        _ = await exporter.export(ExportLogsServiceRequest(resourceLogs: [ResourceLogs()]))
+        await exporter.shutdown()
+        try await server.stop()
+        let traces = try #require(server.received.first { $0.uri == "/v1/traces" })
+        let logs = try #require(server.received.first { $0.uri == "/v1/logs" })
+        #expect(traces.headers.first(name: "Content-Type") == "application/json")
+        #expect(traces.headers.first(name: "Content-Encoding") == "gzip")
+        #expect(try traces.traces() == Self.request())
+        #expect(logs.headers.first(name: "Content-Type") == "application/x-protobuf")
+        #expect(logs.headers.first(name: "Content-Encoding") == nil)
+    }
+
     @Test("configured headers are sent, per-signal ones after the common ones")
     func headers() async throws {
         let server = try await TestCollector.start()

@@ -110,23 +110,18 @@ struct EnvironmentReader {
         exporter.headers = headers("OTEL_EXPORTER_OTLP_HEADERS")
         exporter.tracesHeaders = headers("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
         exporter.logsHeaders = headers("OTEL_EXPORTER_OTLP_LOGS_HEADERS")
-        if let raw = value("OTEL_EXPORTER_OTLP_COMPRESSION") {
-            if let compression = OTLPExporterConfiguration.Compression(rawValue: raw.lowercased()) {
-                exporter.compression = compression
-            } else {
-                problems.append("OTEL_EXPORTER_OTLP_COMPRESSION=\(raw) is not gzip or none; using none")
-            }
-        }
-        if let raw = value("OTEL_EXPORTER_OTLP_PROTOCOL") {
-            if let wireProtocol = OTLPExporterConfiguration.WireProtocol(rawValue: raw) {
-                exporter.wireProtocol = wireProtocol
-            } else {
-                problems.append(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL=\(raw) is not supported (http/protobuf or http/json); using http/protobuf")
-            }
-        }
-        if let timeout = milliseconds("OTEL_EXPORTER_OTLP_TIMEOUT", default: 10_000) {
-            exporter.timeout = timeout
+        exporter.compression = compression("OTEL_EXPORTER_OTLP_COMPRESSION") ?? .none
+        exporter.wireProtocol = wireProtocol("OTEL_EXPORTER_OTLP_PROTOCOL") ?? .httpProtobuf
+        exporter.timeout = milliseconds("OTEL_EXPORTER_OTLP_TIMEOUT", default: 10_000) ?? .seconds(10)
+        // Per-signal settings win over the common ones (OTLP Exporter spec, "Configuration Options").
+        for (signal, keyPath) in [("TRACES", \OTLPExporterConfiguration.tracesOverrides), ("LOGS", \.logsOverrides)] {
+            let common = exporter
+            exporter[keyPath: keyPath] = OTLPExporterConfiguration.SignalOverrides(
+                wireProtocol: wireProtocol("OTEL_EXPORTER_OTLP_\(signal)_PROTOCOL", default: common.wireProtocol),
+                compression: compression("OTEL_EXPORTER_OTLP_\(signal)_COMPRESSION", default: common.compression),
+                timeout: value("OTEL_EXPORTER_OTLP_\(signal)_TIMEOUT") == nil
+                    ? nil
+                    : milliseconds("OTEL_EXPORTER_OTLP_\(signal)_TIMEOUT", default: Int(OTLPRetryPolicy.nanoseconds(common.timeout) / 1_000_000)))
         }
         configuration.exporter = exporter
 
@@ -177,6 +172,24 @@ struct EnvironmentReader {
         if names.allSatisfy({ $0 == "otlp" }) { return true }
         problems.append("\(name)=\(raw) is not supported (otlp or none); using otlp")
         return true
+    }
+
+    mutating func compression(
+        _ name: String, default defaultValue: OTLPExporterConfiguration.Compression = .none
+    ) -> OTLPExporterConfiguration.Compression? {
+        guard let raw = value(name) else { return nil }
+        if let compression = OTLPExporterConfiguration.Compression(rawValue: raw.lowercased()) { return compression }
+        problems.append("\(name)=\(raw) is not gzip or none; using \(defaultValue.rawValue)")
+        return nil
+    }
+
+    mutating func wireProtocol(
+        _ name: String, default defaultValue: OTLPExporterConfiguration.WireProtocol = .httpProtobuf
+    ) -> OTLPExporterConfiguration.WireProtocol? {
+        guard let raw = value(name) else { return nil }
+        if let wireProtocol = OTLPExporterConfiguration.WireProtocol(rawValue: raw) { return wireProtocol }
+        problems.append("\(name)=\(raw) is not supported (http/protobuf or http/json); using \(defaultValue.rawValue)")
+        return nil
     }
 
     mutating func integer(_ name: String, default defaultValue: Int?) -> Int? {

@@ -34,6 +34,39 @@ public struct OTLPExporterConfiguration: Sendable {
     public var timeout: Duration = .seconds(10)
     /// How failed exports are retried.
     public var retry: OTLPRetryPolicy = OTLPRetryPolicy()
+    /// What span exports do differently (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`,
+    /// `..._COMPRESSION`, `..._TIMEOUT`).
+    public var tracesOverrides = SignalOverrides()
+    /// What log exports do differently (`OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`,
+    /// `..._COMPRESSION`, `..._TIMEOUT`).
+    public var logsOverrides = SignalOverrides()
+
+    /// Settings one signal may set apart from the common ones; `nil` keeps the common one.
+    public struct SignalOverrides: Hashable, Sendable {
+        public var wireProtocol: WireProtocol?
+        public var compression: Compression?
+        public var timeout: Duration?
+
+        /// No override.
+        public init(wireProtocol: WireProtocol? = nil, compression: Compression? = nil, timeout: Duration? = nil) {
+            self.wireProtocol = wireProtocol
+            self.compression = compression
+            self.timeout = timeout
+        }
+    }
+
+    /// The settings one export uses.
+    struct Settings {
+        var wireProtocol: WireProtocol
+        var compression: Compression
+        var timeout: Duration
+    }
+
+    func effective(_ overrides: SignalOverrides) -> Settings {
+        Settings(
+            wireProtocol: overrides.wireProtocol ?? wireProtocol, compression: overrides.compression ?? compression,
+            timeout: overrides.timeout ?? timeout)
+    }
 
     /// The spec's defaults: a collector on `localhost:4318`.
     public init() {}

@@ -62,9 +62,10 @@ public final class OTLPHTTPExporter: Sendable {
 
     /// Posts spans to the traces endpoint.
     public func export(_ request: ExportTraceServiceRequest) async -> OTLPExportResult {
-        let body = configuration.wireProtocol == .httpJSON ? request.otlpJSONBytes() : request.protobufBytes()
+        let settings = configuration.effective(configuration.tracesOverrides)
+        let body = settings.wireProtocol == .httpJSON ? request.otlpJSONBytes() : request.protobufBytes()
         let outcome = await post(
-            body, to: configuration.tracesEndpoint, extraHeaders: configuration.tracesHeaders,
+            body, settings: settings, to: configuration.tracesEndpoint, extraHeaders: configuration.tracesHeaders,
             items: request.spanCount, noun: "spans")
         guard case .accepted(let responseBody, let isJSON) = outcome else {
             if case .refused(let reason) = outcome { return .failure(reason) }
@@ -93,9 +94,10 @@ public final class OTLPHTTPExporter: Sendable {
 
     /// Posts log records to the logs endpoint.
     public func export(_ request: ExportLogsServiceRequest) async -> OTLPExportResult {
-        let body = configuration.wireProtocol == .httpJSON ? request.otlpJSONBytes() : request.protobufBytes()
+        let settings = configuration.effective(configuration.logsOverrides)
+        let body = settings.wireProtocol == .httpJSON ? request.otlpJSONBytes() : request.protobufBytes()
         let outcome = await post(
-            body, to: configuration.logsEndpoint, extraHeaders: configuration.logsHeaders,
+            body, settings: settings, to: configuration.logsEndpoint, extraHeaders: configuration.logsHeaders,
             items: request.logRecordCount, noun: "log records")
         guard case .accepted(let responseBody, let isJSON) = outcome else {
             if case .refused(let reason) = outcome { return .failure(reason) }
@@ -140,18 +142,18 @@ public final class OTLPHTTPExporter: Sendable {
         case refused(String)
     }
 
-    /// One export with its retries, within ``OTLPExporterConfiguration/timeout``.
+    /// One export with its retries, within the signal's timeout.
     func post(
-        _ payload: [UInt8], to endpoint: String, extraHeaders: [(name: String, value: String)], items: Int,
+        _ payload: [UInt8], settings: OTLPExporterConfiguration.Settings, to endpoint: String, extraHeaders: [(name: String, value: String)], items: Int,
         noun: String
     ) async -> Outcome {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
-        let isJSON = configuration.wireProtocol == .httpJSON
+        let isJSON = settings.wireProtocol == .httpJSON
         request.headers.add(name: "Content-Type", value: isJSON ? "application/json" : "application/x-protobuf")
         request.headers.add(name: "User-Agent", value: "causeway-otlp-swift/\(OTLPResource.sdkVersion)")
         var body = ByteBuffer(bytes: payload)
-        if configuration.compression == .gzip {
+        if settings.compression == .gzip {
             do {
                 body = try body.compress(with: .gzip())
                 request.headers.add(name: "Content-Encoding", value: "gzip")
@@ -166,7 +168,7 @@ public final class OTLPHTTPExporter: Sendable {
         request.body = .bytes(body)
 
         let clock = ContinuousClock()
-        let deadline = clock.now + configuration.timeout
+        let deadline = clock.now + settings.timeout
         let policy = configuration.retry
         var generator = SystemRandomNumberGenerator()
         var lastFailure = "no attempt"
@@ -213,7 +215,7 @@ public final class OTLPHTTPExporter: Sendable {
             }
             guard attempt < policy.maxAttempts else { break }
             guard clock.now + delay < deadline else {
-                lastFailure += "; the next retry would pass the \(configuration.timeout) timeout"
+                lastFailure += "; the next retry would pass the \(settings.timeout) timeout"
                 break
             }
             do {
