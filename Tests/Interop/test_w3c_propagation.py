@@ -115,11 +115,20 @@ TRACEPARENT_CASES = [
         "value; Python takes the first field",
         spec={"valid": False},
     ),
+    Case(
+        "traceparent-future-version-long-extra-field",
+        {"traceparent": tp(version="cc", rest="-" + "x" * 600)},
+        deviation="Trace Context §3.2.4: a higher version is read by the version-00 layout with "
+        "extra fields ignored, whatever their length; Python refuses values over 512 characters",
+        spec={"valid": True, "trace_id": TRACE_ID, "span_id": SPAN_ID, "injected_traceparent": TP},
+    ),
 ]
 
 # --- W3C Trace Context Level 2, §3.3 tracestate -------------------------------------------
 KEY_256 = "a" + "b" * 255
 VALUE_256 = "v" * 256
+LONG_MEMBERS_5 = ",".join(f"k{i}=" + "v" * 200 for i in range(5))
+LONG_MEMBERS_32 = ",".join(f"k{i}=" + VALUE_256 for i in range(32))
 TRACESTATE_CASES = [
     Case("tracestate-one-member", {"traceparent": TP, "tracestate": "congo=t61rcWkgMzE"}),
     Case("tracestate-two-members-order-kept", {"traceparent": TP, "tracestate": "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"}),
@@ -190,6 +199,22 @@ TRACESTATE_CASES = [
         "keeping the left-most entry; Python drops the whole tracestate",
         spec={"tracestate": "rojo=1,congo=2"},
     ),
+    # §3.3.1.5 (tracestate limits): vendors SHOULD propagate at least 512 characters and
+    # may truncate beyond that, removing whole members; Causeway sends at most 512.
+    Case(
+        "tracestate-over-512-characters-truncated-when-sent",
+        {"traceparent": TP, "tracestate": LONG_MEMBERS_5},
+        deviation="Trace Context §3.3.1.5: beyond 512 characters a vendor may truncate by whole "
+        "members (Causeway keeps 512); Python sends everything on",
+        spec={"tracestate": LONG_MEMBERS_5, "injected_tracestate": ",".join(LONG_MEMBERS_5.split(",")[:2])},
+    ),
+    Case(
+        "tracestate-32-long-members-over-8192-characters",
+        {"traceparent": TP, "tracestate": LONG_MEMBERS_32},
+        deviation="Trace Context §3.3.2: 32 valid members are a valid list, with no length limit "
+        "on receipt; Python drops a tracestate over 8192 characters",
+        spec={"tracestate": LONG_MEMBERS_32},
+    ),
 ]
 
 # --- W3C Baggage, §3 ------------------------------------------------------------------------
@@ -253,6 +278,21 @@ BAGGAGE_CASES = [
         "beyond that (Causeway keeps the first 64); Python keeps up to 180",
         spec={"baggage": {f"k{i}": f"v{i}" for i in range(64)}},
     ),
+    Case(
+        "baggage-over-8192-bytes",
+        {"baggage": ",".join(f"k{i}=" + "v" * 4000 for i in range(3))},
+        deviation="Baggage, Limits: beyond 8192 bytes a platform MAY drop list-members until the "
+        "limit is met (Causeway keeps whole members up to it); Python drops the whole header",
+        spec={"baggage": {"k0": "v" * 4000, "k1": "v" * 4000}},
+    ),
+    Case(
+        "baggage-properties-with-ows",
+        {"baggage": "k = v ; p = 1 ; q"},
+        deviation="Baggage, Definition: list-member = key OWS \"=\" OWS value *( OWS \";\" OWS "
+        "property ); Python keeps the properties in the value",
+        spec={"baggage": {"k": "v"}, "baggage_properties": {"k": [{"key": "p", "value": "1"}, {"key": "q"}]}},
+    ),
+    Case("baggage-empty-value", {"baggage": "k=,a=1"}),
 ]
 
 CASES = TRACEPARENT_CASES + TRACESTATE_CASES + BAGGAGE_CASES
