@@ -132,6 +132,16 @@ def emit(causeway, sink, wire_protocol, compression="none"):
         # "JSON Protobuf Encoding": IDs are hex strings, case-insensitive on input; we send lowercase.
         for value in json_ids(document, []):
             assert value == value.lower() and all(c in "0123456789abcdef" for c in value), value
+        # "JSON Protobuf Encoding": enums are integers; 64-bit integers follow protobuf's
+        # JSON mapping, decimal strings, so that no reader rounds them through a double.
+        for span in document["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+            assert type(span["kind"]) is int
+            assert isinstance(span["startTimeUnixNano"], str) and isinstance(span["endTimeUnixNano"], str)
+            if "status" in span and "code" in span["status"]:
+                assert type(span["status"]["code"]) is int
+            for attribute in span["attributes"]:
+                if "intValue" in attribute["value"]:
+                    assert isinstance(attribute["value"]["intValue"], str), attribute
         hex_ids_to_base64(document)
         json_format.ParseDict(document, request)
     else:
