@@ -15,12 +15,14 @@ SCRATCH ?= .build
 VENV ?= .venv
 FUZZ_SECONDS ?= 60
 FUZZ_SCRATCH ?= .build-fuzz
+# Benchmarks/ is a package of its own so that only its two targets pay for swift-otel.
+BENCH_SCRATCH ?= Benchmarks/.build
 
 BIN := $(SCRATCH)/debug/causeway
 
-export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH
+export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
-.PHONY: demo test deps venv build unit interop fuzz bench
+.PHONY: demo test deps venv build unit interop interop-swift-otel fuzz bench bench-tracing
 
 ## The main job. For now: build and show the command line.
 demo: deps build
@@ -46,6 +48,11 @@ unit:
 interop: venv
 	CAUSEWAY_BIN=$(BIN) $(VENV)/bin/python -m pytest Tests/Interop -q -rfEsx
 
+## EventTracing's messaging helpers and JSON logs on swift-otel's tracer (issue 3: they
+## must work with any Tracer). The first run builds swift-otel, which takes minutes.
+interop-swift-otel:
+	$(SWIFT) test --package-path Benchmarks --scratch-path $(BENCH_SCRATCH)
+
 fuzz:
 	scripts/fuzz.sh
 
@@ -55,3 +62,9 @@ bench: deps venv
 	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
 	$(SCRATCH)/release/causeway bench telemetry --python $(VENV)/bin/python \
 		--upb-script Tests/Interop/upb_parse_bench.py $(BENCH_ARGS)
+
+## EventTracing vs swift-otel figures for BENCHMARKS.md: propagation, spans and JSON log
+## lines, both sides in one release build and one run. BENCH_ARGS: --rounds N --iterations N
+bench-tracing:
+	$(SWIFT) build --package-path Benchmarks --scratch-path $(BENCH_SCRATCH) -c release --product EventTracingBench
+	$(BENCH_SCRATCH)/release/EventTracingBench $(BENCH_ARGS)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: every test Causeway has, in order, with a summary at the end.
+# `make test`: every test Causeway has, in order, with a summary at the end. The
+# swift-otel step builds the separate Benchmarks/ package (swift-otel included) the first
+# time, which takes minutes.
 # A failed step does not hide the others' results; only steps that cannot run without an
 # earlier one (everything after a failed install or build) are skipped. Exits non-zero
 # when any step failed or was skipped.
@@ -40,13 +42,15 @@ if step deps make_step deps; then
     if step build make_step build; then
         step "swift test" make_step unit
         if $venv_ready; then step interop make_step interop; else skip interop; fi
+        step swift-otel make_step interop-swift-otel
     else
         skip "swift test"
         skip interop
+        skip swift-otel
     fi
     step fuzz make_step fuzz
 else
-    for name in venv build "swift test" interop fuzz; do skip "$name"; done
+    for name in venv build "swift test" interop swift-otel fuzz; do skip "$name"; done
 fi
 
 passed=0
