@@ -275,3 +275,25 @@ func decodingError(_ body: () throws(TelemetryDecodingError) -> Void) -> Telemet
         #expect(try ExportTraceServiceRequest(protobuf: request.protobufBytes()) == request)
     }
 }
+
+@Suite struct ProtobufAllocationBoundTests {
+    @Test func aSpanOfEmptyAttributesStillDecodesWithoutOverReserving() throws {
+        let bytes = traceRequestBytes { s in
+            validSpanFields(&s)
+            for _ in 0..<1000 { s.bytesField(9, []) }
+        }
+        let span = try ExportTraceServiceRequest(protobuf: bytes).resourceSpans[0].scopeSpans[0].spans[0]
+        #expect(span.attributes.count == 1000)
+        // The up-front reservation is cut to 8 × the span's bytes; the array grows from there.
+        #expect(span.attributes.capacity <= 2 * span.attributes.count)
+    }
+
+    @Test func aMillionEmptySpansFailOnTheFirstWithoutReservingForAll() {
+        var scope = ProtobufBuilder()
+        for _ in 0..<1_000_000 { scope.bytesField(2, []) }
+        var request = ProtobufBuilder()
+        request.message(1) { rs in rs.bytesField(2, scope.bytes) }
+        let error = decodingError { () throws(TelemetryDecodingError) in _ = try ExportTraceServiceRequest(protobuf: request.bytes) }
+        #expect(error?.description == "resourceSpans[0].scopeSpans[0].spans[0].traceId: required, missing")
+    }
+}

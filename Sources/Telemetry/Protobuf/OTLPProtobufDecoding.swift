@@ -221,7 +221,7 @@ extension ProtobufReader {
 
     mutating func decodeScopeSpans() throws(TelemetryDecodingError) -> ScopeSpans {
         var result = ScopeSpans()
-        result.spans.reserveCapacity(count(2).0)
+        reserve(count(2).0, in: &result.spans)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -260,9 +260,9 @@ extension ProtobufReader {
         var spanID: SpanID?
         var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
         let (attributes, events, links) = count(9, 11, 13)
-        span.attributes.reserveCapacity(attributes)
-        if events > 0 { span.events.reserveCapacity(events) }
-        if links > 0 { span.links.reserveCapacity(links) }
+        reserve(attributes, in: &span.attributes)
+        reserve(events, in: &span.events)
+        reserve(links, in: &span.links)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -365,7 +365,7 @@ extension ProtobufReader {
 
     mutating func decodeEvent() throws(TelemetryDecodingError) -> SpanEvent {
         var event = SpanEvent()
-        event.attributes.reserveCapacity(count(3).0)
+        reserve(count(3).0, in: &event.attributes)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -406,7 +406,7 @@ extension ProtobufReader {
         var traceID: TraceID?
         var spanID: SpanID?
         var link = SpanLink(traceID: .zero, spanID: .zero)
-        link.attributes.reserveCapacity(count(4).0)
+        reserve(count(4).0, in: &link.attributes)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -488,7 +488,7 @@ extension ProtobufReader {
 
     mutating func decodeResource() throws(TelemetryDecodingError) -> Resource {
         var resource = Resource()
-        resource.attributes.reserveCapacity(count(1).0)
+        reserve(count(1).0, in: &resource.attributes)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -694,7 +694,7 @@ extension ProtobufReader {
 
     mutating func decodeScopeLogs() throws(TelemetryDecodingError) -> ScopeLogs {
         var result = ScopeLogs()
-        result.logRecords.reserveCapacity(count(2).0)
+        reserve(count(2).0, in: &result.logRecords)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -730,7 +730,7 @@ extension ProtobufReader {
 
     mutating func decodeLogRecord() throws(TelemetryDecodingError) -> LogRecord {
         var record = LogRecord()
-        record.attributes.reserveCapacity(count(6).0)
+        reserve(count(6).0, in: &record.attributes)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {

@@ -52,6 +52,9 @@ struct ProtobufReader {
 
     var isAtEnd: Bool { position >= end }
 
+    /// How many bytes of this message are left to read.
+    var remainingCount: Int { end - position }
+
     @inline(__always)
     private func byte(at offset: Int) -> UInt8 {
         base.unsafelyUnwrapped.load(fromByteOffset: offset, as: UInt8.self)
@@ -172,6 +175,16 @@ struct ProtobufReader {
             }
         }
         return counts
+    }
+
+    /// Reserves room for `count` elements, but never more memory than eight times the
+    /// bytes left in this message: counts come from input that has not been validated
+    /// yet, and a request of empty two-byte submessages must not make the decoder reserve
+    /// a hundred times its size before the first element is found invalid.
+    func reserve<Element>(_ count: Int, in array: inout [Element]) {
+        guard count > 0 else { return }
+        let bound = remainingCount * 8 / max(MemoryLayout<Element>.stride, 1)
+        array.reserveCapacity(min(count, max(bound, 1)))
     }
 
     mutating func readBytes() throws(TelemetryDecodingError) -> [UInt8] {
