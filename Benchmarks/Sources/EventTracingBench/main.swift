@@ -267,7 +267,12 @@ func formatted(_ value: Double, decimals: Int) -> String {
     return text
 }
 
-print("EventTracing vs swift-otel: release build, best of \(rounds) alternating rounds of \(iterations) operations")
+#if DEBUG
+let buildKind = "DEBUG build (not meaningful; use make bench-tracing)"
+#else
+let buildKind = "release build"
+#endif
+print("EventTracing vs swift-otel: \(buildKind), best of \(rounds) alternating rounds of \(iterations) operations")
 print(
     padded("operation", 36) + padded("ours ns/op", 12, right: true) + padded("theirs ns/op", 14, right: true)
         + padded("ours/theirs", 13, right: true) + "  theirs")
