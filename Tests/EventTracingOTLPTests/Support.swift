@@ -15,7 +15,9 @@ final class Exported<Item: Sendable>: Sendable {
     func append(_ batch: [Item]) { batches.withLock { $0.append(batch) } }
 
     /// Waits until `count` items were exported, or `timeout` passed.
-    func wait(for count: Int, timeout: Duration = .seconds(2)) async -> [Item] {
+    /// Returns as soon as `count` items are in; the generous timeout only matters when
+    /// something is broken, since the test run shares two cores with every other suite.
+    func wait(for count: Int, timeout: Duration = .seconds(15)) async -> [Item] {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline, items.count < count {
