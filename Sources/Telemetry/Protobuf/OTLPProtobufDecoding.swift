@@ -184,8 +184,16 @@ extension ProtobufReader {
 
     // MARK: - Trace messages
 
-    mutating func decodeResourceSpans() throws(TelemetryDecodingError) -> ResourceSpans {
-        var result = ResourceSpans()
+    /// ResourceSpans, ScopeSpans, ResourceLogs and ScopeLogs share one layout: field 1 is
+    /// the resource or scope, field 2 the repeated children, field 3 the schema URL.
+    mutating func decodeContainer<Header, Child>(
+        _ headerName: StaticString, _ decodeHeader: (inout ProtobufReader) throws(TelemetryDecodingError) -> Header,
+        _ childrenName: StaticString, _ decodeChild: (inout ProtobufReader) throws(TelemetryDecodingError) -> Child
+    ) throws(TelemetryDecodingError) -> (header: Header?, children: [Child], schemaURL: String) {
+        var header: Header?
+        var children: [Child] = []
+        var schemaURL = ""
+        reserve(count(2).0, in: &children)
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -193,21 +201,21 @@ extension ProtobufReader {
                 let (number, wireType) = try readTag()
                 switch number {
                 case 1:
-                    field = "resource"
+                    field = headerName
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
-                    result.resource = try child.decodeResource()
+                    header = try decodeHeader(&child)
                 case 2:
-                    field = "scopeSpans"
-                    index = result.scopeSpans.count
+                    field = childrenName
+                    index = children.count
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
-                    result.scopeSpans.append(try child.decodeScopeSpans())
+                    children.append(try decodeChild(&child))
                     index = -1
                 case 3:
                     field = "schemaUrl"
                     try expect(wireType, .lengthDelimited)
-                    result.schemaURL = try readString()
+                    schemaURL = try readString()
                 default:
                     try skip(wireType, field: number)
                 }
@@ -216,43 +224,21 @@ extension ProtobufReader {
         } catch {
             throw error.within(field, index: index)
         }
-        return result
+        return (header, children, schemaURL)
+    }
+
+    mutating func decodeResourceSpans() throws(TelemetryDecodingError) -> ResourceSpans {
+        let (resource, scopeSpans, schemaURL) = try decodeContainer(
+            "resource", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeResource() },
+            "scopeSpans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScopeSpans() })
+        return ResourceSpans(resource: resource, scopeSpans: scopeSpans, schemaURL: schemaURL)
     }
 
     mutating func decodeScopeSpans() throws(TelemetryDecodingError) -> ScopeSpans {
-        var result = ScopeSpans()
-        reserve(count(2).0, in: &result.spans)
-        var field: StaticString = ""
-        var index = -1
-        do throws(TelemetryDecodingError) {
-            while !isAtEnd {
-                let (number, wireType) = try readTag()
-                switch number {
-                case 1:
-                    field = "scope"
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.scope = try child.decodeScope()
-                case 2:
-                    field = "spans"
-                    index = result.spans.count
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.spans.append(try child.decodeSpan())
-                    index = -1
-                case 3:
-                    field = "schemaUrl"
-                    try expect(wireType, .lengthDelimited)
-                    result.schemaURL = try readString()
-                default:
-                    try skip(wireType, field: number)
-                }
-                field = ""
-            }
-        } catch {
-            throw error.within(field, index: index)
-        }
-        return result
+        let (scope, spans, schemaURL) = try decodeContainer(
+            "scope", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScope() },
+            "spans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeSpan() })
+        return ScopeSpans(scope: scope, spans: spans, schemaURL: schemaURL)
     }
 
     mutating func decodeSpan() throws(TelemetryDecodingError) -> Span {
@@ -658,74 +644,17 @@ extension ProtobufReader {
     // MARK: - Log messages
 
     mutating func decodeResourceLogs() throws(TelemetryDecodingError) -> ResourceLogs {
-        var result = ResourceLogs()
-        var field: StaticString = ""
-        var index = -1
-        do throws(TelemetryDecodingError) {
-            while !isAtEnd {
-                let (number, wireType) = try readTag()
-                switch number {
-                case 1:
-                    field = "resource"
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.resource = try child.decodeResource()
-                case 2:
-                    field = "scopeLogs"
-                    index = result.scopeLogs.count
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.scopeLogs.append(try child.decodeScopeLogs())
-                    index = -1
-                case 3:
-                    field = "schemaUrl"
-                    try expect(wireType, .lengthDelimited)
-                    result.schemaURL = try readString()
-                default:
-                    try skip(wireType, field: number)
-                }
-                field = ""
-            }
-        } catch {
-            throw error.within(field, index: index)
-        }
-        return result
+        let (resource, scopeLogs, schemaURL) = try decodeContainer(
+            "resource", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeResource() },
+            "scopeLogs", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScopeLogs() })
+        return ResourceLogs(resource: resource, scopeLogs: scopeLogs, schemaURL: schemaURL)
     }
 
     mutating func decodeScopeLogs() throws(TelemetryDecodingError) -> ScopeLogs {
-        var result = ScopeLogs()
-        reserve(count(2).0, in: &result.logRecords)
-        var field: StaticString = ""
-        var index = -1
-        do throws(TelemetryDecodingError) {
-            while !isAtEnd {
-                let (number, wireType) = try readTag()
-                switch number {
-                case 1:
-                    field = "scope"
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.scope = try child.decodeScope()
-                case 2:
-                    field = "logRecords"
-                    index = result.logRecords.count
-                    try expect(wireType, .lengthDelimited)
-                    var child = try readMessage()
-                    result.logRecords.append(try child.decodeLogRecord())
-                    index = -1
-                case 3:
-                    field = "schemaUrl"
-                    try expect(wireType, .lengthDelimited)
-                    result.schemaURL = try readString()
-                default:
-                    try skip(wireType, field: number)
-                }
-                field = ""
-            }
-        } catch {
-            throw error.within(field, index: index)
-        }
-        return result
+        let (scope, logRecords, schemaURL) = try decodeContainer(
+            "scope", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScope() },
+            "logRecords", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeLogRecord() })
+        return ScopeLogs(scope: scope, logRecords: logRecords, schemaURL: schemaURL)
     }
 
     mutating func decodeLogRecord() throws(TelemetryDecodingError) -> LogRecord {
