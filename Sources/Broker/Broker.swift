@@ -1,0 +1,2 @@
+// Placeholder: the built-in broker arrives with issue 6.
+enum BrokerPlaceholder {}
