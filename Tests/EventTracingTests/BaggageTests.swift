@@ -176,3 +176,35 @@ import Testing
         #expect(Baggage(utf8: Array("k=v%20w".utf8))["k"] == "v w")
     }
 }
+
+/// A header that is already in the form formatting writes is propagated as it came; any
+/// other is rewritten to that form.
+struct BaggageCanonicalFormTests {
+    @Test(arguments: [
+        ("userId=alice,serverNode=DF%2028,isProduction=false", "userId=alice,serverNode=DF%2028,isProduction=false"),
+        ("k=100%25", "k=100%25"),
+        ("k=v;p1;p2=x%3B", "k=v;p1;p2=x%3B"),
+        ("k=%41", "k=A"),
+        ("k=%2c", "k=%2C"),
+        ("k=%e2%82%ac", "k=%E2%82%AC"),
+        ("k=%FF", "k=%EF%BF%BD"),
+        ("k = v ; p", "k=v;p"),
+        ("k=v;", "k=v"),
+        ("a=1,,b=2", "a=1,b=2"),
+    ])
+    func headerValueIsTheCanonicalForm(header: String, expected: String) {
+        #expect(Baggage(header).headerValue == expected)
+        #expect(Baggage(utf8: Array(header.utf8)).headerValue == expected)
+    }
+
+    @Test func settingAnEntryThatIsAlreadyThereChangesNothing() throws {
+        let baggage = Baggage("correlation.id=01JDQ3ZR8Q6E7W2M4T1KX9V5NB,a=1")
+        #expect(try baggage.setting("01JDQ3ZR8Q6E7W2M4T1KX9V5NB", forKey: "correlation.id") == baggage)
+    }
+
+    @Test func settingANewEntryPutsItInFront() throws {
+        let baggage = try Baggage("a=1,b=x%20y").setting("v w", forKey: "c")
+        #expect(baggage.headerValue == "c=v%20w,a=1,b=x%20y")
+        #expect(baggage.entries.map(\.key) == ["c", "a", "b"])
+    }
+}

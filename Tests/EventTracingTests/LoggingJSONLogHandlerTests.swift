@@ -107,6 +107,42 @@ import Darwin
         )
     }
 
+    /// A tracer that keeps its span under a key of its own, as swift-otel's does, and
+    /// writes it only through `inject`.
+    struct ForeignInstrument: Instrument {
+        enum ForeignSpanKey: ServiceContextKey { typealias Value = String }
+
+        func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
+        where Extract.Carrier == Carrier {}
+
+        func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
+        where Inject.Carrier == Carrier {
+            guard let traceparent = context[ForeignSpanKey.self] else { return }
+            injector.inject(traceparent, forKey: "traceparent", into: &carrier)
+        }
+    }
+
+    func recordUnderForeignTracer(traceparent: String) -> StructuredLogRecord {
+        var context = ServiceContext.topLevel
+        context[ForeignInstrument.ForeignSpanKey.self] = traceparent
+        let handler = JSONLogHandler(label: "orders", serviceName: "order-service", output: nil)
+        let event = LogEvent(level: .info, message: "order placed", metadata: nil, source: "", file: "", function: "", line: 0)
+        return handler.record(of: event, in: context, instrument: ForeignInstrument())
+    }
+
+    @Test func underAForeignTracerTheSpanIsReadBackThroughItsTraceparent() {
+        let record = recordUnderForeignTracer(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        #expect(record.traceID?.description == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(record.spanID?.description == "00f067aa0ba902b7")
+        #expect(record.traceFlags == [.sampled])
+    }
+
+    @Test func underAForeignTracerAnInvalidTraceparentLeavesTheLineWithoutSpan() {
+        let record = recordUnderForeignTracer(traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+        #expect(record.traceID == nil)
+        #expect(record.spanID == nil)
+    }
+
     @Test func traceFlagsAreTwoHexDigits() throws {
         var context = ServiceContext.topLevel
         context.spanContext = SpanContext(traceID: .init(high: 1, low: 2), spanID: .init(3), flags: [])

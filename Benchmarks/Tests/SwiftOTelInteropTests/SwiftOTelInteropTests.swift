@@ -74,14 +74,10 @@ struct SwiftOTelInteropTests {
         let run = try await runService()
         let consumer = try #require(run.spans.first { $0.kind == .consumer })
         let line = try #require(run.logLines.first)
-        // JSONLogHandler reads the IDs from EventTracing's own span-context key, which only
-        // our tracer fills; swift-otel keeps its span context under its key, so the line
-        // goes out without them. Reported for the helpers to store the span's traceparent
-        // under our key too; this turns into a failure ("known issue not recorded") once fixed.
-        withKnownIssue("JSON lines miss trace_id/span_id under a tracer other than EventTracingOTLP") {
-            #expect(line["trace_id"] as? String == consumer.traceID.hex)
-            #expect(line["span_id"] as? String == consumer.spanID.hex)
-        }
+        // swift-otel keeps its span under its own key; JSONLogHandler reads it back
+        // through the tracer's `inject`.
+        #expect(line["trace_id"] as? String == consumer.traceID.hex)
+        #expect(line["span_id"] as? String == consumer.spanID.hex)
     }
 }
 

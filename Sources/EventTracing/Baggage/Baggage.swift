@@ -52,7 +52,16 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The entries in header order. Keys need not be unique (§3.3.1.1).
-    public private(set) var entries: [Entry]
+    public var entries: [Entry] {
+        guard !canonical.isEmpty else { return [] }
+        var header = canonical
+        return header.withUTF8 { Baggage.parse($0) }
+    }
+
+    /// The header value as it is propagated: entries in order, values percent-encoded,
+    /// within the limits. A service passes almost every baggage on unchanged, so this is
+    /// what is kept, and the entries are split out only when asked for.
+    private var canonical: String
 
     /// §3.3.2 condition 1: a platform must propagate up to 64 list members.
     public static let maxMembers = 64
@@ -60,11 +69,14 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     public static let maxBytes = 8192
 
     /// An empty baggage.
-    public init() { entries = [] }
+    public init() { canonical = "" }
 
-    /// Creates a baggage from entries; entries with an invalid key are left out.
+    /// Creates a baggage from entries; entries with an invalid key are left out, and so
+    /// are members past the limits.
     public init(_ entries: [Entry]) {
-        self.entries = entries.filter { Baggage.isToken($0.key) && $0.properties.allSatisfy { Baggage.isToken($0.key) } }
+        canonical = Baggage.format(
+            entries.filter { Baggage.isToken($0.key) && $0.properties.allSatisfy { Baggage.isToken($0.key) } }
+        )
     }
 
     /// Parses a header value, keeping every well-formed list member within the limits.
@@ -73,23 +85,51 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     /// (§3.3 "Multiple `baggage` headers are allowed"; the limits apply to the combination).
     public init(_ headerValue: String) {
         var value = headerValue
-        entries = value.withUTF8 { Baggage.parse($0) }
+        let canonical = value.withUTF8 { Baggage.canonicalize($0) }
+        // An unchanged header shares the caller's storage.
+        self.canonical = canonical == value ? value : canonical
     }
 
     /// Parses a header value given as UTF-8 bytes, such as a Kafka record header.
     public init(utf8 bytes: some Collection<UInt8>) {
-        entries =
-            bytes.withContiguousStorageIfAvailable { Baggage.parse($0) }
-            ?? Array(bytes).withUnsafeBufferPointer { Baggage.parse($0) }
+        canonical =
+            bytes.withContiguousStorageIfAvailable { Baggage.canonicalize($0) }
+            ?? Array(bytes).withUnsafeBufferPointer { Baggage.canonicalize($0) }
     }
 
     /// True when there are no entries.
-    public var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { canonical.isEmpty }
 
     /// The value of the last entry with `key`: with duplicates the last one wins, as for
     /// message headers (DESIGN.md) and as OpenTelemetry's baggage propagators read them.
     public subscript(key: String) -> String? {
-        entries.last(where: { $0.key == key })?.value
+        occurrences(of: key).values.last
+    }
+
+    /// What the canonical header holds for `key`: the decoded value of each member with
+    /// that key in order, and whether the first of them has properties.
+    private func occurrences(of key: String) -> (values: [String], firstHasProperties: Bool) {
+        var header = canonical
+        return header.withUTF8 { bytes in
+            var values: [String] = []
+            var firstHasProperties = false
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                // Canonical members are `key=value(;property)*` with no spaces.
+                var equals = start
+                while bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+                if bytes[start..<equals].elementsEqual(key.utf8) {
+                    var valueEnd = equals + 1
+                    while valueEnd < end, bytes[valueEnd] != UInt8(ascii: ";") { valueEnd += 1 }
+                    if values.isEmpty { firstHasProperties = valueEnd < end }
+                    values.append(Baggage.percentDecode(bytes[(equals + 1)..<valueEnd]))
+                }
+                start = end + 1
+            }
+            return (values, firstHasProperties)
+        }
     }
 
     /// This baggage with `key` set to `value`: the first entry with that key is replaced
@@ -103,31 +143,61 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     ) throws(BaggageError) -> Baggage {
         guard Baggage.isToken(key) else { throw .invalidKey(key) }
         for property in properties where !Baggage.isToken(property.key) { throw .invalidKey(property.key) }
+        if properties.isEmpty {
+            // The propagation path: the entry is already there as it should be, or it is
+            // new and goes in front of the canonical header.
+            let existing = occurrences(of: key)
+            if existing.values == [value], !existing.firstHasProperties { return self }
+            if existing.values.isEmpty {
+                var member = [UInt8]()
+                Baggage.encode(Entry(key: key, value: value), into: &member)
+                var header = canonical
+                let members = header.isEmpty ? 0 : header.withUTF8 { 1 + $0.count(where: { $0 == UInt8(ascii: ",") }) }
+                let size = member.count + (canonical.isEmpty ? 0 : 1 + canonical.utf8.count)
+                if members < Baggage.maxMembers, size <= Baggage.maxBytes {
+                    var copy = self
+                    if !canonical.isEmpty {
+                        member.append(UInt8(ascii: ","))
+                        member.append(contentsOf: canonical.utf8)
+                    }
+                    copy.canonical = String(decoding: member, as: UTF8.self)
+                    return copy
+                }
+            }
+        }
         let entry = Entry(key: key, value: value, properties: properties)
-        var copy = self
-        if let first = copy.entries.firstIndex(where: { $0.key == key }) {
-            copy.entries[first] = entry
-            var index = copy.entries.count - 1
+        var entries = self.entries
+        if let first = entries.firstIndex(where: { $0.key == key }) {
+            if entries[first] == entry, !entries[(first + 1)...].contains(where: { $0.key == key }) { return self }
+            entries[first] = entry
+            var index = entries.count - 1
             while index > first {
-                if copy.entries[index].key == key { copy.entries.remove(at: index) }
+                if entries[index].key == key { entries.remove(at: index) }
                 index -= 1
             }
         } else {
-            copy.entries.insert(entry, at: 0)
+            entries.insert(entry, at: 0)
         }
+        var copy = self
+        copy.canonical = Baggage.format(entries)
         return copy
     }
 
     /// This baggage without any entry for `key`.
     public func removing(key: String) -> Baggage {
         var copy = self
-        copy.entries.removeAll(where: { $0.key == key })
+        copy.canonical = Baggage.format(entries.filter { $0.key != key })
         return copy
     }
 
     /// The header value: entries in order, values percent-encoded, members past 64 or past
     /// 8192 bytes left out whole (§3.3.2: "it MUST NOT propagate any partial list-members").
-    public var headerValue: String {
+    public var headerValue: String { canonical }
+
+    public var description: String { canonical }
+
+    /// The header of `entries` within the limits.
+    static func format(_ entries: [Entry]) -> String {
         var result = [UInt8]()
         var members = 0
         for entry in entries where members < Baggage.maxMembers {
@@ -143,7 +213,90 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: result, as: UTF8.self)
     }
 
-    public var description: String { headerValue }
+    /// The header that parsing `bytes` and formatting the entries would give, without
+    /// building the entries: members that are already canonical (no whitespace, no `%`)
+    /// are copied as they are, the others decoded and encoded again.
+    static func canonicalize(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        var result = [UInt8]()
+        result.reserveCapacity(bytes.count)
+        var parsedMembers = 0
+        var parsedSize = 0
+        var start = 0
+        while start <= bytes.count, parsedMembers < maxMembers {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            let member = HeaderSyntax.trimmingOWS(start..<end, in: bytes)
+            // The limits as `parse` applies them, on the incoming member.
+            let added = member.count + (parsedMembers == 0 ? 0 : 1)
+            if !member.isEmpty, parsedSize + added <= maxBytes {
+                let outputStart = result.count
+                if outputStart > 0 { result.append(UInt8(ascii: ",")) }
+                var accepted = false
+                if isCanonicalMember(bytes[member]) {
+                    result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[member]))
+                    accepted = true
+                } else if let entry = parseMember(member, in: bytes) {
+                    encode(entry, into: &result)
+                    accepted = true
+                }
+                if accepted {
+                    parsedMembers += 1
+                    parsedSize += added
+                }
+                // The limits as formatting applies them, on the outgoing member.
+                if !accepted || result.count > maxBytes { result.removeSubrange(outputStart...) }
+            }
+            start = end + 1
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Whether a member formats to itself: `token=octets(;token(=octets)?)*` with no
+    /// whitespace, and `%` only where encoding would write it again.
+    static func isCanonicalMember(_ member: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        var index = member.startIndex
+        var part = 0
+        while index < member.endIndex {
+            // A key: a token.
+            let keyStart = index
+            while index < member.endIndex, isTokenCharacter(member[index]), member[index] != UInt8(ascii: "%") {
+                index += 1
+            }
+            guard index > keyStart else { return false }
+            if index == member.endIndex { return part > 0 }
+            if member[index] == UInt8(ascii: "=") {
+                index += 1
+                while index < member.endIndex, member[index] != UInt8(ascii: ";") {
+                    let byte = member[index]
+                    guard isBaggageOctet(byte) else { return false }
+                    if byte == UInt8(ascii: "%") {
+                        // `%XX` formats to itself when XX is upper-case hex of an ASCII byte
+                        // that encoding escapes again (non-ASCII may be invalid UTF-8, which
+                        // decodes to U+FFFD).
+                        guard index + 2 < member.endIndex,
+                            let high = upperHexValue(member[index + 1]), let low = upperHexValue(member[index + 2]),
+                            high < 8
+                        else { return false }
+                        let decoded = high << 4 | low
+                        guard !isBaggageOctet(decoded) || decoded == UInt8(ascii: "%") else { return false }
+                        index += 3
+                    } else {
+                        index += 1
+                    }
+                }
+            } else if part == 0 {
+                return false
+            }
+            guard index == member.endIndex || member[index] == UInt8(ascii: ";") else { return false }
+            if index < member.endIndex {
+                index += 1
+                // `k=v;` formats without its empty property.
+                if index == member.endIndex { return false }
+            }
+            part += 1
+        }
+        return part > 0
+    }
 
     // MARK: Parsing
 
@@ -232,6 +385,15 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: decoded, as: UTF8.self)
     }
 
+    /// The value of an upper-case hex digit, the case formatting writes.
+    static func upperHexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// RFC 3986 §2.1: percent-encoding uses hex digits of either case.
     static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
@@ -261,6 +423,12 @@ public struct Baggage: Hashable, Sendable, CustomStringConvertible {
     /// §3.3.1.3: "Any code points outside of the baggage-octet range MUST be
     /// percent-encoded. The percent code point (U+0025) MUST be percent-encoded."
     static func percentEncode(_ value: String, into result: inout [UInt8]) {
+        let copied: Bool? = value.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.allSatisfy({ isBaggageOctet($0) && $0 != UInt8(ascii: "%") }) else { return false }
+            result.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true { return }
         for byte in value.utf8 {
             if isBaggageOctet(byte), byte != UInt8(ascii: "%") {
                 result.append(byte)

@@ -44,6 +44,16 @@ struct JSONLine {
         needsComma = false
     }
 
+    /// A member name that needs no escaping, such as the handler's fixed members.
+    mutating func key(literal key: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     mutating func string(_ value: String) {
         separate()
         appendString(value)
@@ -59,10 +69,9 @@ struct JSONLine {
     mutating func rawString(count: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: count))
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            write(UnsafeMutableBufferPointer(rebasing: buffer[start..<(start + count)]))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            write(buffer)
+            bytes.append(contentsOf: buffer)
         }
         bytes.append(UInt8(ascii: "\""))
     }

@@ -107,23 +107,33 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let record = self.record(of: event, in: ServiceContext.current)
+        let record = self.record(of: event, in: ServiceContext.current, instrument: InstrumentationSystem.instrument)
         recordSink?.emit(record)
         if let output {
             output.destination.write(encode(record))
         }
     }
 
-    /// The record of `event`, stamped from `context`.
-    func record(of event: LogEvent, in context: ServiceContext?) -> StructuredLogRecord {
+    /// The record of `event`, stamped from `context`; `instrument` is asked for the span
+    /// when a tracer other than ours keeps it under its own key.
+    func record(
+        of event: LogEvent,
+        in context: ServiceContext?,
+        instrument: @autoclosure () -> any Instrument = NoOpInstrument()
+    ) -> StructuredLogRecord {
         var merged = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty {
             merged.merge(provided, uniquingKeysWith: { _, new in new })
         }
         if let explicit = event.metadata, !explicit.isEmpty {
-            merged.merge(explicit, uniquingKeysWith: { _, new in new })
+            // Most loggers carry no metadata of their own: then the call's is used as it is.
+            if merged.isEmpty {
+                merged = explicit
+            } else {
+                merged.merge(explicit, uniquingKeysWith: { _, new in new })
+            }
         }
-        let spanContext = context?.spanContext
+        let spanContext = context.flatMap { Self.spanContext(of: $0, instrument: instrument()) }
         return StructuredLogRecord(
             timestampNanoseconds: clock(),
             level: event.level,
@@ -143,54 +153,71 @@ public struct JSONLogHandler: LogHandler {
         )
     }
 
+    /// The span `context` is in, whichever tracer keeps it: ours under
+    /// ``ServiceContext/spanContext``; any other (swift-otel's, say) read back through its
+    /// own `inject` as a `traceparent`, the one form every W3C tracer can write. Only the
+    /// IDs and flags matter here, so the `tracestate` is not read.
+    static func spanContext(of context: ServiceContext, instrument: @autoclosure () -> any Instrument) -> SpanContext? {
+        if let ours = context.spanContext { return ours }
+        var fields: [(name: String, value: String)] = []
+        instrument().inject(context, into: &fields, using: HTTPHeaderFieldsInjector())
+        guard let value = fields.last(where: { HTTPFieldName.equal($0.name, "traceparent") })?.value,
+            let parent = TraceParent(value)
+        else { return nil }
+        return SpanContext(traceID: parent.traceID, spanID: parent.parentID, flags: parent.flags)
+    }
+
     /// The JSON line of `record`, newline included.
     func encode(_ record: StructuredLogRecord) -> [UInt8] {
         var line = JSONLine()
         line.beginObject()
-        line.key("timestamp")
+        line.key(literal: "timestamp")
         line.rawString(count: RFC3339.length) { RFC3339.write(nanoseconds: record.timestampNanoseconds, to: $0) }
-        line.key("level")
+        line.key(literal: "level")
         line.string(record.level.rawValue)
-        line.key("message")
+        line.key(literal: "message")
         line.string(record.message)
-        line.key("logger")
+        line.key(literal: "logger")
         line.string(record.label)
-        line.key("service.name")
+        line.key(literal: "service.name")
         line.string(record.serviceName)
         if let traceID = record.traceID {
-            line.key("trace_id")
-            line.string(traceID.description)
+            line.key(literal: "trace_id")
+            line.rawString(count: 32) {
+                Hex.write(traceID.high, to: $0, at: 0)
+                Hex.write(traceID.low, to: $0, at: 16)
+            }
         }
         if let spanID = record.spanID {
-            line.key("span_id")
-            line.string(spanID.description)
+            line.key(literal: "span_id")
+            line.rawString(count: 16) { Hex.write(spanID.value, to: $0, at: 0) }
         }
         if let flags = record.traceFlags {
-            line.key("trace_flags")
+            line.key(literal: "trace_flags")
             // As in `traceparent` (W3C Trace Context §3.2.2.5): two lowercase hex digits.
             line.rawString(count: 2) { Hex.write(flags.rawValue, to: $0, at: 0) }
         }
         if let correlationID = record.correlationID {
-            line.key("correlation_id")
+            line.key(literal: "correlation_id")
             line.string(correlationID.rawValue)
         }
         if let error = record.error {
             // The OpenTelemetry exception attributes, as on a span's exception event.
-            line.key("exception.type")
+            line.key(literal: "exception.type")
             line.string(String(reflecting: type(of: error)))
-            line.key("exception.message")
+            line.key(literal: "exception.message")
             line.string(String(describing: error))
         }
         if includesSource {
-            line.key("source")
+            line.key(literal: "source")
             line.string(record.source)
         }
         if includesCodeLocation {
-            line.key("file")
+            line.key(literal: "file")
             line.string(record.file)
-            line.key("function")
+            line.key(literal: "function")
             line.string(record.function)
-            line.key("line")
+            line.key(literal: "line")
             line.unsigned(UInt64(record.line))
         }
         for key in record.metadata.keys.sorted() {
@@ -206,7 +233,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// Whether `encode` writes a member named `key` for `record` before the metadata.
     private func writesMember(_ key: String, of record: StructuredLogRecord) -> Bool {
-        switch key {
+        // Every member name starts with one of these letters; most metadata keys don't.
+        switch key.utf8.first {
+        case UInt8(ascii: "t"), UInt8(ascii: "l"), UInt8(ascii: "m"), UInt8(ascii: "s"), UInt8(ascii: "c"),
+            UInt8(ascii: "e"), UInt8(ascii: "f"):
+            break
+        default:
+            return false
+        }
+        return switch key {
         case "timestamp", "level", "message", "logger", "service.name": true
         case "trace_id": record.traceID != nil
         case "span_id": record.spanID != nil

@@ -50,12 +50,13 @@ public struct EventContextPropagator: Instrument {
         into context: inout ServiceContext,
         using extractor: Extract
     ) where Extract.Carrier == Carrier {
+        var values = context.eventTracing
         if let header = extractor.extract(key: HeaderName.traceparent, from: carrier),
             let parent = TraceParent(header)
         {
             let traceState =
                 extractor.extract(key: HeaderName.tracestate, from: carrier).flatMap { TraceState($0) } ?? TraceState()
-            context.spanContext = SpanContext(
+            values.spanContext = SpanContext(
                 traceID: parent.traceID,
                 spanID: parent.parentID,
                 flags: parent.flags,
@@ -69,7 +70,7 @@ public struct EventContextPropagator: Instrument {
             let parsed = Baggage(header)
             if !parsed.isEmpty {
                 baggage = parsed
-                context.baggage = parsed
+                values.baggage = parsed
             }
         }
 
@@ -77,10 +78,11 @@ public struct EventContextPropagator: Instrument {
             extractor.extract(key: HeaderName.correlationID, from: carrier).flatMap(CorrelationID.init)
             ?? baggage?[CorrelationID.baggageKey].flatMap(CorrelationID.init)
         if let correlationID {
-            context.correlationID = correlationID
-        } else if createsCorrelationID, context.correlationID == nil {
-            context.correlationID = CorrelationID.generate()
+            values.correlationID = correlationID
+        } else if createsCorrelationID, values.correlationID == nil {
+            values.correlationID = CorrelationID.generate()
         }
+        context.eventTracing = values
     }
 
     /// Writes the span context of `context` as `traceparent` (version 00) and `tracestate`
@@ -92,7 +94,8 @@ public struct EventContextPropagator: Instrument {
         into carrier: inout Carrier,
         using injector: Inject
     ) where Inject.Carrier == Carrier {
-        if let spanContext = context.spanContext {
+        let values = context.eventTracing
+        if let spanContext = values.spanContext {
             injector.inject(spanContext.traceParent.headerValue, forKey: HeaderName.traceparent, into: &carrier)
             // §3.3.2: empty tracestate headers are accepted but "SHOULD [be avoided]".
             if !spanContext.traceState.isEmpty {
@@ -101,8 +104,8 @@ public struct EventContextPropagator: Instrument {
             }
         }
 
-        var baggage = context.baggage ?? Baggage()
-        if let correlationID = context.correlationID {
+        var baggage = values.baggage ?? Baggage()
+        if let correlationID = values.correlationID {
             injector.inject(correlationID.rawValue, forKey: HeaderName.correlationID, into: &carrier)
             // A token key and any value: setting cannot fail here.
             if let updated = try? baggage.setting(correlationID.rawValue, forKey: CorrelationID.baggageKey) {

@@ -4,20 +4,27 @@ extension ServiceContext {
     /// The span context this context continues: the remote parent extracted from an
     /// incoming message, or the current span of a `Tracer` that stores it here.
     public var spanContext: SpanContext? {
-        get { self[SpanContextKey.self] }
-        set { self[SpanContextKey.self] = newValue }
+        get { eventTracing.spanContext }
+        set { eventTracing.spanContext = newValue }
     }
 
     /// The W3C baggage that travels with this context.
     public var baggage: Baggage? {
-        get { self[BaggageKey.self] }
-        set { self[BaggageKey.self] = newValue }
+        get { eventTracing.baggage }
+        set { eventTracing.baggage = newValue }
     }
 
     /// The correlation ID of the business transaction this context belongs to.
     public var correlationID: CorrelationID? {
-        get { self[CorrelationIDKey.self] }
-        set { self[CorrelationIDKey.self] = newValue }
+        get { eventTracing.correlationID }
+        set { eventTracing.correlationID = newValue }
+    }
+
+    /// All three under one key: a `ServiceContext` lookup hashes, casts and boxes, and
+    /// propagation reads or writes the three together on every message.
+    var eventTracing: EventTracingValues {
+        get { self[EventTracingKey.self] ?? EventTracingValues() }
+        set { self[EventTracingKey.self] = newValue.isEmpty ? nil : newValue }
     }
 
     /// The correlation ID, creating and storing one when there is none: for work that
@@ -30,17 +37,16 @@ extension ServiceContext {
     }
 }
 
-enum SpanContextKey: ServiceContextKey {
-    typealias Value = SpanContext
-    static var nameOverride: String? { "event-tracing.span-context" }
+/// What EventTracing keeps in a `ServiceContext`.
+struct EventTracingValues: Sendable {
+    var spanContext: SpanContext?
+    var baggage: Baggage?
+    var correlationID: CorrelationID?
+
+    var isEmpty: Bool { spanContext == nil && baggage == nil && correlationID == nil }
 }
 
-enum BaggageKey: ServiceContextKey {
-    typealias Value = Baggage
-    static var nameOverride: String? { "event-tracing.baggage" }
-}
-
-enum CorrelationIDKey: ServiceContextKey {
-    typealias Value = CorrelationID
-    static var nameOverride: String? { "event-tracing.correlation-id" }
+enum EventTracingKey: ServiceContextKey {
+    typealias Value = EventTracingValues
+    static var nameOverride: String? { "event-tracing" }
 }

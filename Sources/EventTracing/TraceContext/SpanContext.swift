@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The identity of a span as W3C Trace Context carries it between services: what a
 /// ``EventContextPropagator`` extracts from an incoming message or request, and what any
 /// `Tracer` (our OTLP SDK or another) reads from the `ServiceContext` to parent or link
@@ -88,9 +90,9 @@ extension SpanContext {
             }
         }
 
-        /// A random, valid ID from the system's secure generator.
+        /// A random, valid ID from ``IDRandomNumberGenerator``.
         public static func random() -> TraceID {
-            var generator = SystemRandomNumberGenerator()
+            var generator = IDRandomNumberGenerator()
             return random(using: &generator)
         }
 
@@ -138,9 +140,9 @@ extension SpanContext {
             }
         }
 
-        /// A random, valid ID from the system's secure generator.
+        /// A random, valid ID from ``IDRandomNumberGenerator``.
         public static func random() -> SpanID {
-            var generator = SystemRandomNumberGenerator()
+            var generator = IDRandomNumberGenerator()
             return random(using: &generator)
         }
 
@@ -242,5 +244,31 @@ enum Hex {
         for shift in stride(from: 56, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
+    }
+}
+
+/// The generator of trace and span IDs: wyrand, a 64-bit generator whose state is one
+/// counter, so every thread can draw from it with a single atomic add, seeded once from
+/// the system's secure generator.
+///
+/// IDs need to be unique and unpredictable enough for sampling decisions, not secret:
+/// W3C Trace Context Level 2 §3.2.2.5.2 asks for IDs "randomly (or pseudo-randomly)
+/// generated", and the OpenTelemetry SDKs use non-cryptographic generators too. The
+/// system generator costs a `getrandom` system call per draw, which was the largest single
+/// cost of starting a span.
+public struct IDRandomNumberGenerator: RandomNumberGenerator, Sendable {
+    private static let state = Atomic<UInt64>({
+        var system = SystemRandomNumberGenerator()
+        return system.next()
+    }())
+
+    /// Creates a handle on the shared generator.
+    public init() {}
+
+    public mutating func next() -> UInt64 {
+        // wyrand (Wang Yi): add an odd constant, then fold a full-width multiply.
+        let counter = Self.state.wrappingAdd(0xa076_1d64_78bd_642f, ordering: .relaxed).newValue
+        let product = counter.multipliedFullWidth(by: counter ^ 0xe703_7ed1_a0b4_28db)
+        return product.high ^ product.low
     }
 }
