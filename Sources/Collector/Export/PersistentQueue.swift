@@ -1,0 +1,524 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a batch could not be queued.
+package enum ExportQueueError: Error, CustomStringConvertible {
+    /// `sending_queue` is full: the caller should refuse upstream (429/503) and retry later.
+    case full(exporter: String, queuedBytes: Int, queuedBatches: Int, limit: String)
+    /// The exporter is shutting down and takes nothing more.
+    case closed(exporter: String)
+    /// The file system refused a write, a sync or a read.
+    case io(exporter: String, operation: String, path: String, errno: Int32)
+
+    package var description: String {
+        switch self {
+        case .full(let exporter, let bytes, let batches, let limit):
+            "exporter \(exporter): queue full (\(batches) batches, \(bytes) bytes queued; limit \(limit)); the backend is not keeping up or is down"
+        case .closed(let exporter):
+            "exporter \(exporter): shutting down, no batches accepted"
+        case .io(let exporter, let operation, let path, let errno):
+            "exporter \(exporter): \(operation) \(path) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        }
+    }
+}
+
+/// One record still to deliver: where it is on disk.
+struct QueueEntry: Sendable, Equatable {
+    var segment: UInt64
+    var offset: Int
+    /// Header and payload.
+    var length: Int
+}
+
+/// An exporter's queue on disk, in `dataDirectory/exporters/<name>/`:
+///
+/// - `<20-digit number>.seg`: append-only segment files of records, each a little-endian
+///   `UInt32` payload length, a little-endian `UInt32` CRC-32 (IEEE) of the payload, and
+///   the payload. A segment is closed past `segmentBytes` and the next number begun.
+/// - `cursor`: the segment number and offset of the first record not yet delivered (two
+///   little-endian `UInt64` and their CRC-32), replaced atomically (write, fsync, rename)
+///   after every delivery. Segments wholly before it are deleted.
+///
+/// Every append is fsynced before `append` returns, because returning is the promise the
+/// receiver passes on to the sender (a 200 to the SDK): a batch acknowledged but still in
+/// the page cache would be lost by a power cut. Batches are whole export requests
+/// (typically hundreds of spans), so one fsync per batch is affordable; the cursor is
+/// fsynced too, and a cursor lost in a crash only means a batch delivered twice
+/// (at-least-once, as OTLP expects).
+///
+/// On open the records after the cursor are checked; the first one whose length runs past
+/// the end of its file, is zero, or whose CRC does not match is a torn write from a crash,
+/// and the segment is truncated there.
+///
+/// The actor runs on a thread of its own (`diskThread`) because fsync blocks, and a
+/// blocked thread of Swift's cooperative pool (two threads on this machine) would stall
+/// everything else.
+actor PersistentQueue {
+    /// One thread for the queues of all exporters: their fsyncs would queue at the disk anyway.
+    static let diskThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    private let loop: any EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+    let exporter: String
+    let directory: String
+    let limits: QueueLimits
+    let segmentBytes: Int
+    let logger: Logger
+    let metrics: ExporterMetrics
+    let files: QueueDirectory
+
+    /// Records still to deliver, oldest first, from `head` on.
+    private var entries: [QueueEntry] = []
+    private var head = 0
+    private(set) var queuedBytes = 0
+    /// Live segment numbers, ascending; the last is the one appended to.
+    private var segments: [UInt64] = []
+    private var tailDescriptor: Int32 = -1
+    private var tailSize = 0
+    private var readSegment: (number: UInt64, descriptor: Int32)?
+    private var reportedFull = false
+
+    private enum State { case accepting, draining(deadline: ContinuousClock.Instant), closed }
+    private var state = State.accepting
+    private var running = false
+    private var recordWaiter: CheckedContinuation<Void, Never>?
+    private var drainWaiter: CheckedContinuation<Void, Never>?
+    private var runEndWaiters: [CheckedContinuation<Void, Never>] = []
+
+    static let headerSize = 8
+
+    /// Opens (or creates) the queue and recovers what an earlier run left.
+    init(
+        exporter: String, directory: String, limits: QueueLimits, segmentBytes: Int, logger: Logger, metrics: ExporterMetrics
+    ) throws(ExportQueueError) {
+        self.loop = Self.diskThread.next()
+        self.exporter = exporter
+        self.directory = directory
+        self.limits = limits
+        self.segmentBytes = segmentBytes
+        self.logger = logger
+        self.metrics = metrics
+        let files = QueueDirectory(path: directory, exporter: exporter)
+        self.files = files
+        let recovered = try files.recover(logger: logger)
+        entries = recovered.entries
+        let bytes = recovered.entries.reduce(0) { $0 + $1.length }
+        queuedBytes = bytes
+        segments = recovered.segments
+        tailSize = recovered.tailSize
+        tailDescriptor = recovered.tailDescriptor
+        metrics.queueLength.record(recovered.entries.count)
+        metrics.queueBytes.record(bytes)
+        if !recovered.entries.isEmpty {
+            logger.info(
+                "exporter queue recovered batches from disk",
+                metadata: ["exporter": "\(exporter)", "batches": "\(recovered.entries.count)", "bytes": "\(bytes)"])
+        }
+    }
+
+    var count: Int { entries.count - head }
+
+    // MARK: Appending
+
+    /// Writes `payload` as one record and syncs it to disk.
+    func append(_ payload: [UInt8]) throws(ExportQueueError) {
+        guard case .accepting = state else { throw .closed(exporter: exporter) }
+        let length = Self.headerSize + payload.count
+        let overBatches = limits.maxBatches.map { count >= $0 } ?? false
+        if queuedBytes + length > limits.maxBytes || overBatches {
+            metrics.refused.increment()
+            let limit = overBatches ? "queue_size \(limits.maxBatches ?? 0) batches" : "max_bytes \(limits.maxBytes)"
+            if !reportedFull {
+                reportedFull = true
+                metrics.queueFull.record(1)
+                logger.error(
+                    "exporter queue is full; refusing batches until the backend takes some",
+                    metadata: ["exporter": "\(exporter)", "batches": "\(count)", "bytes": "\(queuedBytes)", "limit": "\(limit)"])
+            }
+            throw .full(exporter: exporter, queuedBytes: queuedBytes, queuedBatches: count, limit: limit)
+        }
+        if tailSize > 0, tailSize + length > segmentBytes {
+            _ = fsync(tailDescriptor)
+            close(tailDescriptor)
+            let next = (segments.last ?? 0) + 1
+            tailDescriptor = try files.openSegment(next, create: true)
+            segments.append(next)
+            tailSize = 0
+        }
+        var record: [UInt8] = []
+        record.reserveCapacity(length)
+        record.appendLittleEndian(UInt32(payload.count))
+        record.appendLittleEndian(CRC32.checksum(payload[...]))
+        record.append(contentsOf: payload)
+        let path = files.segmentPath(segments.last ?? 0)
+        do throws(ExportQueueError) {
+            try files.writeAll(tailDescriptor, record, at: tailSize, path: path)
+            guard fdatasync(tailDescriptor) == 0 else { throw files.fail("fdatasync", path) }
+        } catch {
+            // Leave no half record behind for the next append to follow.
+            _ = ftruncate(tailDescriptor, off_t(tailSize))
+            throw error
+        }
+        entries.append(QueueEntry(segment: segments.last ?? 0, offset: tailSize, length: length))
+        tailSize += length
+        queuedBytes += length
+        metrics.queueLength.record(count)
+        metrics.queueBytes.record(queuedBytes)
+        recordWaiter?.resume()
+        recordWaiter = nil
+    }
+
+    // MARK: Delivering
+
+    /// The oldest record and its payload; waits while the queue is empty. `nil` once the
+    /// queue is draining and empty, closed, or the calling task is cancelled.
+    func next() async -> (entry: QueueEntry, payload: [UInt8])? {
+        while true {
+            if case .closed = state { return nil }
+            if Task.isCancelled { return nil }
+            if head < entries.count {
+                let entry = entries[head]
+                if let payload = readPayload(entry) { return (entry, payload) }
+                logger.error(
+                    "exporter queue: a record no longer reads back intact, dropping it",
+                    metadata: ["exporter": "\(exporter)", "segment": "\(entry.segment)", "offset": "\(entry.offset)"])
+                metrics.dropped.increment()
+                try? remove(entry)
+                continue
+            }
+            if case .draining = state { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { recordWaiter = $0 }
+            } onCancel: {
+                Task { await self.wakeRecordWaiter() }
+            }
+        }
+    }
+
+    private func wakeRecordWaiter() {
+        recordWaiter?.resume()
+        recordWaiter = nil
+    }
+
+    private func readPayload(_ entry: QueueEntry) -> [UInt8]? {
+        let path = files.segmentPath(entry.segment)
+        if readSegment?.number != entry.segment {
+            if let old = readSegment { close(old.descriptor) }
+            readSegment = nil
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return nil }
+            readSegment = (entry.segment, descriptor)
+        }
+        guard let descriptor = readSegment?.descriptor else { return nil }
+        var bytes = [UInt8](repeating: 0, count: entry.length)
+        var got = 0
+        while got < entry.length {
+            let result = bytes.withUnsafeMutableBytes { raw in
+                pread(descriptor, raw.baseAddress! + got, raw.count - got, off_t(entry.offset + got))
+            }
+            if result < 0, errno == EINTR { continue }
+            guard result > 0 else { return nil }
+            got += result
+        }
+        guard QueueDirectory.validRecordLength(bytes, at: 0) == entry.length else { return nil }
+        return Array(bytes[Self.headerSize...])
+    }
+
+    /// Marks the oldest record as done (delivered or given up): moves the cursor past it
+    /// and deletes segments nothing points into any more.
+    func remove(_ entry: QueueEntry) throws(ExportQueueError) {
+        guard head < entries.count, entries[head] == entry else { return }
+        head += 1
+        queuedBytes -= entry.length
+        if head > 1024, head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+        let tail = segments.last ?? 0
+        let next = head < entries.count ? (entries[head].segment, entries[head].offset) : (tail, tailSize)
+        try files.writeCursor(segment: next.0, offset: next.1)
+        while let first = segments.first, first < next.0 {
+            segments.removeFirst()
+            if readSegment?.number == first, let descriptor = readSegment?.descriptor {
+                close(descriptor)
+                readSegment = nil
+            }
+            unlink(files.segmentPath(first))
+        }
+        if reportedFull, queuedBytes + segmentBytes / 16 < limits.maxBytes {
+            reportedFull = false
+            metrics.queueFull.record(0)
+            logger.info("exporter queue has room again", metadata: ["exporter": "\(exporter)"])
+        }
+        metrics.queueLength.record(count)
+        metrics.queueBytes.record(queuedBytes)
+    }
+
+    // MARK: Life cycle
+
+    /// Whether the delivery loop may start: only once, and not after shutdown.
+    func beginRun() -> Bool {
+        guard !running, case .accepting = state else { return false }
+        running = true
+        return true
+    }
+
+    func endRun() {
+        running = false
+        for waiter in runEndWaiters { waiter.resume() }
+        runEndWaiters = []
+    }
+
+    /// Stops taking batches; the delivery loop goes on until `deadline` or until empty.
+    /// Returns whether a delivery loop is running (and so worth waiting for).
+    func beginDrain(deadline: ContinuousClock.Instant) -> Bool {
+        if case .accepting = state { state = .draining(deadline: deadline) }
+        recordWaiter?.resume()
+        recordWaiter = nil
+        drainWaiter?.resume()
+        drainWaiter = nil
+        return running
+    }
+
+    var drainDeadline: ContinuousClock.Instant? {
+        if case .draining(let deadline) = state { return deadline }
+        return nil
+    }
+
+    /// Returns once shutdown begins, or once the calling task is cancelled.
+    func waitForDrain() async {
+        guard case .accepting = state, !Task.isCancelled else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { drainWaiter = $0 }
+        } onCancel: {
+            Task { await self.wakeDrainWaiter() }
+        }
+    }
+
+    private func wakeDrainWaiter() {
+        drainWaiter?.resume()
+        drainWaiter = nil
+    }
+
+    func waitForRunEnd() async {
+        guard running else { return }
+        await withCheckedContinuation { runEndWaiters.append($0) }
+    }
+
+    /// Closes the files; what is left stays on disk for the next start.
+    func closeFiles() {
+        state = .closed
+        recordWaiter?.resume()
+        recordWaiter = nil
+        drainWaiter?.resume()
+        drainWaiter = nil
+        if tailDescriptor >= 0 {
+            _ = fsync(tailDescriptor)
+            close(tailDescriptor)
+            tailDescriptor = -1
+        }
+        if let segment = readSegment {
+            close(segment.descriptor)
+            readSegment = nil
+        }
+    }
+}
+
+/// The files of one queue; every function works on the file system only, so that the
+/// actor can recover in its initializer.
+struct QueueDirectory: Sendable {
+    let path: String
+    let exporter: String
+
+    struct Recovery {
+        var entries: [QueueEntry]
+        var segments: [UInt64]
+        var tailSize: Int
+        var tailDescriptor: Int32
+    }
+
+    func segmentPath(_ number: UInt64) -> String {
+        let digits = String(number)
+        return path + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
+    }
+
+    var cursorPath: String { path + "/cursor" }
+
+    func fail(_ operation: String, _ file: String) -> ExportQueueError {
+        .io(exporter: exporter, operation: operation, path: file, errno: errno)
+    }
+
+    func readWholeFile(_ file: String) throws(ExportQueueError) -> [UInt8] {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw fail("open", file) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw fail("read", file)
+            }
+            if got == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<got])
+        }
+    }
+
+    func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path file: String) throws(ExportQueueError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw fail("write", file)
+            }
+            written += result
+        }
+    }
+
+    /// Makes a file's creation, rename or deletion durable.
+    func syncDirectory() {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        close(descriptor)
+    }
+
+    func openSegment(_ number: UInt64, create: Bool) throws(ExportQueueError) -> Int32 {
+        let file = segmentPath(number)
+        let descriptor = open(file, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
+        guard descriptor >= 0 else { throw fail("open", file) }
+        if create { syncDirectory() }
+        return descriptor
+    }
+
+    func readCursor(logger: Logger) -> (segment: UInt64, offset: Int)? {
+        guard let bytes = try? readWholeFile(cursorPath), bytes.count == 20 else { return nil }
+        guard CRC32.checksum(bytes[0..<16]) == UInt32(littleEndianBytes: bytes[16..<20]) else {
+            logger.warning("exporter queue cursor is damaged; delivering from the oldest segment", metadata: ["exporter": "\(exporter)"])
+            return nil
+        }
+        return (UInt64(littleEndianBytes: bytes[0..<8]), Int(UInt64(littleEndianBytes: bytes[8..<16])))
+    }
+
+    func writeCursor(segment: UInt64, offset: Int) throws(ExportQueueError) {
+        var bytes: [UInt8] = []
+        bytes.appendLittleEndian(segment)
+        bytes.appendLittleEndian(UInt64(offset))
+        bytes.appendLittleEndian(CRC32.checksum(bytes[...]))
+        let temporary = cursorPath + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw fail("open", temporary) }
+        defer { close(descriptor) }
+        try writeAll(descriptor, bytes, at: 0, path: temporary)
+        guard fsync(descriptor) == 0 else { throw fail("fsync", temporary) }
+        guard rename(temporary, cursorPath) == 0 else { throw fail("rename", temporary) }
+    }
+
+    /// Finds the records after the cursor, truncating a torn tail, and opens the last
+    /// segment for appending.
+    func recover(logger: Logger) throws(ExportQueueError) -> Recovery {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw .io(exporter: exporter, operation: "create directory", path: path, errno: EACCES)
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        var numbers = names.compactMap { name -> UInt64? in
+            guard name.hasSuffix(".seg") else { return nil }
+            return UInt64(name.dropLast(4))
+        }.sorted()
+        let cursor = readCursor(logger: logger) ?? (numbers.first ?? 1, 0)
+        for number in numbers where number < cursor.segment {
+            unlink(segmentPath(number))
+        }
+        numbers.removeAll { $0 < cursor.segment }
+        var entries: [QueueEntry] = []
+        var tailSize = 0
+        for number in numbers {
+            let file = segmentPath(number)
+            let bytes = try readWholeFile(file)
+            var position = number == cursor.segment ? min(cursor.offset, bytes.count) : 0
+            while position < bytes.count {
+                guard let length = Self.validRecordLength(bytes, at: position) else {
+                    logger.warning(
+                        "exporter queue: torn or damaged record after a crash, truncating the segment there",
+                        metadata: ["exporter": "\(exporter)", "segment": "\(file)", "offset": "\(position)", "size": "\(bytes.count)"])
+                    let descriptor = open(file, O_WRONLY | O_CLOEXEC)
+                    guard descriptor >= 0 else { throw fail("open", file) }
+                    defer { close(descriptor) }
+                    guard ftruncate(descriptor, off_t(position)) == 0, fsync(descriptor) == 0 else {
+                        throw fail("truncate", file)
+                    }
+                    break
+                }
+                entries.append(QueueEntry(segment: number, offset: position, length: length))
+                position += length
+            }
+            tailSize = position
+        }
+        if let last = numbers.last {
+            return Recovery(entries: entries, segments: numbers, tailSize: tailSize, tailDescriptor: try openSegment(last, create: false))
+        }
+        let first = cursor.offset > 0 ? cursor.segment + 1 : cursor.segment
+        return Recovery(entries: [], segments: [first], tailSize: 0, tailDescriptor: try openSegment(first, create: true))
+    }
+
+    /// The length of the whole record at `position` if it is complete and its CRC matches.
+    static func validRecordLength(_ bytes: [UInt8], at position: Int) -> Int? {
+        let headerSize = PersistentQueue.headerSize
+        guard bytes.count - position >= headerSize else { return nil }
+        let length = Int(UInt32(littleEndianBytes: bytes[position..<position + 4]))
+        let checksum = UInt32(littleEndianBytes: bytes[position + 4..<position + 8])
+        guard length > 0, bytes.count - position - headerSize >= length else { return nil }
+        let payload = bytes[(position + headerSize)..<(position + headerSize + length)]
+        guard CRC32.checksum(payload) == checksum else { return nil }
+        return headerSize + length
+    }
+}
+
+/// CRC-32 as in zlib and gzip (IEEE 802.3, reflected polynomial 0xEDB88320).
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { index in
+        var value = UInt32(index)
+        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+        return value
+    }
+
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
+
+extension [UInt8] {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension FixedWidthInteger {
+    init(littleEndianBytes bytes: ArraySlice<UInt8>) {
+        var value: Self = 0
+        for (shift, byte) in bytes.enumerated() { value |= Self(byte) << (shift * 8) }
+        self = value
+    }
+}
