@@ -9,7 +9,7 @@ import Yams
 /// that retries cost milliseconds.
 enum ExporterFixture {
     static func traces(_ seed: UInt64 = 1, spans: Int = 2) -> ExportTraceServiceRequest {
-        let resource = Resource(attributes: [KeyValue("service.name", "orders"), KeyValue("host.name", "box-\(seed)")])
+        let resource = Resource(attributes: [KeyValue("service.name", "orders"), KeyValue("host.name", .string("box-\(seed)"))])
         let spanList = (0..<UInt64(spans)).map { index in
             Span(
                 traceID: TraceID(high: 0xAB00 + seed, low: 0xCD00 + seed), spanID: SpanID(0x1000 + seed * 16 + index),
@@ -25,7 +25,7 @@ enum ExporterFixture {
     static func logs(_ seed: UInt64 = 1) -> ExportLogsServiceRequest {
         let record = LogRecord(
             timeUnixNano: 1_700_000_000_000_000_000 + seed, severityNumber: SeverityNumber(rawValue: 9), severityText: "INFO",
-            body: .string("order \(seed) placed"), attributes: [KeyValue("correlation.id", "c-\(seed)")],
+            body: .string("order \(seed) placed"), attributes: [KeyValue("correlation.id", .string("c-\(seed)"))],
             traceID: TraceID(high: 1, low: seed), spanID: SpanID(seed))
         return ExportLogsServiceRequest(resourceLogs: [
             ResourceLogs(
