@@ -1,5 +1,5 @@
-public import Logging
-public import Yams
+package import Logging
+package import Yams
 import Foundation
 
 /// Builds the exporters named in the configuration's `exporters:` section.

@@ -18,6 +18,8 @@ package enum ExportQueueError: Error, CustomStringConvertible {
     case full(exporter: String, queuedBytes: Int, queuedBatches: Int, limit: String)
     /// The exporter is shutting down and takes nothing more.
     case closed(exporter: String)
+    /// Another exporter (another collector on the same data directory) holds the queue.
+    case inUse(exporter: String, path: String)
     /// The file system refused a write, a sync or a read.
     case io(exporter: String, operation: String, path: String, errno: Int32)
 
@@ -27,6 +29,8 @@ package enum ExportQueueError: Error, CustomStringConvertible {
             "exporter \(exporter): queue full (\(batches) batches, \(bytes) bytes queued; limit \(limit)); the backend is not keeping up or is down"
         case .closed(let exporter):
             "exporter \(exporter): shutting down, no batches accepted"
+        case .inUse(let exporter, let path):
+            "exporter \(exporter): the queue \(path) is in use by another process; give each collector its own --data-dir"
         case .io(let exporter, let operation, let path, let errno):
             "exporter \(exporter): \(operation) \(path) failed: \(String(cString: strerror(errno))) (errno \(errno))"
         }
@@ -50,9 +54,10 @@ struct QueueEntry: Sendable, Equatable {
 ///   little-endian `UInt64` and their CRC-32), replaced atomically (write, fsync, rename)
 ///   after every delivery. Segments wholly before it are deleted.
 ///
-/// Every append is fsynced before `append` returns, because returning is the promise the
-/// receiver passes on to the sender (a 200 to the SDK): a batch acknowledged but still in
-/// the page cache would be lost by a power cut. Batches are whole export requests
+/// Every append is synced (`fdatasync`, which also makes the new file size durable)
+/// before `append` returns, because returning is the promise the receiver passes on to
+/// the sender (a 200 to the SDK): a batch acknowledged but still in the page cache would
+/// be lost by a power cut. Batches are whole export requests
 /// (typically hundreds of spans), so one fsync per batch is affordable; the cursor is
 /// fsynced too, and a cursor lost in a crash only means a batch delivered twice
 /// (at-least-once, as OTLP expects).
@@ -86,6 +91,7 @@ actor PersistentQueue {
     /// Live segment numbers, ascending; the last is the one appended to.
     private var segments: [UInt64] = []
     private var tailDescriptor: Int32 = -1
+    private var lockDescriptor: Int32 = -1
     private var tailSize = 0
     private var readSegment: (number: UInt64, descriptor: Int32)?
     private var reportedFull = false
@@ -119,6 +125,7 @@ actor PersistentQueue {
         segments = recovered.segments
         tailSize = recovered.tailSize
         tailDescriptor = recovered.tailDescriptor
+        lockDescriptor = recovered.lockDescriptor
         metrics.queueLength.record(recovered.entries.count)
         metrics.queueBytes.record(bytes)
         if !recovered.entries.isEmpty {
@@ -333,6 +340,10 @@ actor PersistentQueue {
             close(segment.descriptor)
             readSegment = nil
         }
+        if lockDescriptor >= 0 {
+            close(lockDescriptor)
+            lockDescriptor = -1
+        }
     }
 }
 
@@ -347,6 +358,7 @@ struct QueueDirectory: Sendable {
         var segments: [UInt64]
         var tailSize: Int
         var tailDescriptor: Int32
+        var lockDescriptor: Int32
     }
 
     func segmentPath(_ number: UInt64) -> String {
@@ -438,6 +450,24 @@ struct QueueDirectory: Sendable {
         } catch {
             throw .io(exporter: exporter, operation: "create directory", path: path, errno: EACCES)
         }
+        // Two processes appending to one queue would interleave records and deliver
+        // twice; an advisory lock, released when its descriptor closes, keeps them apart.
+        let lockPath = path + "/lock"
+        let lockDescriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockDescriptor >= 0 else { throw fail("open", lockPath) }
+        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockDescriptor)
+            throw .inUse(exporter: exporter, path: path)
+        }
+        do throws(ExportQueueError) {
+            return try recoverRecords(lockDescriptor: lockDescriptor, logger: logger)
+        } catch {
+            close(lockDescriptor)
+            throw error
+        }
+    }
+
+    private func recoverRecords(lockDescriptor: Int32, logger: Logger) throws(ExportQueueError) -> Recovery {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         var numbers = names.compactMap { name -> UInt64? in
             guard name.hasSuffix(".seg") else { return nil }
@@ -473,10 +503,14 @@ struct QueueDirectory: Sendable {
             tailSize = position
         }
         if let last = numbers.last {
-            return Recovery(entries: entries, segments: numbers, tailSize: tailSize, tailDescriptor: try openSegment(last, create: false))
+            return Recovery(
+                entries: entries, segments: numbers, tailSize: tailSize, tailDescriptor: try openSegment(last, create: false),
+                lockDescriptor: lockDescriptor)
         }
         let first = cursor.offset > 0 ? cursor.segment + 1 : cursor.segment
-        return Recovery(entries: [], segments: [first], tailSize: 0, tailDescriptor: try openSegment(first, create: true))
+        return Recovery(
+            entries: [], segments: [first], tailSize: 0, tailDescriptor: try openSegment(first, create: true),
+            lockDescriptor: lockDescriptor)
     }
 
     /// The length of the whole record at `position` if it is complete and its CRC matches.

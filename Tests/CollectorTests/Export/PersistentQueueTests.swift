@@ -108,6 +108,16 @@ struct PersistentQueueTests {
         try await sink.stop()
     }
 
+    @Test func aSecondExporterOnTheSameQueueIsRefusedWhileTheFirstIsOpen() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(throws: ExportQueueError.self) { _ = try ExporterFixture.exporter(settings, dataDirectory: data) }
+        await first.shutdown()
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        await second.shutdown()
+    }
+
     @Test func shutdownStopsAcceptingBatches() async throws {
         let data = try ExporterFixture.temporaryDirectory()
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
