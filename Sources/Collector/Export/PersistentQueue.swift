@@ -275,9 +275,10 @@ actor PersistentQueue {
 
     // MARK: Life cycle
 
-    /// Whether the delivery loop may start: only once, and not after shutdown.
+    /// Whether a delivery loop may start: one at a time, and not once the files are closed.
     func beginRun() -> Bool {
-        guard !running, case .accepting = state else { return false }
+        if case .closed = state { return false }
+        guard !running else { return false }
         running = true
         return true
     }

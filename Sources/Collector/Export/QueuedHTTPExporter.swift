@@ -97,24 +97,35 @@ final class QueuedHTTPExporter: TelemetryConsumer {
 
     func run() async throws {
         guard await queue.beginRun() else { return }
+        await deliverQueue()
+        await queue.endRun()
+    }
+
+    /// Stops accepting, delivers for up to `drainTimeout` (through the running delivery
+    /// loop, or here when `run()` is not running) and leaves the rest on disk.
+    func shutdown() async {
+        let running = await queue.beginDrain(deadline: .now + settings.drainTimeout)
+        if running {
+            await queue.waitForRunEnd()
+        } else if await queue.beginRun() {
+            await deliverQueue()
+            await queue.endRun()
+        }
+        await queue.closeFiles()
+        do {
+            try await client.shutdown()
+        } catch {
+            logger.debug("exporter HTTP client shutdown failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func deliverQueue() async {
         while let next = await queue.next() {
             guard await deliver(next.entry, next.payload) else { break }
             if let deadline = await queue.drainDeadline, ContinuousClock.now >= deadline {
                 logger.info("exporter drain time is up; the rest of the queue stays on disk for the next start")
                 break
             }
-        }
-        await queue.endRun()
-    }
-
-    func shutdown() async {
-        let running = await queue.beginDrain(deadline: .now + settings.drainTimeout)
-        if running { await queue.waitForRunEnd() }
-        await queue.closeFiles()
-        do {
-            try await client.shutdown()
-        } catch {
-            logger.debug("exporter HTTP client shutdown failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -191,6 +191,61 @@ struct OTLPHTTPExporterTests {
         try await sink.stop()
     }
 
+    @Test func shutdownDeliversWhatIsQueuedBeforeItReturns() async throws {
+        let sink = try await HTTPSink.start()
+        let data = try ExporterFixture.temporaryDirectory()
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
+        settings.drainTimeout = .seconds(30)
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        let delivery = Task { try await exporter.run() }
+        for seed in 30..<35 { try await exporter.consume(ExporterFixture.traces(UInt64(seed))) }
+        await exporter.shutdown()
+        _ = await delivery.result
+        #expect(sink.requests.count == 5)
+        #expect(exporter.metrics.tally.snapshot.sentBatches == 5)
+        try await sink.stop()
+    }
+
+    @Test func aBatchStillFailingAfterMaxElapsedTimeIsDropped() async throws {
+        let sink = try await HTTPSink.start(
+            script: Array(repeating: HTTPSink.Reply(status: .badGateway), count: 1000))
+        let data = try ExporterFixture.temporaryDirectory()
+        let settings = try ExporterFixture.settings(
+            "otlphttp",
+            """
+            endpoint: http://127.0.0.1:\(sink.port)
+            retry_on_failure:
+              initial_interval: 5ms
+              max_interval: 10ms
+              max_elapsed_time: 50ms
+            """)
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(exporter) {
+            try await exporter.consume(ExporterFixture.traces())
+            try await waitUntil { exporter.metrics.tally.snapshot.dropped == 1 }
+        }
+        #expect(await exporter.queue.count == 0)
+        #expect(exporter.metrics.tally.snapshot.sentBatches == 0)
+        try await sink.stop()
+    }
+
+    @Test func withRetriesDisabledAFailedBatchIsDroppedAtOnce() async throws {
+        let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .serviceUnavailable)])
+        let data = try ExporterFixture.temporaryDirectory()
+        let settings = try ExporterFixture.settings(
+            "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\nretry_on_failure:\n  enabled: false\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(exporter) {
+            try await exporter.consume(ExporterFixture.traces(40))
+            try await exporter.consume(ExporterFixture.traces(41))
+            try await waitUntil { exporter.metrics.tally.snapshot.sentBatches == 1 }
+        }
+        #expect(sink.requests.count == 2)
+        #expect(exporter.metrics.tally.snapshot.dropped == 1)
+        #expect(exporter.metrics.tally.snapshot.retried == 0)
+        try await sink.stop()
+    }
+
     @Test func aFullTracesURLExportsSpansOnly() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
