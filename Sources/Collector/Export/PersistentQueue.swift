@@ -55,7 +55,7 @@ struct QueueEntry: Sendable, Equatable {
 ///   after every delivery. Segments wholly before it are deleted.
 ///
 /// Every append is synced (`fdatasync`, which also makes the new file size durable)
-/// before `append` returns, because returning is the promise the receiver passes on to
+/// before `append` returns — with group commit, so concurrent appends share one sync — because returning is the promise the receiver passes on to
 /// the sender (a 200 to the SDK): a batch acknowledged but still in the page cache would
 /// be lost by a power cut. Batches are whole export requests
 /// (typically hundreds of spans), so one fsync per batch is affordable; the cursor is
@@ -139,10 +139,25 @@ actor PersistentQueue {
 
     // MARK: Appending
 
-    /// Writes `payload` as one record and syncs it to disk.
-    func append(_ payload: [UInt8]) throws(ExportQueueError) {
+    /// Fills in the header of `record`, whose first `headerSize` bytes are reserved for
+    /// it and the rest is the payload. Done by the caller, off the disk thread.
+    static func seal(_ record: inout [UInt8]) {
+        let payloadLength = UInt32(record.count - headerSize)
+        let checksum = CRC32.checksum(record[headerSize...])
+        for index in 0..<4 {
+            record[index] = UInt8(truncatingIfNeeded: payloadLength >> (8 * index))
+            record[4 + index] = UInt8(truncatingIfNeeded: checksum >> (8 * index))
+        }
+    }
+
+    /// Appends a record made by `seal` and returns once it is on disk.
+    ///
+    /// Group commit: the record is written at once, and one `fdatasync`, run as its own
+    /// job on the disk thread after the appends already waiting there, makes every record
+    /// written so far durable, so concurrent appends share a sync.
+    func append(_ record: [UInt8]) async throws(ExportQueueError) {
         guard case .accepting = state else { throw .closed(exporter: exporter) }
-        let length = Self.headerSize + payload.count
+        let length = record.count
         let overBatches = limits.maxBatches.map { count >= $0 } ?? false
         if queuedBytes + length > limits.maxBytes || overBatches {
             metrics.refused.increment()
@@ -157,22 +172,20 @@ actor PersistentQueue {
             throw .full(exporter: exporter, queuedBytes: queuedBytes, queuedBatches: count, limit: limit)
         }
         if tailSize > 0, tailSize + length > segmentBytes {
-            _ = fsync(tailDescriptor)
+            // Everything written to the old segment becomes durable here, before the
+            // descriptor the next sync would use changes.
+            let oldPath = files.segmentPath(segments.last ?? 0)
+            guard fdatasync(tailDescriptor) == 0 else { throw files.fail("fdatasync", oldPath) }
+            syncedGeneration = writtenGeneration
             close(tailDescriptor)
             let next = (segments.last ?? 0) + 1
             tailDescriptor = try files.openSegment(next, create: true)
             segments.append(next)
             tailSize = 0
         }
-        var record: [UInt8] = []
-        record.reserveCapacity(length)
-        record.appendLittleEndian(UInt32(payload.count))
-        record.appendLittleEndian(CRC32.checksum(payload[...]))
-        record.append(contentsOf: payload)
         let path = files.segmentPath(segments.last ?? 0)
         do throws(ExportQueueError) {
             try files.writeAll(tailDescriptor, record, at: tailSize, path: path)
-            guard fdatasync(tailDescriptor) == 0 else { throw files.fail("fdatasync", path) }
         } catch {
             // Leave no half record behind for the next append to follow.
             _ = ftruncate(tailDescriptor, off_t(tailSize))
@@ -181,10 +194,48 @@ actor PersistentQueue {
         entries.append(QueueEntry(segment: segments.last ?? 0, offset: tailSize, length: length))
         tailSize += length
         queuedBytes += length
+        writtenGeneration += 1
+        let generation = writtenGeneration
         metrics.queueLength.record(count)
         metrics.queueBytes.record(queuedBytes)
         recordWaiter?.resume()
         recordWaiter = nil
+
+        guard syncedGeneration < generation else { return }
+        if !syncScheduled {
+            syncScheduled = true
+            Task { await self.sync() }
+        }
+        let result = await withCheckedContinuation { syncWaiters.append((generation, $0)) }
+        try result.get()
+    }
+
+    private var writtenGeneration: UInt64 = 0
+    private var syncedGeneration: UInt64 = 0
+    private var syncScheduled = false
+    private var syncWaiters: [(generation: UInt64, continuation: CheckedContinuation<Result<Void, ExportQueueError>, Never>)] = []
+
+    private func sync() {
+        syncScheduled = false
+        let target = writtenGeneration
+        var result: Result<Void, ExportQueueError> = .success(())
+        if syncedGeneration < target {
+            if tailDescriptor >= 0, fdatasync(tailDescriptor) == 0 {
+                syncedGeneration = target
+            } else {
+                result = .failure(files.fail("fdatasync", files.segmentPath(segments.last ?? 0)))
+                logger.error("exporter queue sync failed; the batches may be delivered but are not durable", metadata: ["error": "\(result)"])
+            }
+        }
+        let waiting = syncWaiters
+        syncWaiters = []
+        for waiter in waiting {
+            if case .failure = result, waiter.generation > syncedGeneration {
+                waiter.continuation.resume(returning: result)
+            } else {
+                waiter.continuation.resume(returning: .success(()))
+            }
+        }
     }
 
     // MARK: Delivering
@@ -327,6 +378,7 @@ actor PersistentQueue {
 
     /// Closes the files; what is left stays on disk for the next start.
     func closeFiles() {
+        sync()
         state = .closed
         recordWaiter?.resume()
         recordWaiter = nil

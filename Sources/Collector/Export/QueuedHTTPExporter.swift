@@ -69,12 +69,15 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         try await queue.append(Self.record(signal: .logs, format: settings.logsFormat, items: count, body: body))
     }
 
-    /// A queue record: version 1, signal, body format, item count (`UInt32` little-endian), body.
+    /// A sealed queue record whose payload is: version 1, signal, body format, item count
+    /// (`UInt32` little-endian), body.
     static func record(signal: ExportSignal, format: ExportBodyFormat, items: Int, body: [UInt8]) -> [UInt8] {
-        var record: [UInt8] = [1, signal.rawValue, format.rawValue]
-        record.reserveCapacity(body.count + 7)
+        var record = [UInt8](repeating: 0, count: PersistentQueue.headerSize)
+        record.reserveCapacity(PersistentQueue.headerSize + 7 + body.count)
+        record.append(contentsOf: [1, signal.rawValue, format.rawValue])
         record.appendLittleEndian(UInt32(clamping: items))
         record.append(contentsOf: body)
+        PersistentQueue.seal(&record)
         return record
     }
 
