@@ -263,6 +263,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
             let code = Int(response.status.code)
             switch code {
             case 200..<300:
+                reportPartialSuccess(kept, batch: batch, contentType: response.headers.first(name: "Content-Type"))
                 return .delivered
             case 429, 502, 503, 504:
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap { RetryAfter.delay($0, now: Date()) }
@@ -276,6 +277,31 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         } catch {
             return .retryable(reason: "\(error)", retryAfter: nil)
         }
+    }
+}
+
+extension QueuedHTTPExporter {
+    /// "The client MUST NOT retry the request when it receives a partial success
+    /// response" (OTLP spec, "Partial Success"): what the backend rejected is only logged.
+    func reportPartialSuccess(_ body: [UInt8], batch: Batch, contentType: String?) {
+        guard !body.isEmpty, batch.format != .zipkinJSON else { return }
+        let isJSON = contentType?.lowercased().hasPrefix("application/json") ?? false
+        let rejected: Int64
+        let message: String
+        switch batch.signal {
+        case .traces:
+            let response = isJSON ? try? ExportTraceServiceResponse(otlpJSON: body) : try? ExportTraceServiceResponse(protobuf: body)
+            rejected = response?.partialSuccess?.rejectedSpans ?? 0
+            message = response?.partialSuccess?.errorMessage ?? ""
+        case .logs:
+            let response = isJSON ? try? ExportLogsServiceResponse(otlpJSON: body) : try? ExportLogsServiceResponse(protobuf: body)
+            rejected = response?.partialSuccess?.rejectedLogRecords ?? 0
+            message = response?.partialSuccess?.errorMessage ?? ""
+        }
+        guard rejected > 0 || !message.isEmpty else { return }
+        logger.warning(
+            "backend accepted the batch but rejected part of it",
+            metadata: ["rejected": "\(rejected)", "of": "\(batch.items)", "message": "\(message)"])
     }
 }
 

@@ -246,6 +246,24 @@ struct OTLPHTTPExporterTests {
         try await sink.stop()
     }
 
+    @Test func aPartialSuccessIsDeliveredAndNotRetried() async throws {
+        let sink = try await HTTPSink.start(script: [
+            HTTPSink.Reply(
+                status: .ok, headers: [("Content-Type", "application/json")],
+                body: #"{"partialSuccess":{"rejectedSpans":"1","errorMessage":"span 2 has no name"}}"#)
+        ])
+        let data = try ExporterFixture.temporaryDirectory()
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\nencoding: json\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(exporter) {
+            try await exporter.consume(ExporterFixture.traces())
+            try await waitUntil { exporter.metrics.tally.snapshot.sentBatches == 1 }
+        }
+        #expect(sink.requests.count == 1)
+        #expect(exporter.metrics.tally.snapshot.retried == 0)
+        try await sink.stop()
+    }
+
     @Test func aFullTracesURLExportsSpansOnly() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Telemetry
 import Testing
 
@@ -116,6 +117,51 @@ struct PersistentQueueTests {
         await first.shutdown()
         let second = try ExporterFixture.exporter(settings, dataDirectory: data)
         await second.shutdown()
+    }
+
+    @Test func concurrentAppendsAreAllDurable() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
+        settings.segmentBytes = 2048
+        settings.drainTimeout = .zero
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for seed in 0..<20 {
+                group.addTask { try await first.consume(ExporterFixture.traces(UInt64(seed))) }
+            }
+            try await group.waitForAll()
+        }
+        await first.shutdown()
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 20)
+        await second.shutdown()
+    }
+
+    @Test func aRestartAfterPartialDeliverySendsOnlyTheRest() async throws {
+        let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .ok), HTTPSink.Reply(status: .ok)]
+            + Array(repeating: HTTPSink.Reply(status: .serviceUnavailable), count: 10_000))
+        let data = try ExporterFixture.temporaryDirectory()
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
+        settings.segmentBytes = 1024
+        let batches = (50..<54).map { ExporterFixture.traces(UInt64($0)) }
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(first) {
+            for batch in batches { try await first.consume(batch) }
+            try await waitUntil { first.metrics.tally.snapshot.sentBatches == 2 && first.metrics.tally.snapshot.failed >= 1 }
+        }
+        try await sink.stop()
+
+        let healthy = try await HTTPSink.start()
+        settings.tracesURL = "http://127.0.0.1:\(healthy.port)/v1/traces"
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 2)
+        try await withRunningExporter(second) {
+            let requests = try await healthy.waitForRequests(2)
+            #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == Array(batches[2...]))
+            try await waitUntil { second.metrics.tally.snapshot.sentBatches == 2 }
+        }
+        #expect(healthy.requests.count == 2)
+        try await healthy.stop()
     }
 
     @Test func shutdownStopsAcceptingBatches() async throws {
