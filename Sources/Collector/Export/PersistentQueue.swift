@@ -204,7 +204,7 @@ actor PersistentQueue {
         guard syncedGeneration < generation else { return }
         if !syncScheduled {
             syncScheduled = true
-            Task { await self.sync() }
+            Task { self.sync() }
         }
         let result = await withCheckedContinuation { syncWaiters.append((generation, $0)) }
         try result.get()
