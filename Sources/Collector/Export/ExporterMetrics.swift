@@ -1,3 +1,4 @@
+import CoreMetrics
 import Metrics
 import Synchronization
 
@@ -22,17 +23,19 @@ struct ExporterMetrics: Sendable {
     /// The same counts, kept where tests and logs can read them without a metrics backend.
     let tally = Tally()
 
-    init(exporter: String) {
+    /// Metrics from `factory`, or from the bootstrapped backend when it is `nil`.
+    init(exporter: String, factory: (any MetricsFactory)? = nil) {
+        let factory = factory ?? MetricsSystem.factory
         let dimensions = [("exporter", exporter)]
-        sentSpans = Counter(label: "causeway_exporter_sent_spans_total", dimensions: dimensions)
-        sentLogs = Counter(label: "causeway_exporter_sent_logs_total", dimensions: dimensions)
-        failed = Counter(label: "causeway_exporter_failed_total", dimensions: dimensions)
-        retried = Counter(label: "causeway_exporter_retried_total", dimensions: dimensions)
-        dropped = Counter(label: "causeway_exporter_dropped_total", dimensions: dimensions)
-        refused = Counter(label: "causeway_exporter_refused_total", dimensions: dimensions)
-        queueLength = Gauge(label: "causeway_exporter_queue_length", dimensions: dimensions)
-        queueBytes = Gauge(label: "causeway_exporter_queue_bytes", dimensions: dimensions)
-        queueFull = Gauge(label: "causeway_exporter_queue_full", dimensions: dimensions)
+        sentSpans = Counter(label: "causeway_exporter_sent_spans_total", dimensions: dimensions, factory: factory)
+        sentLogs = Counter(label: "causeway_exporter_sent_logs_total", dimensions: dimensions, factory: factory)
+        failed = Counter(label: "causeway_exporter_failed_total", dimensions: dimensions, factory: factory)
+        retried = Counter(label: "causeway_exporter_retried_total", dimensions: dimensions, factory: factory)
+        dropped = Counter(label: "causeway_exporter_dropped_total", dimensions: dimensions, factory: factory)
+        refused = Counter(label: "causeway_exporter_refused_total", dimensions: dimensions, factory: factory)
+        queueLength = Gauge(label: "causeway_exporter_queue_length", dimensions: dimensions, factory: factory)
+        queueBytes = Gauge(label: "causeway_exporter_queue_bytes", dimensions: dimensions, factory: factory)
+        queueFull = Gauge(label: "causeway_exporter_queue_full", dimensions: dimensions, factory: factory)
     }
 
     /// Counts since the exporter was made.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CompressNIO
 import Foundation
 import Logging
+import CoreMetrics
 import Metrics
 import NIOCore
 import NIOHTTP1
@@ -20,13 +21,15 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     let client: HTTPClient
 
     /// Opens the queue under `directory` (recovering what a previous run left there).
-    init(settings: ExporterSettings, directory: String, logger: Logger) throws(ExportQueueError) {
+    init(
+        settings: ExporterSettings, directory: String, logger: Logger, metricsFactory: (any MetricsFactory)? = nil
+    ) throws(ExportQueueError) {
         self.name = settings.name
         self.settings = settings
         var logger = logger
         logger[metadataKey: "exporter"] = "\(settings.name)"
         self.logger = logger
-        self.metrics = ExporterMetrics(exporter: settings.name)
+        self.metrics = ExporterMetrics(exporter: settings.name, factory: metricsFactory)
         self.queue = try PersistentQueue(
             exporter: settings.name, directory: directory, limits: settings.queue, segmentBytes: settings.segmentBytes,
             logger: logger, metrics: metrics)
