@@ -51,15 +51,15 @@ struct QueueEntry: Sendable, Equatable {
 ///   `UInt32` payload length, a little-endian `UInt32` CRC-32 (IEEE) of the payload, and
 ///   the payload. A segment is closed past `segmentBytes` and the next number begun.
 /// - `cursor`: the segment number and offset of the first record not yet delivered (two
-///   little-endian `UInt64` and their CRC-32), replaced atomically (write, fsync, rename)
-///   after every delivery. Segments wholly before it are deleted.
+///   little-endian `UInt64` and their CRC-32), replaced atomically (write, rename) after
+///   every delivery. Segments wholly before it are deleted.
 ///
 /// Every append is synced (`fdatasync`, which also makes the new file size durable)
-/// before `append` returns — with group commit, so concurrent appends share one sync — because returning is the promise the receiver passes on to
+/// before `append` returns, because returning is the promise the receiver passes on to
 /// the sender (a 200 to the SDK): a batch acknowledged but still in the page cache would
-/// be lost by a power cut. Batches are whole export requests
-/// (typically hundreds of spans), so one fsync per batch is affordable; the cursor is
-/// fsynced too, and a cursor lost in a crash only means a batch delivered twice
+/// be lost by a power cut. Batches are whole export requests (typically hundreds of
+/// spans) and concurrent appends share one sync (group commit), so this is affordable.
+/// The cursor is not synced: losing it in a crash only means batches delivered twice
 /// (at-least-once, as OTLP expects).
 ///
 /// On open the records after the cursor are checked; the first one whose length runs past
@@ -491,7 +491,9 @@ struct QueueDirectory: Sendable {
         guard descriptor >= 0 else { throw fail("open", temporary) }
         defer { close(descriptor) }
         try writeAll(descriptor, bytes, at: 0, path: temporary)
-        guard fsync(descriptor) == 0 else { throw fail("fsync", temporary) }
+        // Not synced: a cursor lost in a power cut only makes the next start deliver the
+        // oldest segment's records again (at-least-once), while a sync per delivery
+        // would cap delivery at the disk's sync rate. A damaged one fails its CRC.
         guard rename(temporary, cursorPath) == 0 else { throw fail("rename", temporary) }
     }
 

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import CompressNIO
+import CoreMetrics
 import Foundation
 import Logging
-import CoreMetrics
 import Metrics
 import NIOCore
 import NIOHTTP1
@@ -39,6 +39,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         // built-in reconnect would instead hold the request until its deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .nanoseconds(Int64(min(settings.timeout, .seconds(10)).seconds * 1e9))
+        // Tracing our own exports would make spans that need exporting, without end.
         configuration.tracing.tracer = nil
         configuration.decompression = .disabled
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
