@@ -54,6 +54,9 @@ struct QueueLimits: Sendable, Equatable {
     var maxBytes = 256 * 1024 * 1024
     /// The OpenTelemetry Collector's `queue_size`: at most this many batches.
     var maxBatches: Int?
+    /// Requests in flight at once (`num_consumers`). The OpenTelemetry Collector's default
+    /// is 10; ours is 1, which delivers in order and is plenty for a nearby backend.
+    var consumers = 1
 }
 
 /// Everything one exporter needs, parsed and checked from its configuration section.
@@ -316,8 +319,14 @@ extension ExporterSettings {
             throw retrySection.fault("max_interval", retrySection.value("max_interval"), "must not be below initial_interval")
         }
 
-        let queueSection = try section.section("sending_queue", allowed: ["max_bytes", "queue_size"])
+        let queueSection = try section.section("sending_queue", allowed: ["max_bytes", "queue_size", "num_consumers"])
         if let maxBytes = try queueSection.byteSize("max_bytes") { queue.maxBytes = maxBytes }
         if let batches = try queueSection.positiveInteger("queue_size") { queue.maxBatches = batches }
+        if let consumers = try queueSection.positiveInteger("num_consumers") {
+            guard consumers <= 256 else {
+                throw queueSection.fault("num_consumers", queueSection.value("num_consumers"), "at most 256, got \(consumers)")
+            }
+            queue.consumers = consumers
+        }
     }
 }

@@ -38,7 +38,7 @@ package enum ExportQueueError: Error, CustomStringConvertible {
 }
 
 /// One record still to deliver: where it is on disk.
-struct QueueEntry: Sendable, Equatable {
+struct QueueEntry: Sendable, Hashable {
     var segment: UInt64
     var offset: Int
     /// Header and payload.
@@ -84,9 +84,13 @@ actor PersistentQueue {
     let metrics: ExporterMetrics
     let files: QueueDirectory
 
-    /// Records still to deliver, oldest first, from `head` on.
+    /// Records still to deliver, oldest first, from `head` on; those before `handedOut`
+    /// are with a delivery consumer, and `completed` holds the ones among them that are
+    /// done while an older one is not (several consumers finish out of order).
     private var entries: [QueueEntry] = []
     private var head = 0
+    private var handedOut = 0
+    private var completed: Set<QueueEntry> = []
     private(set) var queuedBytes = 0
     /// Live segment numbers, ascending; the last is the one appended to.
     private var segments: [UInt64] = []
@@ -99,8 +103,9 @@ actor PersistentQueue {
     private enum State { case accepting, draining(deadline: ContinuousClock.Instant), closed }
     private var state = State.accepting
     private var running = false
-    private var recordWaiter: CheckedContinuation<Void, Never>?
-    private var drainWaiter: CheckedContinuation<Void, Never>?
+    private var recordWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var drainWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiterID = 0
     private var runEndWaiters: [CheckedContinuation<Void, Never>] = []
 
     static let headerSize = 8
@@ -198,8 +203,7 @@ actor PersistentQueue {
         let generation = writtenGeneration
         metrics.queueLength.record(count)
         metrics.queueBytes.record(queuedBytes)
-        recordWaiter?.resume()
-        recordWaiter = nil
+        wakeAll(&recordWaiters)
 
         guard syncedGeneration < generation else { return }
         if !syncScheduled {
@@ -240,34 +244,46 @@ actor PersistentQueue {
 
     // MARK: Delivering
 
-    /// The oldest record and its payload; waits while the queue is empty. `nil` once the
-    /// queue is draining and empty, closed, or the calling task is cancelled.
+    private func wakeAll(_ waiters: inout [Int: CheckedContinuation<Void, Never>]) {
+        for waiter in waiters.values { waiter.resume() }
+        waiters = [:]
+    }
+
+    private func wake(_ id: Int, in waiters: inout [Int: CheckedContinuation<Void, Never>]) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    /// The oldest record no consumer has yet, and its payload; waits while there is none.
+    /// `nil` once the queue is draining with nothing left to hand out, closed, or the
+    /// calling task is cancelled.
     func next() async -> (entry: QueueEntry, payload: [UInt8])? {
         while true {
             if case .closed = state { return nil }
             if Task.isCancelled { return nil }
-            if head < entries.count {
-                let entry = entries[head]
+            if handedOut < entries.count {
+                let entry = entries[handedOut]
+                handedOut += 1
                 if let payload = readPayload(entry) { return (entry, payload) }
                 logger.error(
                     "exporter queue: a record no longer reads back intact, dropping it",
                     metadata: ["exporter": "\(exporter)", "segment": "\(entry.segment)", "offset": "\(entry.offset)"])
                 metrics.dropped.increment()
-                try? remove(entry)
+                try? complete(entry)
                 continue
             }
             if case .draining = state { return nil }
+            let id = nextWaiterID
+            nextWaiterID += 1
             await withTaskCancellationHandler {
-                await withCheckedContinuation { recordWaiter = $0 }
+                await withCheckedContinuation { recordWaiters[id] = $0 }
             } onCancel: {
-                Task { await self.wakeRecordWaiter() }
+                Task { await self.wakeRecordWaiter(id) }
             }
         }
     }
 
-    private func wakeRecordWaiter() {
-        recordWaiter?.resume()
-        recordWaiter = nil
+    private func wakeRecordWaiter(_ id: Int) {
+        wake(id, in: &recordWaiters)
     }
 
     private func readPayload(_ entry: QueueEntry) -> [UInt8]? {
@@ -294,14 +310,20 @@ actor PersistentQueue {
         return Array(bytes[Self.headerSize...])
     }
 
-    /// Marks the oldest record as done (delivered or given up): moves the cursor past it
-    /// and deletes segments nothing points into any more.
-    func remove(_ entry: QueueEntry) throws(ExportQueueError) {
-        guard head < entries.count, entries[head] == entry else { return }
-        head += 1
-        queuedBytes -= entry.length
+    /// Marks a handed-out record as done (delivered or given up). Once every record
+    /// before it is done too, moves the cursor past them and deletes the segments nothing
+    /// points into any more.
+    func complete(_ entry: QueueEntry) throws(ExportQueueError) {
+        completed.insert(entry)
+        let oldHead = head
+        while head < handedOut, completed.remove(entries[head]) != nil {
+            queuedBytes -= entries[head].length
+            head += 1
+        }
+        guard head > oldHead else { return }
         if head > 1024, head * 2 > entries.count {
             entries.removeFirst(head)
+            handedOut -= head
             head = 0
         }
         let tail = segments.last ?? 0
@@ -315,7 +337,7 @@ actor PersistentQueue {
             }
             unlink(files.segmentPath(first))
         }
-        if reportedFull, queuedBytes + segmentBytes / 16 < limits.maxBytes {
+        if reportedFull, queuedBytes < limits.maxBytes / 10 * 9, count < (limits.maxBatches ?? .max) {
             reportedFull = false
             metrics.queueFull.record(0)
             logger.info("exporter queue has room again", metadata: ["exporter": "\(exporter)"])
@@ -344,10 +366,8 @@ actor PersistentQueue {
     /// Returns whether a delivery loop is running (and so worth waiting for).
     func beginDrain(deadline: ContinuousClock.Instant) -> Bool {
         if case .accepting = state { state = .draining(deadline: deadline) }
-        recordWaiter?.resume()
-        recordWaiter = nil
-        drainWaiter?.resume()
-        drainWaiter = nil
+        wakeAll(&recordWaiters)
+        wakeAll(&drainWaiters)
         return running
     }
 
@@ -359,16 +379,17 @@ actor PersistentQueue {
     /// Returns once shutdown begins, or once the calling task is cancelled.
     func waitForDrain() async {
         guard case .accepting = state, !Task.isCancelled else { return }
+        let id = nextWaiterID
+        nextWaiterID += 1
         await withTaskCancellationHandler {
-            await withCheckedContinuation { drainWaiter = $0 }
+            await withCheckedContinuation { drainWaiters[id] = $0 }
         } onCancel: {
-            Task { await self.wakeDrainWaiter() }
+            Task { await self.wakeDrainWaiter(id) }
         }
     }
 
-    private func wakeDrainWaiter() {
-        drainWaiter?.resume()
-        drainWaiter = nil
+    private func wakeDrainWaiter(_ id: Int) {
+        wake(id, in: &drainWaiters)
     }
 
     func waitForRunEnd() async {
@@ -380,10 +401,8 @@ actor PersistentQueue {
     func closeFiles() {
         sync()
         state = .closed
-        recordWaiter?.resume()
-        recordWaiter = nil
-        drainWaiter?.resume()
-        drainWaiter = nil
+        wakeAll(&recordWaiters)
+        wakeAll(&drainWaiters)
         if tailDescriptor >= 0 {
             _ = fsync(tailDescriptor)
             close(tailDescriptor)

@@ -10,8 +10,9 @@ import Telemetry
 
 /// An exporter that posts batches over HTTP — OTLP/HTTP (`otlphttp`) or Zipkin v2 JSON
 /// (`zipkin`) — from a persistent queue: `consume` encodes the batch and appends it to
-/// the queue on disk; `run` delivers the queue in order, one request at a time, retrying
-/// what may pass and dropping what cannot.
+/// the queue on disk; `run` delivers the queue oldest first with `num_consumers` requests
+/// at a time (one by default, which keeps the order), retrying what may pass and
+/// dropping what cannot.
 final class QueuedHTTPExporter: TelemetryConsumer {
     let name: String
     let settings: ExporterSettings
@@ -104,7 +105,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
 
     func run() async throws {
         guard await queue.beginRun() else { return }
-        await deliverQueue()
+        await deliverWithConsumers()
         await queue.endRun()
     }
 
@@ -115,7 +116,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         if running {
             await queue.waitForRunEnd()
         } else if await queue.beginRun() {
-            await deliverQueue()
+            await deliverWithConsumers()
             await queue.endRun()
         }
         await queue.closeFiles()
@@ -123,6 +124,15 @@ final class QueuedHTTPExporter: TelemetryConsumer {
             try await client.shutdown()
         } catch {
             logger.debug("exporter HTTP client shutdown failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `sending_queue.num_consumers` delivery loops, each sending one request at a time.
+    private func deliverWithConsumers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, settings.queue.consumers) {
+                group.addTask { await self.deliverQueue() }
+            }
         }
     }
 
@@ -207,7 +217,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
 
     private func done(_ entry: QueueEntry) async -> Bool {
         do {
-            try await queue.remove(entry)
+            try await queue.complete(entry)
             return true
         } catch {
             logger.error("exporter could not record the delivery; stopping delivery", metadata: ["error": "\(error)"])

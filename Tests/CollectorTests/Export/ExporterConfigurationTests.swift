@@ -79,6 +79,7 @@ struct ExporterConfigurationTests {
             sending_queue:
               max_bytes: 64MiB
               queue_size: 10
+              num_consumers: 4
             """
         let settings = try ExporterFactory.settings(name: "otlphttp", configuration: try Yams.compose(yaml: yaml))
         #expect(settings.tracesURL == "http://t:1/v1/traces")
@@ -90,7 +91,7 @@ struct ExporterConfigurationTests {
         #expect(settings.retry == RetrySettings(
             enabled: false, initialInterval: .milliseconds(250), maxInterval: .seconds(2), maxElapsedTime: nil, multiplier: 2,
             randomizationFactor: 0))
-        #expect(settings.queue == QueueLimits(maxBytes: 64 << 20, maxBatches: 10))
+        #expect(settings.queue == QueueLimits(maxBytes: 64 << 20, maxBatches: 10, consumers: 4))
     }
 
     @Test func backoffGrowsAndIsCapped() {

@@ -264,6 +264,30 @@ struct OTLPHTTPExporterTests {
         try await sink.stop()
     }
 
+    @Test func severalConsumersDeliverEveryBatchExactlyOnce() async throws {
+        let sink = try await HTTPSink.start(
+            script: (0..<40).map { $0 % 3 == 0 ? HTTPSink.Reply(status: .serviceUnavailable) : HTTPSink.Reply(status: .ok) })
+        let data = try ExporterFixture.temporaryDirectory()
+        var settings = try ExporterFixture.settings(
+            "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\nsending_queue:\n  num_consumers: 4\n")
+        settings.segmentBytes = 2048
+        let batches = (60..<80).map { ExporterFixture.traces(UInt64($0)) }
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(exporter) {
+            for batch in batches { try await exporter.consume(batch) }
+            try await waitUntil { exporter.metrics.tally.snapshot.sentBatches == 20 }
+        }
+        let delivered = sink.requests.enumerated().filter { index, _ in index >= 40 || index % 3 != 0 }
+            .map { try? ExportTraceServiceRequest(protobuf: $0.element.body) }
+        #expect(Set(delivered.compactMap { $0 }) == Set(batches))
+        #expect(delivered.count == 20)
+        let restarted = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await restarted.queue.count == 0)
+        #expect(try ExporterFixture.segmentFiles(settings, dataDirectory: data).count == 1)
+        await restarted.shutdown()
+        try await sink.stop()
+    }
+
     @Test func aFullTracesURLExportsSpansOnly() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
