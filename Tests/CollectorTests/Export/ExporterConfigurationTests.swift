@@ -104,6 +104,7 @@ struct ExporterConfigurationTests {
 
     @Test func theFlagNodeMakesAWorkingExporter() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let exporter = try ExporterFactory.make(
             name: "zipkin", configuration: try Yams.compose(yaml: "endpoint: http://127.0.0.1:9411/api/v2/spans\n"),
             dataDirectory: data, logger: Logger(label: "test"))

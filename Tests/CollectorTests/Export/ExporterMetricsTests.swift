@@ -57,6 +57,7 @@ struct ExporterMetricsTests {
     @Test func deliveriesRetriesAndTheQueueAreCountedPerExporter() async throws {
         let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .tooManyRequests)])
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp/tempo", "endpoint: http://127.0.0.1:\(sink.port)\n")
         let metrics = RecordingMetrics()
         let exporter = try QueuedHTTPExporter(
@@ -81,6 +82,7 @@ struct ExporterMetricsTests {
 
     @Test func aFullQueueIsCountedAndFlagged() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("zipkin", "endpoint: http://127.0.0.1:9/api/v2/spans\nsending_queue:\n  queue_size: 1\n")
         settings.drainTimeout = .zero
         let metrics = RecordingMetrics()

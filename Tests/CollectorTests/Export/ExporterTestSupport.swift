@@ -40,6 +40,10 @@ enum ExporterFixture {
         return path
     }
 
+    static func remove(_ directory: String) {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// The settings of exporter `name` from `yaml`, with retries in milliseconds unless
     /// the YAML says otherwise.
     static func settings(_ name: String, _ yaml: String) throws -> ExporterSettings {

@@ -12,6 +12,7 @@ struct OTLPHTTPExporterTests {
     @Test func protobufDeliveryDecodesToWhatWentIn() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let traces = ExporterFixture.traces(1, spans: 3)
@@ -34,6 +35,7 @@ struct OTLPHTTPExporterTests {
     @Test func jsonEncodingDeliversOTLPJSON() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings(
             "otlphttp/json", "endpoint: http://127.0.0.1:\(sink.port)\nencoding: json\ncompression: none\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -53,6 +55,7 @@ struct OTLPHTTPExporterTests {
     @Test func gzipIsTheDefaultAndTheBodyInflatesToTheRequest() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let traces = ExporterFixture.traces(3, spans: 50)
@@ -71,6 +74,7 @@ struct OTLPHTTPExporterTests {
     @Test func configuredHeadersAreSent() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings(
             "otlphttp",
             """
@@ -94,6 +98,7 @@ struct OTLPHTTPExporterTests {
             HTTPSink.Reply(status: .serviceUnavailable, headers: [("Retry-After", "0")], body: "busy")
         ])
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let traces = ExporterFixture.traces(4)
@@ -119,6 +124,7 @@ struct OTLPHTTPExporterTests {
     @Test func badRequestIsDroppedAndCountedNotRetried() async throws {
         let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .badRequest, body: "invalid traceId")])
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let second = ExporterFixture.traces(6)
@@ -145,6 +151,7 @@ struct OTLPHTTPExporterTests {
         let port = probe.port
         try await probe.stop()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(port)\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let traces = ExporterFixture.traces(7)
@@ -167,6 +174,7 @@ struct OTLPHTTPExporterTests {
         let port = probe.port
         try await probe.stop()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp/jaeger", "endpoint: http://127.0.0.1:\(port)\ncompression: none\n")
         let sent = [ExporterFixture.traces(8), ExporterFixture.traces(9)]
         let first = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -194,6 +202,7 @@ struct OTLPHTTPExporterTests {
     @Test func shutdownDeliversWhatIsQueuedBeforeItReturns() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
         settings.drainTimeout = .seconds(30)
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -210,6 +219,7 @@ struct OTLPHTTPExporterTests {
         let sink = try await HTTPSink.start(
             script: Array(repeating: HTTPSink.Reply(status: .badGateway), count: 1000))
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings(
             "otlphttp",
             """
@@ -232,6 +242,7 @@ struct OTLPHTTPExporterTests {
     @Test func withRetriesDisabledAFailedBatchIsDroppedAtOnce() async throws {
         let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .serviceUnavailable)])
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings(
             "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\nretry_on_failure:\n  enabled: false\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -253,6 +264,7 @@ struct OTLPHTTPExporterTests {
                 body: #"{"partialSuccess":{"rejectedSpans":"1","errorMessage":"span 2 has no name"}}"#)
         ])
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\nencoding: json\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         try await withRunningExporter(exporter) {
@@ -268,6 +280,7 @@ struct OTLPHTTPExporterTests {
         let sink = try await HTTPSink.start(
             script: (0..<40).map { $0 % 3 == 0 ? HTTPSink.Reply(status: .serviceUnavailable) : HTTPSink.Reply(status: .ok) })
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings(
             "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\nsending_queue:\n  num_consumers: 4\n")
         settings.segmentBytes = 2048
@@ -291,6 +304,7 @@ struct OTLPHTTPExporterTests {
     @Test func aFullTracesURLExportsSpansOnly() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)/custom/v1/traces\n")
         #expect(settings.tracesURL == "http://127.0.0.1:\(sink.port)/custom/v1/traces")
         #expect(settings.logsURL == nil)

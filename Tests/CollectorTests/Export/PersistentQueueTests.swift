@@ -12,6 +12,7 @@ struct PersistentQueueTests {
         let port = probe.port
         try await probe.stop()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(port)\ncompression: none\n")
         let first = try ExporterFixture.exporter(settings, dataDirectory: data)
         let accepted = [ExporterFixture.traces(10), ExporterFixture.traces(11)]
@@ -42,6 +43,7 @@ struct PersistentQueueTests {
 
     @Test func aRecordWithABadChecksumIsCutOffWithEverythingAfterIt() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\ncompression: none\n")
         let first = try ExporterFixture.exporter(settings, dataDirectory: data)
         try await first.consume(ExporterFixture.traces(13))
@@ -59,6 +61,7 @@ struct PersistentQueueTests {
 
     @Test func aFullQueueRefusesWithAnErrorThatSaysSo() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings(
             "otlphttp", "endpoint: http://127.0.0.1:9\nsending_queue:\n  max_bytes: 2KiB\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -86,6 +89,7 @@ struct PersistentQueueTests {
 
     @Test func queueSizeLimitsTheNumberOfBatches() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("zipkin", "endpoint: http://127.0.0.1:9/api/v2/spans\nsending_queue:\n  queue_size: 2\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         try await exporter.consume(ExporterFixture.traces(1))
@@ -97,6 +101,7 @@ struct PersistentQueueTests {
     @Test func deliveredSegmentsAreDeleted() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
         settings.segmentBytes = 256
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
@@ -111,6 +116,7 @@ struct PersistentQueueTests {
 
     @Test func aSecondExporterOnTheSameQueueIsRefusedWhileTheFirstIsOpen() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
         let first = try ExporterFixture.exporter(settings, dataDirectory: data)
         #expect(throws: ExportQueueError.self) { _ = try ExporterFixture.exporter(settings, dataDirectory: data) }
@@ -121,6 +127,7 @@ struct PersistentQueueTests {
 
     @Test func concurrentAppendsAreAllDurable() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
         settings.segmentBytes = 2048
         settings.drainTimeout = .zero
@@ -141,6 +148,7 @@ struct PersistentQueueTests {
         let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .ok), HTTPSink.Reply(status: .ok)]
             + Array(repeating: HTTPSink.Reply(status: .serviceUnavailable), count: 10_000))
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
         settings.segmentBytes = 1024
         let batches = (50..<54).map { ExporterFixture.traces(UInt64($0)) }
@@ -166,6 +174,7 @@ struct PersistentQueueTests {
 
     @Test func shutdownStopsAcceptingBatches() async throws {
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         await exporter.shutdown()

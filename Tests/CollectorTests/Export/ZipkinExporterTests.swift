@@ -10,6 +10,7 @@ struct ZipkinExporterTests {
     @Test func spansArePostedAsAJSONArrayToTheSpansEndpoint() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("zipkin", "endpoint: http://127.0.0.1:\(sink.port)/api/v2/spans\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         let traces = ExporterFixture.traces(20, spans: 3)
@@ -31,6 +32,7 @@ struct ZipkinExporterTests {
     @Test func logsAreAcceptedAndNotSent() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("zipkin/main", "endpoint: http://127.0.0.1:\(sink.port)/api/v2/spans\n")
         let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
         try await withRunningExporter(exporter) {
