@@ -16,6 +16,8 @@ import Darwin
 package enum ExportQueueError: Error, CustomStringConvertible {
     /// `sending_queue` is full: the caller should refuse upstream (429/503) and retry later.
     case full(exporter: String, queuedBytes: Int, queuedBatches: Int, limit: String)
+    /// One batch is larger than the whole queue may hold; it can never be accepted.
+    case batchTooLarge(exporter: String, bytes: Int, maxBytes: Int)
     /// The exporter is shutting down and takes nothing more.
     case closed(exporter: String)
     /// Another exporter (another collector on the same data directory) holds the queue.
@@ -27,6 +29,8 @@ package enum ExportQueueError: Error, CustomStringConvertible {
         switch self {
         case .full(let exporter, let bytes, let batches, let limit):
             "exporter \(exporter): queue full (\(batches) batches, \(bytes) bytes queued; limit \(limit)); the backend is not keeping up or is down"
+        case .batchTooLarge(let exporter, let bytes, let maxBytes):
+            "exporter \(exporter): a batch of \(bytes) bytes is larger than the whole queue (sending_queue.max_bytes \(maxBytes))"
         case .closed(let exporter):
             "exporter \(exporter): shutting down, no batches accepted"
         case .inUse(let exporter, let path):
@@ -163,6 +167,10 @@ actor PersistentQueue {
     func append(_ record: [UInt8]) async throws(ExportQueueError) {
         guard case .accepting = state else { throw .closed(exporter: exporter) }
         let length = record.count
+        guard length <= limits.maxBytes else {
+            metrics.refused.increment()
+            throw .batchTooLarge(exporter: exporter, bytes: length, maxBytes: limits.maxBytes)
+        }
         let overBatches = limits.maxBatches.map { count >= $0 } ?? false
         if queuedBytes + length > limits.maxBytes || overBatches {
             metrics.refused.increment()

@@ -87,6 +87,20 @@ struct PersistentQueueTests {
         await exporter.shutdown()
     }
 
+    @Test func aBatchLargerThanTheWholeQueueIsRefusedAsSuch() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\nsending_queue:\n  max_bytes: 512\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        await #expect {
+            try await exporter.consume(ExporterFixture.traces(1, spans: 50))
+        } throws: { error in
+            guard case .batchTooLarge = error as? ExportQueueError else { return false }
+            return true
+        }
+        await exporter.shutdown()
+    }
+
     @Test func queueSizeLimitsTheNumberOfBatches() async throws {
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
