@@ -1,0 +1,342 @@
+import AsyncHTTPClient
+import CompressNIO
+import CoreMetrics
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import Telemetry
+
+/// An exporter that posts batches over HTTP — OTLP/HTTP (`otlphttp`) or Zipkin v2 JSON
+/// (`zipkin`) — from a persistent queue: `consume` encodes the batch and appends it to
+/// the queue on disk; `run` delivers the queue oldest first with `num_consumers` requests
+/// at a time (one by default, which keeps the order), retrying what may pass and
+/// dropping what cannot.
+final class QueuedHTTPExporter: TelemetryConsumer {
+    let name: String
+    let settings: ExporterSettings
+    let logger: Logger
+    let metrics: ExporterMetrics
+    let queue: PersistentQueue
+    let client: HTTPClient
+
+    /// Opens the queue under `directory` (recovering what a previous run left there).
+    init(
+        settings: ExporterSettings, directory: String, logger: Logger, metricsFactory: (any MetricsFactory)? = nil
+    ) throws(ExportQueueError) {
+        self.name = settings.name
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "exporter"] = "\(settings.name)"
+        self.logger = logger
+        self.metrics = ExporterMetrics(exporter: settings.name, factory: metricsFactory)
+        self.queue = try PersistentQueue(
+            exporter: settings.name, directory: directory, limits: settings.queue, segmentBytes: settings.segmentBytes,
+            logger: logger, metrics: metrics)
+        var configuration = HTTPClient.Configuration()
+        // A refused connection fails at once and goes through our own backoff, which
+        // honours the exporter's settings and drains on shutdown; AsyncHTTPClient's
+        // built-in reconnect would instead hold the request until its deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .nanoseconds(Int64(min(settings.timeout, .seconds(10)).seconds * 1e9))
+        // Tracing our own exports would make spans that need exporting, without end.
+        configuration.tracing.tracer = nil
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        if settings.logsURL == nil, settings.tracesFormat != .zipkinJSON {
+            logger.info("exporter sends spans only: no logs endpoint", metadata: ["traces_endpoint": "\(settings.tracesURL ?? "")"])
+        }
+    }
+
+    // MARK: Accepting
+
+    func consume(_ traces: ExportTraceServiceRequest) async throws {
+        guard settings.tracesURL != nil else { return }
+        let count = traces.spanCount
+        guard count > 0 else { return }
+        let body: [UInt8]
+        switch settings.tracesFormat {
+        case .otlpProtobuf: body = traces.protobufBytes()
+        case .otlpJSON: body = traces.otlpJSONBytes()
+        case .zipkinJSON: body = ZipkinV2JSON.encode(traces)
+        }
+        try await queue.append(Self.record(signal: .traces, format: settings.tracesFormat, items: count, body: body))
+    }
+
+    /// Log records go to the logs endpoint; an exporter without one (Zipkin has no logs)
+    /// accepts them and does nothing, so a shared pipeline need not know.
+    func consume(_ logs: ExportLogsServiceRequest) async throws {
+        guard settings.logsURL != nil else { return }
+        let count = logs.logRecordCount
+        guard count > 0 else { return }
+        let body = settings.logsFormat == .otlpJSON ? logs.otlpJSONBytes() : logs.protobufBytes()
+        try await queue.append(Self.record(signal: .logs, format: settings.logsFormat, items: count, body: body))
+    }
+
+    /// A sealed queue record whose payload is: version 1, signal, body format, item count
+    /// (`UInt32` little-endian), body.
+    static func record(signal: ExportSignal, format: ExportBodyFormat, items: Int, body: [UInt8]) -> [UInt8] {
+        var record = [UInt8](repeating: 0, count: PersistentQueue.headerSize)
+        record.reserveCapacity(PersistentQueue.headerSize + 7 + body.count)
+        record.append(contentsOf: [1, signal.rawValue, format.rawValue])
+        record.appendLittleEndian(UInt32(clamping: items))
+        record.append(contentsOf: body)
+        PersistentQueue.seal(&record)
+        return record
+    }
+
+    struct Batch {
+        var signal: ExportSignal
+        var format: ExportBodyFormat
+        var items: Int
+        var body: ArraySlice<UInt8>
+    }
+
+    static func batch(_ record: [UInt8]) -> Batch? {
+        guard record.count >= 7, record[0] == 1, let signal = ExportSignal(rawValue: record[1]),
+            let format = ExportBodyFormat(rawValue: record[2])
+        else { return nil }
+        return Batch(
+            signal: signal, format: format, items: Int(UInt32(littleEndianBytes: record[3..<7])), body: record[7...])
+    }
+
+    // MARK: Delivering
+
+    func run() async throws {
+        guard await queue.beginRun() else { return }
+        await deliverWithConsumers()
+        await queue.endRun()
+    }
+
+    /// Stops accepting, delivers for up to `drainTimeout` (through the running delivery
+    /// loop, or here when `run()` is not running) and leaves the rest on disk.
+    func shutdown() async {
+        let running = await queue.beginDrain(deadline: .now + settings.drainTimeout)
+        if running {
+            await queue.waitForRunEnd()
+        } else if await queue.beginRun() {
+            await deliverWithConsumers()
+            await queue.endRun()
+        }
+        await queue.closeFiles()
+        do {
+            try await client.shutdown()
+        } catch {
+            logger.debug("exporter HTTP client shutdown failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `sending_queue.num_consumers` delivery loops, each sending one request at a time.
+    private func deliverWithConsumers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, settings.queue.consumers) {
+                group.addTask { await self.deliverQueue() }
+            }
+        }
+    }
+
+    private func deliverQueue() async {
+        while let next = await queue.next() {
+            guard await deliver(next.entry, next.payload) else { break }
+            if let deadline = await queue.drainDeadline, ContinuousClock.now >= deadline {
+                logger.info("exporter drain time is up; the rest of the queue stays on disk for the next start")
+                break
+            }
+        }
+    }
+
+    enum Outcome {
+        case delivered
+        case retryable(reason: String, retryAfter: Duration?)
+        case permanent(reason: String)
+    }
+
+    /// Delivers one record with its retries. Returns `false` when it stopped early and
+    /// left the record queued: the task was cancelled or shutdown's drain time ran out.
+    func deliver(_ entry: QueueEntry, _ payload: [UInt8]) async -> Bool {
+        guard let batch = Self.batch(payload), let url = settings.url(for: batch.signal) else {
+            logger.error("exporter queue record has an unknown layout or its signal is no longer exported, dropping it")
+            metrics.dropped.increment()
+            metrics.tally.update { $0.dropped += 1 }
+            return await done(entry)
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        var generator = SystemRandomNumberGenerator()
+        var retry = 0
+        while true {
+            switch await post(batch, to: url) {
+            case .delivered:
+                if batch.signal == .traces {
+                    metrics.sentSpans.increment(by: batch.items)
+                } else {
+                    metrics.sentLogs.increment(by: batch.items)
+                }
+                metrics.tally.update {
+                    $0.sentBatches += 1
+                    if batch.signal == .traces { $0.sentSpans += batch.items } else { $0.sentLogs += batch.items }
+                }
+                return await done(entry)
+            case .permanent(let reason):
+                metrics.failed.increment()
+                metrics.dropped.increment()
+                metrics.tally.update {
+                    $0.failed += 1
+                    $0.dropped += 1
+                }
+                logger.error(
+                    "export refused, batch dropped",
+                    metadata: ["endpoint": "\(url)", "items": "\(batch.items)", "reason": "\(reason)"])
+                return await done(entry)
+            case .retryable(let reason, let retryAfter):
+                metrics.failed.increment()
+                metrics.tally.update { $0.failed += 1 }
+                retry += 1
+                let delay = retryAfter ?? settings.retry.backoff(retry: retry, using: &generator)
+                if !settings.retry.enabled {
+                    return await giveUp(entry, batch, url: url, reason: reason + "; retry_on_failure is disabled")
+                }
+                if let limit = settings.retry.maxElapsedTime, clock.now + delay > started + limit {
+                    return await giveUp(entry, batch, url: url, reason: reason + "; retrying would pass max_elapsed_time \(limit)")
+                }
+                if let deadline = await queue.drainDeadline, clock.now + delay > deadline {
+                    logger.info(
+                        "exporter shutting down with batches undelivered; they stay on disk for the next start",
+                        metadata: ["endpoint": "\(url)", "reason": "\(reason)"])
+                    return false
+                }
+                metrics.retried.increment()
+                metrics.tally.update { $0.retried += 1 }
+                logger.debug(
+                    "export failed, retrying", metadata: ["endpoint": "\(url)", "reason": "\(reason)", "in": "\(delay)"])
+                guard await pause(for: delay) else { return false }
+            }
+        }
+    }
+
+    private func done(_ entry: QueueEntry) async -> Bool {
+        do {
+            try await queue.complete(entry)
+            return true
+        } catch {
+            logger.error("exporter could not record the delivery; stopping delivery", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func giveUp(_ entry: QueueEntry, _ batch: Batch, url: String, reason: String) async -> Bool {
+        metrics.dropped.increment()
+        metrics.tally.update { $0.dropped += 1 }
+        logger.error("export failed, batch dropped", metadata: ["endpoint": "\(url)", "items": "\(batch.items)", "reason": "\(reason)"])
+        return await done(entry)
+    }
+
+    /// Waits `delay`, or less when shutdown begins (so the drain tries again at once).
+    /// `false` when the task was cancelled.
+    private func pause(for delay: Duration) async -> Bool {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask { await self.queue.waitForDrain() }
+            await group.next()
+            group.cancelAll()
+        }
+        return !Task.isCancelled
+    }
+
+    /// The most of an error response kept for the log.
+    static let responseBodyLimit = 4096
+
+    /// One request.
+    func post(_ batch: Batch, to url: String) async -> Outcome {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: batch.format.contentType)
+        request.headers.add(name: "User-Agent", value: "causeway-collector")
+        var body = ByteBuffer(bytes: batch.body)
+        if settings.gzip {
+            do {
+                body = try body.compress(with: .gzip())
+                request.headers.add(name: "Content-Encoding", value: "gzip")
+            } catch {
+                logger.warning("gzip failed, sending uncompressed", metadata: ["error": "\(error)"])
+                body = ByteBuffer(bytes: batch.body)
+            }
+        }
+        for header in settings.headers {
+            request.headers.replaceOrAdd(name: header.name, value: header.value)
+        }
+        request.body = .bytes(body)
+        do {
+            let response = try await client.execute(
+                request, timeout: .nanoseconds(Int64(settings.timeout.seconds * 1e9)), logger: nil)
+            var kept: [UInt8] = []
+            for try await chunk in response.body where kept.count < Self.responseBodyLimit {
+                kept.append(contentsOf: chunk.readableBytesView.prefix(Self.responseBodyLimit - kept.count))
+            }
+            let code = Int(response.status.code)
+            switch code {
+            case 200..<300:
+                reportPartialSuccess(kept, batch: batch, contentType: response.headers.first(name: "Content-Type"))
+                return .delivered
+            case 429, 502, 503, 504:
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap { RetryAfter.delay($0, now: Date()) }
+                return .retryable(reason: "HTTP \(code)", retryAfter: retryAfter)
+            default:
+                // OTLP: "the client MUST NOT retry" 400 and other non-retryable codes;
+                // the same request would fail the same way.
+                let text = String(decoding: kept, as: UTF8.self)
+                return .permanent(reason: "HTTP \(code): \(text.isEmpty ? response.status.reasonPhrase : text)")
+            }
+        } catch {
+            return .retryable(reason: "\(error)", retryAfter: nil)
+        }
+    }
+}
+
+extension QueuedHTTPExporter {
+    /// "The client MUST NOT retry the request when it receives a partial success
+    /// response" (OTLP spec, "Partial Success"): what the backend rejected is only logged.
+    func reportPartialSuccess(_ body: [UInt8], batch: Batch, contentType: String?) {
+        guard !body.isEmpty, batch.format != .zipkinJSON else { return }
+        let isJSON = contentType?.lowercased().hasPrefix("application/json") ?? false
+        let rejected: Int64
+        let message: String
+        switch batch.signal {
+        case .traces:
+            let response = isJSON ? try? ExportTraceServiceResponse(otlpJSON: body) : try? ExportTraceServiceResponse(protobuf: body)
+            rejected = response?.partialSuccess?.rejectedSpans ?? 0
+            message = response?.partialSuccess?.errorMessage ?? ""
+        case .logs:
+            let response = isJSON ? try? ExportLogsServiceResponse(otlpJSON: body) : try? ExportLogsServiceResponse(protobuf: body)
+            rejected = response?.partialSuccess?.rejectedLogRecords ?? 0
+            message = response?.partialSuccess?.errorMessage ?? ""
+        }
+        guard rejected > 0 || !message.isEmpty else { return }
+        logger.warning(
+            "backend accepted the batch but rejected part of it",
+            metadata: ["rejected": "\(rejected)", "of": "\(batch.items)", "message": "\(message)"])
+    }
+}
+
+extension ExporterSettings {
+    func url(for signal: ExportSignal) -> String? {
+        signal == .traces ? tracesURL : logsURL
+    }
+}
+
+/// The `Retry-After` header (RFC 9110 §10.2.3): "either an HTTP-date or a number of
+/// seconds to delay after the response is received".
+enum RetryAfter {
+    static func delay(_ value: String, now: Date) -> Duration? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(text), seconds >= 0 { return .seconds(seconds) }
+        // HTTP-date in its preferred form, IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        guard let date = formatter.date(from: text) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import NIOHTTP1
+import Telemetry
+import Testing
+
+@testable import Collector
+
+@Suite("Exporter persistent queue")
+struct PersistentQueueTests {
+    @Test func aTornTailIsTruncatedAndTheIntactRecordsAreDelivered() async throws {
+        let probe = try await HTTPSink.start()
+        let port = probe.port
+        try await probe.stop()
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(port)\ncompression: none\n")
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        let accepted = [ExporterFixture.traces(10), ExporterFixture.traces(11)]
+        for batch in accepted { try await first.consume(batch) }
+        await first.shutdown()
+
+        // A crash in the middle of an append: a header promising more bytes than follow.
+        let segment = try #require(try ExporterFixture.segmentFiles(settings, dataDirectory: data).last)
+        let intactSize = try #require(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int)
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0x00, 0x10, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]))
+        try handle.close()
+
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 2)
+        #expect(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int == intactSize)
+        let later = ExporterFixture.traces(12)
+        try await second.consume(later)
+
+        let sink = try await HTTPSink.start(port: port)
+        try await withRunningExporter(second) {
+            let requests = try await sink.waitForRequests(3)
+            #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == accepted + [later])
+        }
+        try await sink.stop()
+    }
+
+    @Test func aRecordWithABadChecksumIsCutOffWithEverythingAfterIt() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\ncompression: none\n")
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await first.consume(ExporterFixture.traces(13))
+        try await first.consume(ExporterFixture.traces(14))
+        await first.shutdown()
+        let segment = try #require(try ExporterFixture.segmentFiles(settings, dataDirectory: data).last)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[bytes.count - 1] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 1)
+        await second.shutdown()
+    }
+
+    @Test func aFullQueueRefusesWithAnErrorThatSaysSo() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings(
+            "otlphttp", "endpoint: http://127.0.0.1:9\nsending_queue:\n  max_bytes: 2KiB\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        var accepted = 0
+        var refusal: (any Error)?
+        for seed in 0..<100 {
+            do {
+                try await exporter.consume(ExporterFixture.traces(UInt64(seed), spans: 3))
+                accepted += 1
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        #expect(accepted > 0)
+        let error = try #require(refusal as? ExportQueueError)
+        guard case .full = error else {
+            Issue.record("expected a full queue, got \(error)")
+            return
+        }
+        #expect(String(describing: error).contains("queue full"))
+        #expect(await exporter.queue.queuedBytes <= 2048)
+        await exporter.shutdown()
+    }
+
+    @Test func aBatchLargerThanTheWholeQueueIsRefusedAsSuch() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\nsending_queue:\n  max_bytes: 512\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        await #expect {
+            try await exporter.consume(ExporterFixture.traces(1, spans: 50))
+        } throws: { error in
+            guard case .batchTooLarge = error as? ExportQueueError else { return false }
+            return true
+        }
+        await exporter.shutdown()
+    }
+
+    @Test func queueSizeLimitsTheNumberOfBatches() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("zipkin", "endpoint: http://127.0.0.1:9/api/v2/spans\nsending_queue:\n  queue_size: 2\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await exporter.consume(ExporterFixture.traces(1))
+        try await exporter.consume(ExporterFixture.traces(2))
+        await #expect(throws: ExportQueueError.self) { try await exporter.consume(ExporterFixture.traces(3)) }
+        await exporter.shutdown()
+    }
+
+    @Test func deliveredSegmentsAreDeleted() async throws {
+        let sink = try await HTTPSink.start()
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
+        settings.segmentBytes = 256
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        for seed in 0..<5 { try await exporter.consume(ExporterFixture.traces(UInt64(seed))) }
+        #expect(try ExporterFixture.segmentFiles(settings, dataDirectory: data).count == 5)
+        try await withRunningExporter(exporter) {
+            try await waitUntil { exporter.metrics.tally.snapshot.sentBatches == 5 }
+        }
+        #expect(try ExporterFixture.segmentFiles(settings, dataDirectory: data).count == 1)
+        try await sink.stop()
+    }
+
+    @Test func aSecondExporterOnTheSameQueueIsRefusedWhileTheFirstIsOpen() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(throws: ExportQueueError.self) { _ = try ExporterFixture.exporter(settings, dataDirectory: data) }
+        await first.shutdown()
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        await second.shutdown()
+    }
+
+    @Test func concurrentAppendsAreAllDurable() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
+        settings.segmentBytes = 2048
+        settings.drainTimeout = .zero
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for seed in 0..<20 {
+                group.addTask { try await first.consume(ExporterFixture.traces(UInt64(seed))) }
+            }
+            try await group.waitForAll()
+        }
+        await first.shutdown()
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 20)
+        await second.shutdown()
+    }
+
+    @Test func aRestartAfterPartialDeliverySendsOnlyTheRest() async throws {
+        let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .ok), HTTPSink.Reply(status: .ok)]
+            + Array(repeating: HTTPSink.Reply(status: .serviceUnavailable), count: 10_000))
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
+        settings.segmentBytes = 1024
+        let batches = (50..<54).map { ExporterFixture.traces(UInt64($0)) }
+        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(first) {
+            for batch in batches { try await first.consume(batch) }
+            try await waitUntil { first.metrics.tally.snapshot.sentBatches == 2 && first.metrics.tally.snapshot.failed >= 1 }
+        }
+        try await sink.stop()
+
+        let healthy = try await HTTPSink.start()
+        settings.tracesURL = "http://127.0.0.1:\(healthy.port)/v1/traces"
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 2)
+        try await withRunningExporter(second) {
+            let requests = try await healthy.waitForRequests(2)
+            #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == Array(batches[2...]))
+            try await waitUntil { second.metrics.tally.snapshot.sentBatches == 2 }
+        }
+        #expect(healthy.requests.count == 2)
+        try await healthy.stop()
+    }
+
+    @Test func shutdownStopsAcceptingBatches() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:9\n")
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        await exporter.shutdown()
+        await #expect(throws: ExportQueueError.self) { try await exporter.consume(ExporterFixture.traces()) }
+    }
+}
