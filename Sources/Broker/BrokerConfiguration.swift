@@ -1,0 +1,145 @@
+public import Foundation
+import Yams
+
+/// Everything `config/broker.yaml` sets. Flags given to `causeway broker` override it.
+public struct BrokerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 9092
+    /// The host clients are told to connect to (Metadata, FindCoordinator).
+    public var advertisedHost = "127.0.0.1"
+    /// Prometheus `/metrics`; 0 is any free port, -1 turns it off.
+    public var metricsPort = 9644
+    /// Where partition logs and committed offsets are kept.
+    public var dataDirectory = URL(fileURLWithPath: ".causeway/broker")
+    /// Keep everything in memory only (tests, throwaway demos).
+    public var inMemory = false
+    public var autoCreateTopics = true
+    public var defaultPartitions = 3
+    public var maxFrameBytes = 100 << 20
+    public var clusterID = "causeway"
+    /// How often group sessions are checked for expiry and the flush/retention policies run.
+    public var maintenanceIntervalMs = 250
+    package var storage = StorageOptions()
+
+    public init() {}
+
+    public var segmentBytes: Int {
+        get { storage.segmentBytes }
+        set { storage.segmentBytes = newValue }
+    }
+    public var flushIntervalMs: Int {
+        get { storage.flushIntervalMs }
+        set { storage.flushIntervalMs = newValue }
+    }
+    public var retentionMs: Int64? {
+        get { storage.retentionMs }
+        set { storage.retentionMs = newValue }
+    }
+    public var retentionBytes: Int64? {
+        get { storage.retentionBytes }
+        set { storage.retentionBytes = newValue }
+    }
+}
+
+/// A broker config file that cannot be used, with the line at fault.
+public struct BrokerConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+extension BrokerConfiguration {
+    /// Reads a config file: `${env:VAR}` is replaced by the variable's value first, then
+    /// every key must be one this broker knows.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BrokerConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw BrokerConfigurationError(description: "\(path): cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, source: path, environment: environment)
+    }
+
+    static func substitute(_ text: String, source: String, environment: [String: String]) throws -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${env:") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw BrokerConfigurationError(description: "\(source): unterminated ${env:…}")
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = environment[name] else {
+                let line = text[..<start.lowerBound].filter { $0 == "\n" }.count + 1
+                throw BrokerConfigurationError(description: "\(source):\(line): environment variable \(name) is not set")
+            }
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
+    public static func parse(_ yaml: String, source: String = "broker.yaml", environment: [String: String] = [:]) throws -> BrokerConfiguration {
+        let text = try substitute(yaml, source: source, environment: environment)
+        var configuration = BrokerConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw BrokerConfigurationError(description: "\(source): not valid YAML: \(error)")
+        }
+        guard let root else { return configuration }
+        guard let mapping = root.mapping else {
+            throw BrokerConfigurationError(description: "\(source):\(root.mark?.line ?? 1): the file must be a mapping of keys to values")
+        }
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? ""
+            let line = keyNode.mark?.line ?? 0
+            func fail(_ expected: String) -> BrokerConfigurationError {
+                BrokerConfigurationError(description: "\(source):\(line): \(key): expected \(expected), got '\(value.string ?? "")'")
+            }
+            func int() throws -> Int {
+                guard let number = value.int else { throw fail("an integer") }
+                return number
+            }
+            func bool() throws -> Bool {
+                guard let flag = value.bool else { throw fail("true or false") }
+                return flag
+            }
+            func string() throws -> String {
+                guard let string = value.string, value.scalar != nil else { throw fail("a string") }
+                return string
+            }
+            func optionalInt() throws -> Int? {
+                if value.null != nil { return nil }
+                return try int()
+            }
+            switch key {
+            case "host": configuration.host = try string()
+            case "port": configuration.port = try int()
+            case "advertised_host": configuration.advertisedHost = try string()
+            case "metrics_port": configuration.metricsPort = try int()
+            case "data_dir": configuration.dataDirectory = URL(fileURLWithPath: try string())
+            case "storage":
+                switch try string() {
+                case "disk": configuration.inMemory = false
+                case "memory": configuration.inMemory = true
+                default: throw fail("disk or memory")
+                }
+            case "auto_create_topics": configuration.autoCreateTopics = try bool()
+            case "default_partitions":
+                configuration.defaultPartitions = try int()
+                guard configuration.defaultPartitions >= 1 else { throw fail("at least 1") }
+            case "max_frame_bytes": configuration.maxFrameBytes = try int()
+            case "cluster_id": configuration.clusterID = try string()
+            case "segment_bytes": configuration.segmentBytes = try int()
+            case "flush_interval_ms": configuration.flushIntervalMs = try int()
+            case "retention_ms": configuration.retentionMs = try optionalInt().map(Int64.init)
+            case "retention_bytes": configuration.retentionBytes = try optionalInt().map(Int64.init)
+            case "maintenance_interval_ms": configuration.maintenanceIntervalMs = try int()
+            default:
+                throw BrokerConfigurationError(description: "\(source):\(line): unknown key '\(key)'")
+            }
+        }
+        return configuration
+    }
+}

@@ -1,0 +1,107 @@
+import Broker
+import Foundation
+import KafkaWire
+import NIOCore
+import Testing
+
+private func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("causeway-broker-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("Broker storage on disk")
+struct StorageTests {
+    @Test func recordsSurviveARestart() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                _ = try await connection.produce("orders", records: batch(["a", "b"]).bytes)
+                _ = try await connection.produce("orders", records: batch(["c"]).bytes)
+            }
+        }
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                let fetched = try await connection.fetch("orders", offset: 0)
+                #expect(fetched.highWatermark == 3)
+                #expect(try RecordBatch.split(fetched.records).map(\.baseOffset) == [0, 2])
+                #expect(try await connection.produce("orders", records: batch(["d"]).bytes) == (.none, 3))
+            }
+        }
+    }
+
+    @Test func aTornTailIsTruncatedOnRecovery() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                _ = try await connection.produce("orders", records: batch(["a"]).bytes)
+            }
+        }
+        let segment = directory.appendingPathComponent("logs/orders-0/00000000000000000000.log")
+        let handle = try FileHandle(forWritingTo: segment)
+        try handle.seekToEnd()
+        let torn = batch(["half written"]).bytes
+        try handle.write(contentsOf: Data(torn.readableBytesView.prefix(torn.readableBytes / 2)))
+        try handle.close()
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                #expect(try await connection.fetch("orders", offset: 0).highWatermark == 1)
+                #expect(try await connection.produce("orders", records: batch(["b"]).bytes) == (.none, 1))
+            }
+        }
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                let fetched = try await connection.fetch("orders", offset: 0)
+                #expect(try RecordBatch.split(fetched.records).map(\.baseOffset) == [0, 1])
+            }
+        }
+    }
+
+    @Test func segmentsRollBySize() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withBroker(dataDirectory: directory, { $0.segmentBytes = 200 }) { port in
+            try await withConnection(port: port) { connection in
+                for index in 0..<4 {
+                    _ = try await connection.produce("orders", records: batch([String(repeating: "\(index)", count: 150)]).bytes)
+                }
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("logs/orders-0").path)
+        #expect(files.filter { $0.hasSuffix(".log") }.count == 4)
+        try await withBroker(dataDirectory: directory) { port in
+            try await withConnection(port: port) { connection in
+                #expect(try await connection.fetch("orders", offset: 0).highWatermark == 4)
+            }
+        }
+    }
+}
+
+@Suite("Broker configuration file")
+struct ConfigurationTests {
+    @Test func anUnknownKeyIsNamedWithItsLine() {
+        #expect {
+            try BrokerConfiguration.parse("port: 9092\nprot: 1\n")
+        } throws: { error in
+            (error as? BrokerConfigurationError)?.description == "broker.yaml:2: unknown key 'prot'"
+        }
+    }
+
+    @Test func environmentVariablesAreSubstituted() throws {
+        let configuration = try BrokerConfiguration.parse("port: ${env:KAFKA_PORT}\n", environment: ["KAFKA_PORT": "19092"])
+        #expect(configuration.port == 19092)
+    }
+
+    @Test func aMissingEnvironmentVariableIsAnError() {
+        #expect(throws: BrokerConfigurationError.self) { try BrokerConfiguration.parse("port: ${env:NOPE}\n", environment: [:]) }
+    }
+
+    @Test func theShippedConfigFileParses() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/broker.yaml").path
+        let configuration = try BrokerConfiguration.load(path: path, environment: [:])
+        #expect(configuration.port == 9092)
+        #expect(configuration.defaultPartitions == 3)
+    }
+}
