@@ -69,8 +69,7 @@ extension BrokerConfiguration {
             }
             let name = String(rest[start.upperBound..<end])
             guard let value = environment[name] else {
-                let line = text[..<start.lowerBound].filter { $0 == "\n" }.count + 1
-                throw BrokerConfigurationError(description: "\(source):\(line): environment variable \(name) is not set")
+                throw BrokerConfigurationError(description: "\(source): environment variable \(name) is not set")
             }
             result += value
             rest = rest[rest.index(after: end)...]
@@ -79,11 +78,10 @@ extension BrokerConfiguration {
     }
 
     public static func parse(_ yaml: String, source: String = "broker.yaml", environment: [String: String] = [:]) throws -> BrokerConfiguration {
-        let text = try substitute(yaml, source: source, environment: environment)
         var configuration = BrokerConfiguration()
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: yaml)
         } catch {
             throw BrokerConfigurationError(description: "\(source): not valid YAML: \(error)")
         }
@@ -94,23 +92,29 @@ extension BrokerConfiguration {
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
             let line = keyNode.mark?.line ?? 0
+            // ${env:VAR} is replaced inside values only, so comments may mention it.
+            guard let scalar = value.scalar else {
+                throw BrokerConfigurationError(description: "\(source):\(line): \(key): expected a single value")
+            }
+            let raw = try substitute(scalar.string, source: "\(source):\(line)", environment: environment)
+            let isNull = raw == scalar.string && value.null != nil
             func fail(_ expected: String) -> BrokerConfigurationError {
-                BrokerConfigurationError(description: "\(source):\(line): \(key): expected \(expected), got '\(value.string ?? "")'")
+                BrokerConfigurationError(description: "\(source):\(line): \(key): expected \(expected), got '\(raw)'")
             }
             func int() throws -> Int {
-                guard let number = value.int else { throw fail("an integer") }
+                guard let number = Int(raw.trimmingCharacters(in: .whitespaces)) else { throw fail("an integer") }
                 return number
             }
             func bool() throws -> Bool {
-                guard let flag = value.bool else { throw fail("true or false") }
-                return flag
+                switch raw.lowercased() {
+                case "true", "yes", "on": return true
+                case "false", "no", "off": return false
+                default: throw fail("true or false")
+                }
             }
-            func string() throws -> String {
-                guard let string = value.string, value.scalar != nil else { throw fail("a string") }
-                return string
-            }
+            func string() throws -> String { raw }
             func optionalInt() throws -> Int? {
-                if value.null != nil { return nil }
+                if isNull { return nil }
                 return try int()
             }
             switch key {

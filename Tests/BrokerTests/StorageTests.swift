@@ -26,7 +26,8 @@ struct StorageTests {
                 let fetched = try await connection.fetch("orders", offset: 0)
                 #expect(fetched.highWatermark == 3)
                 #expect(try RecordBatch.split(fetched.records).map(\.baseOffset) == [0, 2])
-                #expect(try await connection.produce("orders", records: batch(["d"]).bytes) == (.none, 3))
+                let result1 = try await connection.produce("orders", records: batch(["d"]).bytes)
+                #expect(result1.0 == .none && result1.1 == 3)
             }
         }
     }
@@ -47,8 +48,10 @@ struct StorageTests {
         try handle.close()
         try await withBroker(dataDirectory: directory) { port in
             try await withConnection(port: port) { connection in
-                #expect(try await connection.fetch("orders", offset: 0).highWatermark == 1)
-                #expect(try await connection.produce("orders", records: batch(["b"]).bytes) == (.none, 1))
+                let fetched1x = try await connection.fetch("orders", offset: 0)
+                #expect(fetched1x.highWatermark == 1)
+                let result2 = try await connection.produce("orders", records: batch(["b"]).bytes)
+                #expect(result2.0 == .none && result2.1 == 1)
             }
         }
         try await withBroker(dataDirectory: directory) { port in
@@ -73,7 +76,8 @@ struct StorageTests {
         #expect(files.filter { $0.hasSuffix(".log") }.count == 4)
         try await withBroker(dataDirectory: directory) { port in
             try await withConnection(port: port) { connection in
-                #expect(try await connection.fetch("orders", offset: 0).highWatermark == 4)
+                let fetched4x = try await connection.fetch("orders", offset: 0)
+                #expect(fetched4x.highWatermark == 4)
             }
         }
     }

@@ -4,6 +4,7 @@ resuming, a two-member rebalance, and a restart between produce and consume."""
 
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -99,8 +100,20 @@ def test_a_second_member_resumes_from_committed_offsets(broker):
     assert len(consume(broker.bootstrap, topic, group, len(first))) == len(first)
     second = [(b"order-9", f"later-{i}".encode()) for i in range(5)]
     produce(broker.bootstrap, topic, second, acks=1)
+    assert lag(broker, group, topic) == len(second)
     resumed = consume(broker.bootstrap, topic, group, len(second))
     assert sorted(r.value for r in resumed) == sorted(v for _, v in second)
+    assert lag(broker, group, topic) == 0
+
+
+def lag(broker, group, topic):
+    """The group's total consumer lag on the topic, from the broker's /metrics."""
+    text = urllib.request.urlopen(f"http://{broker.host}:{broker.metrics_port}/metrics", timeout=10).read().decode()
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("causeway_broker_consumer_lag{") and f'group="{group}"' in line and f'topic="{topic}"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
 
 
 def test_a_two_member_group_consumes_each_message_once(broker):

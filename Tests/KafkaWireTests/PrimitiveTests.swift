@@ -28,7 +28,7 @@ func murmur2MatchesJavaKafka(key: String, expected: Int32) {
     #expect(Murmur2.partition(forKey: Array("21".utf8), partitionCount: 3) == Int32((-973_932_308 & 0x7FFF_FFFF) % 3))
 }
 
-@Test(arguments: [(Int32(0), [UInt8(0x00)]), (-1, [0x01]), (1, [0x02]), (-64, [0x7F]), (64, [0x80, 0x01]), (150, [0xAC, 0x02])])
+@Test(arguments: [(0, [0x00]), (-1, [0x01]), (1, [0x02]), (-64, [0x7F]), (64, [0x80, 0x01]), (150, [0xAC, 0x02])] as [(Int32, [UInt8])])
 func varintsAreZigzag(value: Int32, bytes: [UInt8]) throws {
     var buffer = ByteBuffer()
     buffer.writeVarint(value)
