@@ -22,7 +22,7 @@ BIN := $(SCRATCH)/debug/causeway
 
 export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
-.PHONY: demo test deps venv build unit interop interop-swift-otel fuzz bench bench-tracing
+.PHONY: demo test deps venv build unit interop interop-kafka-python-2 interop-swift-otel fuzz bench bench-tracing
 
 ## The main job. For now: build and show the command line.
 demo: deps build
@@ -47,6 +47,10 @@ unit:
 
 interop: venv
 	CAUSEWAY_BIN=$(BIN) $(VENV)/bin/python -m pytest Tests/Interop -q -rfEsx
+
+## The broker's kafka-python tests again with kafka-python 2.3.x, in a venv of their own.
+interop-kafka-python-2:
+	scripts/broker-kafka-python-2.sh
 
 ## EventTracing's messaging helpers and JSON logs on swift-otel's tracer (issue 3: they
 ## must work with any Tracer). The first run builds swift-otel, which takes minutes.
