@@ -19,67 +19,62 @@ struct RequestHandler: Sendable {
     /// is then closed, as Kafka does.
     func respond(to frame: ByteBuffer, peer: String) async throws(KafkaWireError) -> ByteBuffer? {
         let started = ContinuousClock.now
-        var reader = KafkaReader(frame)
-        let header = try RequestHeader(from: &reader)
-        guard let api = APIKey(rawValue: header.apiKey) else { throw .unknownAPIKey(header.apiKey) }
+        let (header, request) = try KafkaRequest.decode(frame)
+        let api = APIKey(rawValue: header.apiKey)!
         let version = header.apiVersion
         var body = ByteBuffer()
         body.writeInteger(Int32(0))
         body.writeInteger(header.correlationID)
-        guard api.supportedVersions.contains(version) else {
-            // KIP-511: a client opening with a newer ApiVersions gets the v0 body with
-            // UNSUPPORTED_VERSION and retries with the highest version listed.
-            guard api == .apiVersions else { throw .unsupportedVersion(apiKey: header.apiKey, version: version) }
-            logger.debug("ApiVersions v\(version) answered with v0 and UNSUPPORTED_VERSION", metadata: ["peer": "\(peer)"])
-            ApiVersionsResponse.supported(errorCode: .unsupportedVersion).encode(into: &body, version: 0)
-            return Self.finish(body)
-        }
-        switch api {
+        switch request {
         case .apiVersions:
-            ApiVersionsResponse.supported().encode(into: &body, version: version)
-        case .metadata:
-            await metadata(try MetadataRequest(from: &reader, version: version)).encode(into: &body, version: version)
-        case .produce:
-            let request = try ProduceRequest(from: &reader, version: version)
+            if api.supportedVersions.contains(version) {
+                ApiVersionsResponse.supported().encode(into: &body, version: version)
+            } else {
+                // KIP-511: a client opening with a newer ApiVersions gets the v0 body with
+                // UNSUPPORTED_VERSION and retries with the highest version listed.
+                logger.debug("ApiVersions v\(version) answered with v0 and UNSUPPORTED_VERSION", metadata: ["peer": "\(peer)"])
+                ApiVersionsResponse.supported(errorCode: .unsupportedVersion).encode(into: &body, version: 0)
+            }
+        case .metadata(let request):
+            await metadata(request).encode(into: &body, version: version)
+        case .produce(let request):
             let response = await produce(request, version: version, peer: peer)
             if request.acks == 0 { return nil }
             response.encode(into: &body, version: version)
-        case .fetch:
-            await topics.fetch(try FetchRequest(from: &reader, version: version)).encode(into: &body, version: version)
-        case .listOffsets:
-            await listOffsets(try ListOffsetsRequest(from: &reader, version: version)).encode(into: &body, version: version)
-        case .createTopics:
-            await createTopics(try CreateTopicsRequest(from: &reader, version: version), peer: peer).encode(into: &body, version: version)
-        case .initProducerId:
-            let request = try InitProducerIdRequest(from: &reader, version: version)
+        case .fetch(let request):
+            await topics.fetch(request).encode(into: &body, version: version)
+        case .listOffsets(let request):
+            await listOffsets(request).encode(into: &body, version: version)
+        case .createTopics(let request):
+            await createTopics(request, peer: peer).encode(into: &body, version: version)
+        case .initProducerId(let request):
             if request.transactionalID != nil {
                 logger.info("InitProducerId refused", metadata: ["peer": "\(peer)", "reason": "transactions are not supported"])
                 InitProducerIdResponse(errorCode: .invalidRequest, producerID: -1, producerEpoch: -1).encode(into: &body, version: version)
             } else {
                 InitProducerIdResponse(errorCode: .none, producerID: await topics.initProducerID(), producerEpoch: 0).encode(into: &body, version: version)
             }
-        case .findCoordinator:
-            let request = try FindCoordinatorRequest(from: &reader, version: version)
+        case .findCoordinator(let request):
             if request.keyType != 0 {
                 logger.info("FindCoordinator refused", metadata: ["peer": "\(peer)", "reason": "only group coordinators exist (key type \(request.keyType))"])
                 FindCoordinatorResponse(errorCode: .coordinatorNotAvailable, nodeID: -1, host: "", port: -1).encode(into: &body, version: version)
             } else {
                 FindCoordinatorResponse(errorCode: .none, nodeID: Self.nodeID, host: configuration.advertisedHost, port: advertisedPort).encode(into: &body, version: version)
             }
-        case .joinGroup:
-            await groups.join(try JoinGroupRequest(from: &reader, version: version), clientID: header.clientID).encode(into: &body, version: version)
-        case .syncGroup:
-            await groups.sync(try SyncGroupRequest(from: &reader, version: version)).encode(into: &body, version: version)
-        case .heartbeat:
-            ErrorOnlyResponse(errorCode: await groups.heartbeat(try HeartbeatRequest(from: &reader, version: version))).encode(into: &body, version: version)
-        case .leaveGroup:
-            let results = await groups.leave(try LeaveGroupRequest(from: &reader, version: version))
+        case .joinGroup(let request):
+            await groups.join(request, clientID: header.clientID).encode(into: &body, version: version)
+        case .syncGroup(let request):
+            await groups.sync(request).encode(into: &body, version: version)
+        case .heartbeat(let request):
+            ErrorOnlyResponse(errorCode: await groups.heartbeat(request)).encode(into: &body, version: version)
+        case .leaveGroup(let request):
+            let results = await groups.leave(request)
             let error = version < 3 ? (results.first?.errorCode ?? .none) : .none
             LeaveGroupResponse(errorCode: error, members: results).encode(into: &body, version: version)
-        case .offsetCommit:
-            await groups.commit(try OffsetCommitRequest(from: &reader, version: version)).encode(into: &body, version: version)
-        case .offsetFetch:
-            await groups.fetchOffsets(try OffsetFetchRequest(from: &reader, version: version)).encode(into: &body, version: version)
+        case .offsetCommit(let request):
+            await groups.commit(request).encode(into: &body, version: version)
+        case .offsetFetch(let request):
+            await groups.fetchOffsets(request).encode(into: &body, version: version)
         }
         metrics.requestLatency(api: api.description, duration: ContinuousClock.now - started)
         return Self.finish(body)
