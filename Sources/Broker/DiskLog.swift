@@ -45,6 +45,7 @@ final class DiskLog {
     let options: StorageOptions
     private let logger: Logger
     private var partitions: [TopicPartition: Active] = [:]
+    private var readers: [URL: FileHandle] = [:]
 
     init(dataDirectory: URL, options: StorageOptions, logger: Logger) throws {
         root = dataDirectory.appendingPathComponent("logs", isDirectory: true)
@@ -117,9 +118,7 @@ final class DiskLog {
                     else { break }
                     buffer.moveReaderIndex(forwardBy: batch.size)
                     if log.batches.isEmpty { log.logStartOffset = batch.baseOffset }
-                    log.batches.append(batch)
-                    log.nextOffset = batch.nextOffset
-                    log.sizeInBytes += batch.size
+                    log.append(StoredBatch(batch, keepingBytes: false, segment: Int64(file.deletingPathExtension().lastPathComponent) ?? 0, position: good))
                     segmentMax = max(segmentMax, batch.maxTimestamp)
                     good += batch.size
                 }
@@ -151,8 +150,10 @@ final class DiskLog {
         return result
     }
 
-    func append(_ batches: [RecordBatch], to tp: TopicPartition) throws {
-        guard var active = partitions[tp] else { return }
+    /// Writes the batches at the end of the active segment; returns where each went.
+    func append(_ batches: [RecordBatch], to tp: TopicPartition) throws -> [(segment: Int64, position: Int)] {
+        guard var active = partitions[tp] else { throw DiskLogError.unknownPartition(tp) }
+        var locations: [(segment: Int64, position: Int)] = []
         for batch in batches {
             if active.segments[active.segments.count - 1].size >= options.segmentBytes {
                 try roll(&active, tp: tp, at: batch.baseOffset)
@@ -165,6 +166,7 @@ final class DiskLog {
                 try active.indexHandle.write(contentsOf: Data(entry.readableBytesView))
                 segment.bytesSinceIndexEntry = 0
             }
+            locations.append((segment.baseOffset, segment.size))
             try active.handle.write(contentsOf: Data(batch.bytes.readableBytesView))
             segment.size += batch.size
             segment.bytesSinceIndexEntry += batch.size
@@ -177,6 +179,24 @@ final class DiskLog {
             active.dirty = true
         }
         partitions[tp] = active
+        return locations
+    }
+
+    /// Reads `size` bytes at `position` of the segment starting at `segment`.
+    func read(_ tp: TopicPartition, segment: Int64, position: Int, size: Int) throws -> ByteBuffer {
+        guard let active = partitions[tp], let file = active.segments.last(where: { $0.baseOffset == segment }) else {
+            throw DiskLogError.missingSegment(tp, segment)
+        }
+        let reader: FileHandle
+        if let open = readers[file.url] {
+            reader = open
+        } else {
+            reader = try FileHandle(forReadingFrom: file.url)
+            readers[file.url] = reader
+        }
+        try reader.seek(toOffset: UInt64(position))
+        guard let data = try reader.read(upToCount: size), data.count == size else { throw DiskLogError.shortRead(tp, segment, position) }
+        return ByteBuffer(bytes: data)
     }
 
     private func roll(_ active: inout Active, tp: TopicPartition, at offset: Int64) throws {
@@ -216,6 +236,7 @@ final class DiskLog {
                 let tooOld = options.retentionMs.map { oldest.maxTimestamp >= 0 && oldest.maxTimestamp < nowMs - $0 } ?? false
                 let tooBig = options.retentionBytes.map { total > $0 } ?? false
                 guard tooOld || tooBig else { break }
+                try? readers.removeValue(forKey: oldest.url)?.close()
                 try? FileManager.default.removeItem(at: oldest.url)
                 try? FileManager.default.removeItem(at: oldest.url.deletingPathExtension().appendingPathExtension("index"))
                 total -= Int64(oldest.size)
@@ -226,6 +247,20 @@ final class DiskLog {
             partitions[tp] = active
         }
         return moved
+    }
+}
+
+enum DiskLogError: Error, CustomStringConvertible {
+    case unknownPartition(TopicPartition)
+    case missingSegment(TopicPartition, Int64)
+    case shortRead(TopicPartition, Int64, Int)
+
+    var description: String {
+        switch self {
+        case .unknownPartition(let tp): "no open log for partition \(tp)"
+        case .missingSegment(let tp, let base): "segment \(base) of \(tp) is gone (deleted by retention?)"
+        case .shortRead(let tp, let base, let position): "segment \(base) of \(tp) ends before position \(position) plus the batch"
+        }
     }
 }
 

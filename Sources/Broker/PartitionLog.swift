@@ -1,22 +1,49 @@
 import KafkaWire
 import NIOCore
 
-/// One partition's log in memory: whole batches in offset order, as the producers sent
-/// them but with their base offsets assigned. `DiskLog` mirrors it onto segment files.
+/// Where one batch of a partition is and what its header says. In memory mode the bytes
+/// are held here; on disk only the segment and position are, so the broker's memory does
+/// not grow with the log.
+struct StoredBatch {
+    var baseOffset: Int64
+    var lastOffsetDelta: Int32
+    var baseTimestamp: Int64
+    var maxTimestamp: Int64
+    var recordCount: Int32
+    var size: Int
+    var bytes: ByteBuffer?
+    /// Base offset of the segment file holding the batch, and its position there.
+    var segment: Int64 = 0
+    var position: Int = 0
+
+    init(_ batch: RecordBatch, keepingBytes: Bool, segment: Int64 = 0, position: Int = 0) {
+        baseOffset = batch.baseOffset
+        lastOffsetDelta = batch.lastOffsetDelta
+        baseTimestamp = batch.baseTimestamp
+        maxTimestamp = batch.maxTimestamp
+        recordCount = batch.recordCount
+        size = batch.size
+        bytes = keepingBytes ? batch.bytes : nil
+        self.segment = segment
+        self.position = position
+    }
+
+    var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    /// next offset = baseOffset + lastOffsetDelta + 1.
+    var nextOffset: Int64 { lastOffset + 1 }
+}
+
+/// One partition's log: its batches in offset order.
 struct PartitionLog {
-    var batches: [RecordBatch] = []
+    var batches: [StoredBatch] = []
     var logStartOffset: Int64 = 0
     var nextOffset: Int64 = 0
     var sizeInBytes = 0
 
-    /// Places the batch at the end of the log; returns its base offset.
-    mutating func append(_ batch: inout RecordBatch) -> Int64 {
-        let base = nextOffset
-        batch.assignBaseOffset(base)
+    mutating func append(_ batch: StoredBatch) {
         batches.append(batch)
         nextOffset = batch.nextOffset
         sizeInBytes += batch.size
-        return base
     }
 
     /// Index of the first batch holding `offset` or a later one.
@@ -31,25 +58,24 @@ struct PartitionLog {
     }
 
     /// Whole batches from `offset` on, up to `maxBytes`, but always at least one batch
-    /// (KIP-74) so a batch larger than the limit cannot stall a consumer.
-    func read(from offset: Int64, maxBytes: Int, alwaysOne: Bool) -> (bytes: ByteBuffer, records: Int) {
-        var result = ByteBuffer()
-        var records = 0
-        var index = batchIndex(containing: offset)
-        while index < batches.count {
-            let batch = batches[index]
-            if result.readableBytes + batch.size > maxBytes, result.readableBytes > 0 || !alwaysOne { break }
-            result.writeImmutableBuffer(batch.bytes)
-            records += Int(batch.recordCount)
-            index += 1
+    /// (KIP-74) when `alwaysOne`, so a batch larger than the limit cannot stall a consumer.
+    func select(from offset: Int64, maxBytes: Int, alwaysOne: Bool) -> ArraySlice<StoredBatch> {
+        let start = batchIndex(containing: offset)
+        var end = start
+        var total = 0
+        while end < batches.count {
+            let size = batches[end].size
+            if total + size > maxBytes, total > 0 || !alwaysOne { break }
+            total += size
+            end += 1
         }
-        return (result, records)
+        return batches[start..<end]
     }
 
     /// The first offset whose record timestamp is at or after `timestamp` (ListOffsets).
-    func offset(forTimestamp timestamp: Int64) -> (timestamp: Int64, offset: Int64)? {
+    func offset(forTimestamp timestamp: Int64, load: (StoredBatch) -> ByteBuffer?) -> (timestamp: Int64, offset: Int64)? {
         for batch in batches where batch.maxTimestamp >= timestamp {
-            if let records = try? batch.records() {
+            if let bytes = load(batch), let decoded = try? RecordBatch(bytes, verifyingCRC: false), let records = try? decoded.records() {
                 for record in records where batch.baseTimestamp + record.timestampDelta >= timestamp {
                     return (batch.baseTimestamp + record.timestampDelta, batch.baseOffset + Int64(record.offsetDelta))
                 }

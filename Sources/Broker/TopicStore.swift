@@ -168,15 +168,17 @@ package actor TopicStore {
             next = batch.nextOffset
             appended.append(batch)
         }
+        var locations: [(segment: Int64, position: Int)] = []
         if let storage, !appended.isEmpty {
             do {
-                try storage.append(appended, to: tp)
+                locations = try storage.append(appended, to: tp)
             } catch {
                 throw .storage(error)
             }
         }
-        for var batch in appended {
-            _ = topics[tp.topic]![index].append(&batch)
+        for (position, batch) in appended.enumerated() {
+            let location = storage == nil ? (segment: Int64(0), position: 0) : locations[position]
+            topics[tp.topic]![index].append(StoredBatch(batch, keepingBytes: storage == nil, segment: location.segment, position: location.position))
         }
         producers[tp] = states
         if !appended.isEmpty {
@@ -223,7 +225,13 @@ package actor TopicStore {
                         return FetchResponse.Partition(index: partition.index, errorCode: .offsetOutOfRange, highWatermark: log.nextOffset, logStartOffset: log.logStartOffset, records: ByteBuffer())
                     }
                     let limit = min(Int(max(partition.partitionMaxBytes, 0)), budget)
-                    let (records, count) = log.read(from: partition.fetchOffset, maxBytes: limit, alwaysOne: total == 0)
+                    var records = ByteBuffer()
+                    var count = 0
+                    for batch in log.select(from: partition.fetchOffset, maxBytes: limit, alwaysOne: total == 0) {
+                        guard let bytes = load(batch, of: TopicPartition(topic: topic.name, partition: partition.index)) else { break }
+                        records.writeImmutableBuffer(bytes)
+                        count += Int(batch.recordCount)
+                    }
                     if count > 0 { messagesOut[topic.name, default: 0] += count }
                     total += records.readableBytes
                     budget = max(0, budget - records.readableBytes)
@@ -232,6 +240,18 @@ package actor TopicStore {
             )
         }
         return (FetchResponse(topics: topicsOut), total, failed, messagesOut)
+    }
+
+    /// A batch's bytes: held in memory, or read back from its segment file.
+    private func load(_ batch: StoredBatch, of tp: TopicPartition) -> ByteBuffer? {
+        if let bytes = batch.bytes { return bytes }
+        guard let storage else { return nil }
+        do {
+            return try storage.read(tp, segment: batch.segment, position: batch.position, size: batch.size)
+        } catch {
+            logger.error("reading a batch back from disk failed", metadata: ["partition": "\(tp)", "offset": "\(batch.baseOffset)", "error": "\(error)"])
+            return nil
+        }
     }
 
     private func waitForAppend(until deadline: ContinuousClock.Instant) async {
@@ -265,7 +285,7 @@ package actor TopicStore {
         case -1: return .init(index: tp.partition, errorCode: .none, timestamp: -1, offset: log.nextOffset)
         case -2: return .init(index: tp.partition, errorCode: .none, timestamp: -1, offset: log.logStartOffset)
         default:
-            guard let found = log.offset(forTimestamp: timestamp) else {
+            guard let found = log.offset(forTimestamp: timestamp, load: { load($0, of: tp) }) else {
                 return .init(index: tp.partition, errorCode: .none, timestamp: -1, offset: -1)
             }
             return .init(index: tp.partition, errorCode: .none, timestamp: found.timestamp, offset: found.offset)
