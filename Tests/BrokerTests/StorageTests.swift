@@ -109,3 +109,31 @@ struct ConfigurationTests {
         #expect(configuration.defaultPartitions == 3)
     }
 }
+
+@Suite("Broker retention")
+struct RetentionTests {
+    @Test func retentionBySizeDeletesTheOldestSegments() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("causeway-retention-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withBroker(dataDirectory: directory, {
+            $0.segmentBytes = 200
+            $0.retentionBytes = 600
+            $0.maintenanceIntervalMs = 20
+        }) { port in
+            try await withConnection(port: port) { connection in
+                for index in 0..<6 {
+                    _ = try await connection.produce("short", records: batch([String(repeating: "\(index)", count: 150)]).bytes)
+                }
+                var fetched = try await connection.fetch("short", offset: 0)
+                for _ in 0..<250 where fetched.errorCode == .none {
+                    try await Task.sleep(for: .milliseconds(20))
+                    fetched = try await connection.fetch("short", offset: 0)
+                }
+                #expect(fetched.errorCode == .offsetOutOfRange)
+                #expect(fetched.logStartOffset > 0)
+                let newest = try await connection.fetch("short", offset: 5)
+                #expect(try RecordBatch.split(newest.records).first?.baseOffset == 5)
+            }
+        }
+    }
+}
