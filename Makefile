@@ -22,7 +22,7 @@ BIN := $(SCRATCH)/debug/causeway
 
 export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
-.PHONY: demo test deps venv build unit interop interop-kafka-python-2 interop-swift-otel fuzz bench bench-tracing
+.PHONY: demo test deps venv build unit interop interop-kafka-python-2 bench-broker interop-swift-otel fuzz bench bench-tracing
 
 ## The main job. For now: build and show the command line.
 demo: deps build
@@ -66,6 +66,13 @@ bench: deps venv
 	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
 	$(SCRATCH)/release/causeway bench telemetry --python $(VENV)/bin/python \
 		--upb-script Tests/Interop/upb_parse_bench.py $(BENCH_ARGS)
+
+## Broker vs Redis Streams figures for BENCHMARKS.md: a release `causeway broker` through
+## librdkafka (confluent-kafka, large batches) and redis-server, same volume, same run.
+## BENCH_ARGS: --messages N --sizes 100,1024
+bench-broker: deps venv
+	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
+	$(VENV)/bin/python scripts/broker_bench.py --causeway $(SCRATCH)/release/causeway $(BENCH_ARGS)
 
 ## EventTracing vs swift-otel figures for BENCHMARKS.md: propagation, spans and JSON log
 ## lines, both sides in one release build and one run. BENCH_ARGS: --rounds N --iterations N

@@ -25,7 +25,8 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where partition logs and committed offsets are kept.")
     var dataDir: String?
 
-    @Option(name: .customLong("metrics-port"), help: "The Prometheus /metrics port; 0 picks any free port, -1 turns it off.")
+    // Unconditional, so that "-1" is read as the value and not as a flag.
+    @Option(name: .customLong("metrics-port"), parsing: .unconditional, help: "The Prometheus /metrics port; 0 picks any free port, -1 turns it off.")
     var metricsPort: Int?
 
     @Flag(name: .customLong("in-memory"), help: "Keep everything in memory; nothing is written to disk.")
