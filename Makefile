@@ -22,7 +22,7 @@ BIN := $(SCRATCH)/debug/causeway
 
 export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
-.PHONY: demo test deps venv build unit interop interop-swift-otel fuzz bench bench-tracing
+.PHONY: demo test deps venv build unit interop interop-kafka-python-2 bench-broker interop-swift-otel fuzz bench bench-tracing
 
 ## The main job. For now: build and show the command line.
 demo: deps build
@@ -48,6 +48,10 @@ unit:
 interop: venv
 	CAUSEWAY_BIN=$(BIN) $(VENV)/bin/python -m pytest Tests/Interop -q -rfEsx
 
+## The broker's kafka-python tests again with kafka-python 2.3.x, in a venv of their own.
+interop-kafka-python-2:
+	scripts/broker-kafka-python-2.sh
+
 ## EventTracing's messaging helpers and JSON logs on swift-otel's tracer (issue 3: they
 ## must work with any Tracer). The first run builds swift-otel, which takes minutes.
 interop-swift-otel:
@@ -62,6 +66,13 @@ bench: deps venv
 	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
 	$(SCRATCH)/release/causeway bench telemetry --python $(VENV)/bin/python \
 		--upb-script Tests/Interop/upb_parse_bench.py $(BENCH_ARGS)
+
+## Broker vs Redis Streams figures for BENCHMARKS.md: a release `causeway broker` through
+## librdkafka (confluent-kafka, large batches) and redis-server, same volume, same run.
+## BENCH_ARGS: --messages N --sizes 100,1024
+bench-broker: deps venv
+	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
+	$(VENV)/bin/python scripts/broker_bench.py --causeway $(SCRATCH)/release/causeway $(BENCH_ARGS)
 
 ## EventTracing vs swift-otel figures for BENCHMARKS.md: propagation, spans and JSON log
 ## lines, both sides in one release build and one run. BENCH_ARGS: --rounds N --iterations N

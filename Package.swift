@@ -171,6 +171,12 @@ let package = Package(
             dependencies: ["Telemetry", "TelemetryFuzzChecks", "TelemetryFuzzDriver"],
             swiftSettings: strictSettings
         ),
+        // The broker's request decoder under libFuzzer (scripts/fuzz.sh), same driver shim.
+        .executableTarget(
+            name: "KafkaWireFuzzRequest",
+            dependencies: ["KafkaWire", "TelemetryFuzzDriver", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["Telemetry"],

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 swift=${SWIFT:-swift}
 seconds=${FUZZ_SECONDS:-60}
 scratch=${FUZZ_SCRATCH:-.build-fuzz}
-read -r -a targets <<< "${FUZZ_TARGETS:-TelemetryFuzzProtobuf TelemetryFuzzJSON}"
+read -r -a targets <<< "${FUZZ_TARGETS:-TelemetryFuzzProtobuf TelemetryFuzzJSON KafkaWireFuzzRequest}"
 
 for target in "${targets[@]}"; do
     echo "fuzz: building $target"

@@ -42,15 +42,17 @@ if step deps make_step deps; then
     if step build make_step build; then
         step "swift test" make_step unit
         if $venv_ready; then step interop make_step interop; else skip interop; fi
+        step kafka-python-2 make_step interop-kafka-python-2
         step swift-otel make_step interop-swift-otel
     else
         skip "swift test"
         skip interop
+        skip kafka-python-2
         skip swift-otel
     fi
     step fuzz make_step fuzz
 else
-    for name in venv build "swift test" interop swift-otel fuzz; do skip "$name"; done
+    for name in venv build "swift test" interop kafka-python-2 swift-otel fuzz; do skip "$name"; done
 fi
 
 passed=0

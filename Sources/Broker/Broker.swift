@@ -1,2 +1,0 @@
-// Placeholder: the built-in broker arrives with issue 6.
-enum BrokerPlaceholder {}
