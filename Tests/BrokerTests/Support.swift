@@ -17,6 +17,9 @@ func withBroker<T: Sendable>(
     configuration.metricsPort = -1
     configuration.inMemory = dataDirectory == nil
     if let dataDirectory { configuration.dataDirectory = dataDirectory }
+    // `batch(...)` stamps records in 2023, which the default 7-day retention would delete
+    // whenever its periodic pass runs during a test; retention tests set their own.
+    configuration.retentionMs = nil
     configure(&configuration)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let broker = KafkaBroker(configuration: configuration, logger: Logger(label: "test.broker"))
