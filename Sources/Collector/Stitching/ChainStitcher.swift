@@ -19,7 +19,7 @@ package struct ChainStitcher {
 
     var nodes: [SpanNode] = []
     var freeSlots: [Int32] = []
-    var index: [SpanKey: Int32] = [:]
+    var index = SpanIndex()
     /// One member slot per trace ID, so a chain can be found by any of its trace IDs.
     var traceMembers: [TraceKey: Int32] = [:]
     /// Chain state by root slot, for open and retained (finalized) chains.
@@ -66,7 +66,7 @@ package struct ChainStitcher {
         func table<K, V>(_ d: [K: V]) -> Int { d.capacity * (MemoryLayout<K>.stride + MemoryLayout<V>.stride + 1) }
         return nodes.capacity * MemoryLayout<SpanNode>.stride
             + freeSlots.capacity * 4
-            + table(index) + table(traceMembers) + table(chainStates) + table(messageIDs) + table(extraLinks)
+            + index.capacity * SpanIndex.bytesPerBucket + table(traceMembers) + table(chainStates) + table(messageIDs) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
             + messageIDs.values.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
@@ -148,7 +148,7 @@ package struct ChainStitcher {
             slot = existing
         } else {
             slot = allocate(node)
-            index[key] = slot
+            index.insert(key, slot)
             startChain(at: slot, now: now)
         }
         if let messageID { messageIDs[slot] = messageID }
@@ -177,7 +177,7 @@ package struct ChainStitcher {
             return union(root, find(other), now: now)
         }
         let slot = allocate(SpanNode(key: key))
-        index[key] = slot
+        index.insert(key, slot)
         nodes[Int(slot)].unionParent = root
         nodes[Int(slot)].nextMember = nodes[Int(root)].nextMember
         nodes[Int(root)].nextMember = slot
@@ -225,21 +225,22 @@ package struct ChainStitcher {
         return root
     }
 
-    /// Marks activity; re-opens a finalized chain.
+    /// Marks activity; re-opens a finalized chain. Modifies the state in place (one hash
+    /// lookup, no copy of its strings and arrays): this runs for every span.
     mutating func touch(_ root: Int32, now: UInt64) -> Int32 {
-        var state = chainStates[root]!
-        if state.finalized {
-            state.finalized = false
+        let position = chainStates.index(forKey: root)!
+        if chainStates.values[position].finalized {
             counters.chainsReopened += 1
-            retainedSpanCount -= state.spanCount
-            openSpanCount += state.spanCount
+            let spanCount = chainStates.values[position].spanCount
+            retainedSpanCount -= spanCount
+            openSpanCount += spanCount
             openChainCount += 1
-            state.dueAt = now &+ idleNanos
-            due.push(DueEntry(dueAt: state.dueAt, root: root, serial: state.serial))
+            chainStates.values[position].finalized = false
+            chainStates.values[position].dueAt = now &+ idleNanos
+            due.push(DueEntry(dueAt: now &+ idleNanos, root: root, serial: chainStates.values[position].serial))
         }
-        state.lastActivity = now
-        state.dueAt = max(state.dueAt, now &+ idleNanos)
-        chainStates[root] = state
+        chainStates.values[position].lastActivity = now
+        chainStates.values[position].dueAt = max(chainStates.values[position].dueAt, now &+ idleNanos)
         return root
     }
 
@@ -366,7 +367,7 @@ package struct ChainStitcher {
         var slot = entry.root
         repeat {
             let node = nodes[Int(slot)]
-            index.removeValue(forKey: node.key)
+            index.remove(node.key)
             if traceMembers[node.key.trace] == slot { traceMembers.removeValue(forKey: node.key.trace) }
             if node.messageIDHash != 0 { messageIDs.removeValue(forKey: slot) }
             if node.linkTarget >= 0 { extraLinks.removeValue(forKey: slot) }
@@ -403,6 +404,7 @@ struct TraceKey: Hashable {
     var high: UInt64
     var low: UInt64
     init(_ id: TraceID) { high = id.high; low = id.low }
+    init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
     var traceID: TraceID { TraceID(high: high, low: low) }
 }
 

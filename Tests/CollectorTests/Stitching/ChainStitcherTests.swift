@@ -283,7 +283,7 @@ private typealias F = Fixture
                                            group: "inventory", linksTo: [(1, 1)],
                 attributes: [KeyValue("messaging.kafka.message.timestamp", .int(Int64(F.at(12) / F.ms)))])]),
         ]).first)
-        #expect(chain.hops[0].deliveries[0].queueWaitNanos == 18 * 1_000_000)
+        #expect(chain.hops[0].deliveries[0].queueWaitNanos == Int64(18_000_000))
     }
 }
 
