@@ -175,7 +175,7 @@ extension ChainStitcher {
             : .complete
         let chain = Chain(
             id: ChainID(rootNode.key.trace.traceID), supersedes: [], revision: state.revision, isOpen: open,
-            finalizedEarly: false, correlationID: state.correlationID, status: status,
+            finalizedEarly: false, correlationID: correlations[root], status: status,
             rootService: strings[rootNode.service], rootOperation: strings[rootNode.name],
             spans: received.map { nodes[Int($0)].key.ref },
             traceIDs: Set(received.map { nodes[Int($0)].key.trace.traceID }).sorted(),

@@ -22,8 +22,13 @@ package struct ChainStitcher {
     var index = SpanIndex()
     /// One member slot per trace ID, so a chain can be found by any of its trace IDs.
     var traceMembers: [TraceKey: Int32] = [:]
-    /// Chain state by root slot, for open and retained (finalized) chains.
+    /// Chain state by root slot, for open and retained (finalized) chains. Plain data, so
+    /// reading it costs no reference counting; the few strings and arrays a chain has live
+    /// in the two tables after it.
     var chainStates: [Int32: ChainState] = [:]
+    var correlations: [Int32: String] = [:]
+    /// Chain IDs a chain was emitted under, by root slot (see `Chain.supersedes`).
+    var emitted: [Int32: [ChainID]] = [:]
     var messageIDs: [Int32: String] = [:]
     var extraLinks: [Int32: [Int32]] = [:]
     var strings = InternedStrings()
@@ -66,7 +71,7 @@ package struct ChainStitcher {
         func table<K, V>(_ d: [K: V]) -> Int { d.capacity * (MemoryLayout<K>.stride + MemoryLayout<V>.stride + 1) }
         return nodes.capacity * MemoryLayout<SpanNode>.stride
             + freeSlots.capacity * 4
-            + index.capacity * SpanIndex.bytesPerBucket + table(traceMembers) + table(chainStates) + table(messageIDs) + table(extraLinks)
+            + index.capacity * SpanIndex.bytesPerBucket + table(traceMembers) + table(chainStates) + table(correlations) + table(emitted) + table(messageIDs) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
             + messageIDs.values.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
@@ -165,8 +170,8 @@ package struct ChainStitcher {
             let targetSlot = index[target]!
             if position == 0 { nodes[Int(slot)].linkTarget = targetSlot } else { extraLinks[slot, default: []].append(targetSlot) }
         }
-        if let found = correlationID ?? resourceCorrelation, chainStates[root]!.correlationID == nil {
-            chainStates[root]!.correlationID = found
+        if let found = correlationID ?? resourceCorrelation, correlations[root] == nil {
+            correlations[root] = found
         }
     }
 
@@ -255,8 +260,10 @@ package struct ChainStitcher {
         openChainCount -= 1
         var state = chainStates[survivor]!
         state.spanCount += gone.spanCount
-        state.correlationID = state.correlationID ?? gone.correlationID
-        state.emittedIDs.append(contentsOf: gone.emittedIDs)
+        if let correlation = correlations.removeValue(forKey: absorbed), correlations[survivor] == nil {
+            correlations[survivor] = correlation
+        }
+        if let ids = emitted.removeValue(forKey: absorbed) { emitted[survivor, default: []] += ids }
         state.revision = max(state.revision, gone.revision)
         chainStates[survivor] = state
         nodes[Int(absorbed)].unionParent = survivor
@@ -328,8 +335,8 @@ package struct ChainStitcher {
         var state = chainStates[root]!
         state.revision += 1
         chain.revision = state.revision
-        chain.supersedes = Array(Set(state.emittedIDs.filter { $0 != chain.id })).sorted()
-        state.emittedIDs = [chain.id]
+        chain.supersedes = Set(emitted[root] ?? []).filter { $0 != chain.id }.sorted()
+        emitted[root] = [chain.id]
         state.finalized = true
         state.epoch = nextEpoch
         nextEpoch += 1
@@ -375,6 +382,8 @@ package struct ChainStitcher {
             slot = node.nextMember
         } while slot != entry.root
         chainStates.removeValue(forKey: entry.root)
+        correlations.removeValue(forKey: entry.root)
+        emitted.removeValue(forKey: entry.root)
         retainedSpanCount -= state.spanCount
         return true
     }
@@ -391,8 +400,8 @@ package struct ChainStitcher {
 
     /// The chains (open and retained) carrying this correlation ID, by start time.
     package func chains(correlationID: String) -> [Chain] {
-        chainStates.compactMap { root, state -> Chain? in
-            guard state.correlationID == correlationID else { return nil }
+        correlations.compactMap { root, correlation -> Chain? in
+            guard correlation == correlationID, let state = chainStates[root] else { return nil }
             return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
         }.sorted { ($0.startUnixNano, $0.id) < ($1.startUnixNano, $1.id) }
     }
@@ -453,8 +462,6 @@ struct ChainState {
     var finalized = false
     var epoch: UInt64 = 0
     var revision = 0
-    var correlationID: String?
-    var emittedIDs: [ChainID] = []
 
     init(serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
         self.serial = serial
