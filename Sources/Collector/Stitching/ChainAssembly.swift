@@ -27,6 +27,8 @@ extension ChainStitcher {
         var hopOf: [Int32: Int] = [:]
         var hops: [Hop] = []
         var deliveryOf: [Int32: (hop: Int, delivery: Int)] = [:]
+        // Which message each delivery processed: its message ID's hash, else its producer slot.
+        var messageOf: [(hop: Int, delivery: Int, message: UInt64, group: Int32)] = []
         func hopIndex(producer: Int32) -> Int {
             if let found = hopOf[producer] { return found }
             let node = nodes[Int(producer)]
@@ -81,6 +83,11 @@ extension ChainStitcher {
                     isError: node.flags & SpanNode.error != 0,
                     duplicateSkipped: node.flags & SpanNode.duplicateSkipped != 0))
                 deliveryOf[member] = (h, hops[h].deliveries.count - 1)
+                let message =
+                    node.messageIDHash != 0 ? node.messageIDHash
+                    : producerNode.messageIDHash != 0 ? producerNode.messageIDHash
+                    : UInt64(1) << 63 | UInt64(UInt32(bitPattern: producer))
+                messageOf.append((h, hops[h].deliveries.count - 1, message, node.group))
                 // Facts the producer did not record (or that only the broker knows) come from the consumer.
                 if hops[h].topic == nil { hops[h].topic = strings[node.topic] }
                 if hops[h].partition == nil, node.partition >= 0 { hops[h].partition = node.partition }
@@ -95,13 +102,11 @@ extension ChainStitcher {
 
         // Attempts: deliveries of one message (same message ID, else same producer span) to one
         // group, numbered by start; skipped duplicates are not processing and get no number.
-        var attemptsSeen: [String: Int] = [:]
-        var order: [(hop: Int, delivery: Int)] = []
-        for h in hops.indices { for d in hops[h].deliveries.indices { order.append((h, d)) } }
-        order.sort { hops[$0.hop].deliveries[$0.delivery].startUnixNano < hops[$1.hop].deliveries[$1.delivery].startUnixNano }
-        for (h, d) in order where !hops[h].deliveries[d].duplicateSkipped {
-            let message = hops[h].messageID ?? hops[h].producer.description
-            let key = message + "\u{0}" + (hops[h].deliveries[d].consumerGroup ?? "")
+        struct Attempted: Hashable { var message: UInt64; var group: Int32 }
+        var attemptsSeen: [Attempted: Int] = [:]
+        messageOf.sort { hops[$0.hop].deliveries[$0.delivery].startUnixNano < hops[$1.hop].deliveries[$1.delivery].startUnixNano }
+        for (h, d, message, group) in messageOf where !hops[h].deliveries[d].duplicateSkipped {
+            let key = Attempted(message: message, group: group)
             let attempt = (attemptsSeen[key] ?? 0) + 1
             attemptsSeen[key] = attempt
             hops[h].deliveries[d].attempt = attempt
