@@ -1,0 +1,569 @@
+package import Telemetry
+
+/// Joins spans into causality chains as they arrive, in any order and late.
+///
+/// A struct with synchronous mutating methods, owned by one actor (`StitchingConsumer`) in
+/// the collector: per span the work is a few hash lookups with no suspension point, so an
+/// actor hop per span would cost more than the work, and a value type lets tests and the
+/// benchmark drive it directly with an injected clock (`now`, Unix nanoseconds).
+///
+/// Layout: every span (and every placeholder for a span referenced but not yet received)
+/// is one fixed-size `SpanNode` in a slot array; a chain is a union-find set over slots
+/// whose members also form a circular list (`nextMember`), so merging chains is O(1) and
+/// a finalized chain's spans can be walked without a per-chain array. Strings with few
+/// values (services, topics, groups, operations) are interned; message IDs are kept as a
+/// 64-bit hash in the node and their text in one side table.
+package struct ChainStitcher {
+    package let configuration: StitcherConfiguration
+    package private(set) var counters = StitcherCounters()
+
+    var nodes: [SpanNode] = []
+    var freeSlots: [Int32] = []
+    var index = SpanIndex()
+    /// One member slot per trace ID, so a chain can be found by any of its trace IDs.
+    var traceMembers: [TraceKey: Int32] = [:]
+    /// Chain state by root slot, for open and retained (finalized) chains. Plain data, so
+    /// reading it costs no reference counting; the few strings and arrays a chain has live
+    /// in the two tables after it.
+    var chainStates: [Int32: ChainState] = [:]
+    var correlations: [Int32: String] = [:]
+    /// Chain IDs a chain was emitted under, by root slot (see `Chain.supersedes`).
+    var emitted: [Int32: [ChainID]] = [:]
+    var messageIDs: [Int32: String] = [:]
+    var extraLinks: [Int32: [Int32]] = [:]
+    var strings = InternedStrings()
+    /// Whether each interned topic matches a dead-letter pattern, decided once per topic.
+    var deadLetterTopics: [Int32: Bool] = [:]
+    /// Open chains by due time; one live entry per open chain, stale ones skipped on pop.
+    var due = DueHeap()
+    /// Finalized chains in finalization order, for retention expiry.
+    var retained: [RetentionEntry] = []
+    var retainedHead = 0
+    var nextSerial: UInt64 = 1
+    var nextEpoch: UInt64 = 1
+
+    package private(set) var openChainCount = 0
+    package private(set) var openSpanCount = 0
+    package private(set) var retainedSpanCount = 0
+
+    let idleNanos: UInt64
+    let retentionNanos: UInt64
+    let correlationKeys: Set<String>
+    let deadLetterKeys: Set<String>
+    let duplicateEvents: Set<String>
+
+    package init(configuration: StitcherConfiguration = StitcherConfiguration()) {
+        self.configuration = configuration
+        idleNanos = configuration.idleWindow.nanoseconds
+        retentionNanos = configuration.retention.nanoseconds
+        correlationKeys = Set(configuration.correlationAttributes)
+        deadLetterKeys = Set(configuration.deadLetterAttributes)
+        duplicateEvents = Set(configuration.duplicateSkippedEvents)
+    }
+
+    /// Spans currently held (open and retained), the figure memory is proportional to.
+    package var heldSpanCount: Int { openSpanCount + retainedSpanCount }
+
+    /// Bytes held by the stitcher's own structures (capacities, not counts), excluding the
+    /// text of interned strings and message IDs. Hash tables are costed at their key and
+    /// value sizes plus one byte of metadata per bucket, Swift's native layout.
+    package var approximateBytes: Int {
+        func table<K, V>(_ d: [K: V]) -> Int { d.capacity * (MemoryLayout<K>.stride + MemoryLayout<V>.stride + 1) }
+        return nodes.capacity * MemoryLayout<SpanNode>.stride
+            + freeSlots.capacity * 4
+            + index.capacity * SpanIndex.bytesPerBucket + table(traceMembers) + table(chainStates) + table(correlations) + table(emitted) + table(messageIDs) + table(extraLinks)
+            + due.items.capacity * MemoryLayout<DueEntry>.stride
+            + retained.capacity * MemoryLayout<RetentionEntry>.stride
+            + messageIDs.values.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
+    }
+
+    // MARK: Ingest
+
+    /// Adds a batch. Returns the chains finalized early because a memory bound was hit.
+    package mutating func ingest(_ request: ExportTraceServiceRequest, now: UInt64) -> [Chain] {
+        var early: [Chain] = []
+        for resourceSpans in request.resourceSpans {
+            let resourceAttributes = resourceSpans.resource?.attributes ?? []
+            let service = resourceSpans.resource?.serviceName.map { strings.intern($0) } ?? -1
+            let resourceCorrelation = correlation(in: resourceAttributes)
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    add(span, service: service, resourceCorrelation: resourceCorrelation, now: now)
+                }
+            }
+            enforceBounds(now: now, into: &early)
+        }
+        return early
+    }
+
+    mutating func add(_ span: Span, service: Int32, resourceCorrelation: String?, now: UInt64) {
+        counters.spansIngested += 1
+        let key = SpanKey(span.traceID, span.spanID)
+        var node = SpanNode(key: key)
+        node.parentSpanID = span.parentSpanID?.value ?? 0
+        node.start = span.startTimeUnixNano
+        node.end = span.endTimeUnixNano
+        node.kind = UInt8(truncatingIfNeeded: span.kind.rawValue)
+        node.flags = SpanNode.received
+        if span.status.code == .error { node.flags |= SpanNode.error }
+        node.service = service
+        node.name = strings.intern(span.name)
+        var correlationID: String?
+        var messageID: String?
+        for attribute in span.attributes {
+            switch attribute.key {
+            case "messaging.destination.name":
+                if case .string(let topic) = attribute.value {
+                    let id = strings.intern(topic)
+                    node.topic = id
+                    let deadLetter = deadLetterTopics[id] ?? configuration.isDeadLetterTopic(topic)
+                    deadLetterTopics[id] = deadLetter
+                    if deadLetter { node.flags |= SpanNode.deadLetter }
+                }
+            case "messaging.destination.partition.id", "messaging.kafka.destination.partition":
+                if let value = attribute.value.integer { node.partition = Int32(truncatingIfNeeded: value) }
+            case "messaging.kafka.offset", "messaging.kafka.message.offset":
+                if let value = attribute.value.integer { node.offset = value }
+            case "messaging.message.id":
+                if let text = attribute.value.text { messageID = text }
+            case "messaging.consumer.group.name", "messaging.kafka.consumer.group":
+                if case .string(let group) = attribute.value { node.group = strings.intern(group) }
+            case configuration.messageTimestampAttribute:
+                if let millis = attribute.value.integer, millis > 0 { node.messageTimestamp = UInt64(millis) &* 1_000_000 }
+            default:
+                if deadLetterKeys.contains(attribute.key), attribute.value.isTrue { node.flags |= SpanNode.deadLetter }
+                if correlationID == nil, correlationKeys.contains(attribute.key) { correlationID = attribute.value.text }
+            }
+        }
+        for event in span.events where duplicateEvents.contains(event.name) {
+            node.flags |= SpanNode.duplicateSkipped
+        }
+        if let messageID { node.messageIDHash = StableHash.of(messageID) }
+
+        let slot: Int32
+        if let existing = index[key] {
+            guard nodes[Int(existing)].flags & SpanNode.received == 0 else {
+                counters.repeatedSpans += 1
+                return
+            }
+            // A placeholder: keep its chain links, take the span's facts.
+            node.unionParent = nodes[Int(existing)].unionParent
+            node.nextMember = nodes[Int(existing)].nextMember
+            nodes[Int(existing)] = node
+            slot = existing
+        } else {
+            slot = allocate(node)
+            index.insert(key, slot)
+            startChain(at: slot, now: now)
+        }
+        if let messageID { messageIDs[slot] = messageID }
+        if traceMembers[key.trace] == nil { traceMembers[key.trace] = slot }
+
+        var root = find(slot)
+        root = touch(root, now: now)
+        if node.parentSpanID != 0 {
+            root = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now)
+        }
+        for (position, link) in span.links.enumerated() where link.traceID.isValid && link.spanID.isValid {
+            let target = SpanKey(link.traceID, link.spanID)
+            root = join(root, target, now: now)
+            let targetSlot = index[target]!
+            if position == 0 { nodes[Int(slot)].linkTarget = targetSlot } else { extraLinks[slot, default: []].append(targetSlot) }
+        }
+        if let found = correlationID ?? resourceCorrelation, correlations[root] == nil {
+            correlations[root] = found
+        }
+    }
+
+    /// Unites the chain at `root` with the chain of `key`, creating a placeholder for an
+    /// unseen span. Returns the root of the united chain.
+    mutating func join(_ root: Int32, _ key: SpanKey, now: UInt64) -> Int32 {
+        if let other = index[key] {
+            return union(root, find(other), now: now)
+        }
+        let slot = allocate(SpanNode(key: key))
+        index.insert(key, slot)
+        nodes[Int(slot)].unionParent = root
+        nodes[Int(slot)].nextMember = nodes[Int(root)].nextMember
+        nodes[Int(root)].nextMember = slot
+        chainStates[root]!.spanCount += 1
+        if chainStates[root]!.finalized { retainedSpanCount += 1 } else { openSpanCount += 1 }
+        return root
+    }
+
+    mutating func allocate(_ node: SpanNode) -> Int32 {
+        if let slot = freeSlots.popLast() {
+            nodes[Int(slot)] = node
+            return slot
+        }
+        nodes.append(node)
+        return Int32(nodes.count - 1)
+    }
+
+    mutating func startChain(at slot: Int32, now: UInt64) {
+        nodes[Int(slot)].unionParent = slot
+        nodes[Int(slot)].nextMember = slot
+        let serial = nextSerial
+        nextSerial += 1
+        chainStates[slot] = ChainState(serial: serial, lastActivity: now, dueAt: now &+ idleNanos)
+        due.push(DueEntry(dueAt: now &+ idleNanos, root: slot, serial: serial))
+        openChainCount += 1
+        openSpanCount += 1
+    }
+
+    func rootOf(_ slot: Int32) -> Int32 {
+        var current = slot
+        while nodes[Int(current)].unionParent != current { current = nodes[Int(current)].unionParent }
+        return current
+    }
+
+    /// `find` with path compression, for the mutating paths.
+    mutating func find(_ slot: Int32) -> Int32 {
+        var root = slot
+        while nodes[Int(root)].unionParent != root { root = nodes[Int(root)].unionParent }
+        var current = slot
+        while current != root {
+            let next = nodes[Int(current)].unionParent
+            nodes[Int(current)].unionParent = root
+            current = next
+        }
+        return root
+    }
+
+    /// Marks activity; re-opens a finalized chain. Modifies the state in place (one hash
+    /// lookup, no copy of its strings and arrays): this runs for every span.
+    mutating func touch(_ root: Int32, now: UInt64) -> Int32 {
+        let position = chainStates.index(forKey: root)!
+        if chainStates.values[position].finalized {
+            counters.chainsReopened += 1
+            let spanCount = chainStates.values[position].spanCount
+            retainedSpanCount -= spanCount
+            openSpanCount += spanCount
+            openChainCount += 1
+            chainStates.values[position].finalized = false
+            chainStates.values[position].dueAt = now &+ idleNanos
+            due.push(DueEntry(dueAt: now &+ idleNanos, root: root, serial: chainStates.values[position].serial))
+        }
+        chainStates.values[position].lastActivity = now
+        chainStates.values[position].dueAt = max(chainStates.values[position].dueAt, now &+ idleNanos)
+        return root
+    }
+
+    mutating func union(_ a: Int32, _ b: Int32, now: UInt64) -> Int32 {
+        if a == b { return a }
+        var survivor = a, absorbed = b
+        if chainStates[a]!.spanCount < chainStates[b]!.spanCount { swap(&survivor, &absorbed) }
+        // Both become (part of) one open chain.
+        _ = touch(survivor, now: now)
+        _ = touch(absorbed, now: now)
+        let gone = chainStates.removeValue(forKey: absorbed)!
+        openChainCount -= 1
+        var state = chainStates[survivor]!
+        state.spanCount += gone.spanCount
+        if let correlation = correlations.removeValue(forKey: absorbed), correlations[survivor] == nil {
+            correlations[survivor] = correlation
+        }
+        if let ids = emitted.removeValue(forKey: absorbed) { emitted[survivor, default: []] += ids }
+        state.revision = max(state.revision, gone.revision)
+        chainStates[survivor] = state
+        nodes[Int(absorbed)].unionParent = survivor
+        let next = nodes[Int(survivor)].nextMember
+        nodes[Int(survivor)].nextMember = nodes[Int(absorbed)].nextMember
+        nodes[Int(absorbed)].nextMember = next
+        return survivor
+    }
+
+    // MARK: Finalization
+
+    /// Finalizes chains idle for the idle window and forgets finalized chains past their
+    /// retention. Call periodically with the current time.
+    package mutating func finalizeIdle(now: UInt64) -> [Chain] {
+        var finished: [Chain] = []
+        while let entry = due.peek, entry.dueAt <= now {
+            due.pop()
+            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            if state.dueAt > entry.dueAt {
+                due.push(DueEntry(dueAt: state.dueAt, root: entry.root, serial: state.serial))
+                continue
+            }
+            let (chain, waitUntil) = assemble(root: entry.root, now: now, open: false)
+            if let waitUntil, waitUntil > now {
+                // A message is still inside its consume window: wait for its consumers.
+                chainStates[entry.root]!.dueAt = waitUntil
+                due.push(DueEntry(dueAt: waitUntil, root: entry.root, serial: state.serial))
+                continue
+            }
+            finished.append(finalize(root: entry.root, chain: chain, now: now))
+        }
+        expireRetained(now: now)
+        return finished
+    }
+
+    /// Finalizes every open chain now (shutdown).
+    package mutating func finalizeAll(now: UInt64) -> [Chain] {
+        var finished: [Chain] = []
+        while let entry = due.peek {
+            due.pop()
+            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            let (chain, _) = assemble(root: entry.root, now: now, open: false)
+            finished.append(finalize(root: entry.root, chain: chain, now: now))
+        }
+        return finished
+    }
+
+    mutating func enforceBounds(now: UInt64, into finished: inout [Chain]) {
+        while openChainCount > configuration.maxOpenChains || openSpanCount > configuration.maxOpenSpans,
+            let entry = due.peek
+        {
+            due.pop()
+            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            var (chain, _) = assemble(root: entry.root, now: now, open: false)
+            chain.finalizedEarly = true
+            counters.chainsFinalizedEarly += 1
+            finished.append(finalize(root: entry.root, chain: chain, now: now))
+        }
+        while retainedSpanCount > configuration.maxRetainedSpans, retainedHead < retained.count {
+            let entry = retained[retainedHead]
+            retainedHead += 1
+            if forget(entry) { counters.retainedChainsDroppedEarly += 1 }
+        }
+        compactRetained()
+    }
+
+    mutating func finalize(root: Int32, chain: Chain, now: UInt64) -> Chain {
+        var chain = chain
+        var state = chainStates[root]!
+        state.revision += 1
+        chain.revision = state.revision
+        chain.supersedes = Set(emitted[root] ?? []).filter { $0 != chain.id }.sorted()
+        emitted[root] = [chain.id]
+        state.finalized = true
+        state.epoch = nextEpoch
+        nextEpoch += 1
+        chainStates[root] = state
+        openChainCount -= 1
+        openSpanCount -= state.spanCount
+        retainedSpanCount += state.spanCount
+        retained.append(RetentionEntry(at: now, root: root, serial: state.serial, epoch: state.epoch))
+        counters.chainsFinalized += 1
+        return chain
+    }
+
+    mutating func expireRetained(now: UInt64) {
+        while retainedHead < retained.count, retained[retainedHead].at &+ retentionNanos <= now {
+            let entry = retained[retainedHead]
+            retainedHead += 1
+            forget(entry)
+        }
+        compactRetained()
+    }
+
+    mutating func compactRetained() {
+        if retainedHead > 4096, retainedHead * 2 > retained.count {
+            retained.removeFirst(retainedHead)
+            retainedHead = 0
+        }
+    }
+
+    /// Frees a retained chain's slots, if the entry still describes it.
+    @discardableResult
+    mutating func forget(_ entry: RetentionEntry) -> Bool {
+        guard let state = chainStates[entry.root], state.serial == entry.serial, state.finalized,
+            state.epoch == entry.epoch
+        else { return false }
+        var slot = entry.root
+        repeat {
+            let node = nodes[Int(slot)]
+            index.remove(node.key)
+            if traceMembers[node.key.trace] == slot { traceMembers.removeValue(forKey: node.key.trace) }
+            if node.messageIDHash != 0 { messageIDs.removeValue(forKey: slot) }
+            if node.linkTarget >= 0 { extraLinks.removeValue(forKey: slot) }
+            freeSlots.append(slot)
+            slot = node.nextMember
+        } while slot != entry.root
+        chainStates.removeValue(forKey: entry.root)
+        correlations.removeValue(forKey: entry.root)
+        emitted.removeValue(forKey: entry.root)
+        retainedSpanCount -= state.spanCount
+        return true
+    }
+
+    // MARK: Queries
+
+    /// The current view of the chain (open or retained) holding this trace ID; a chain ID is
+    /// one of its trace IDs.
+    package func snapshot(chainID: ChainID) -> Chain? {
+        guard let member = traceMembers[TraceKey(chainID.traceID)] else { return nil }
+        let root = rootOf(member)
+        return assemble(root: root, now: chainStates[root]!.lastActivity, open: !chainStates[root]!.finalized).chain
+    }
+
+    /// The chains (open and retained) carrying this correlation ID, by start time.
+    package func chains(correlationID: String) -> [Chain] {
+        correlations.compactMap { root, correlation -> Chain? in
+            guard correlation == correlationID, let state = chainStates[root] else { return nil }
+            return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
+        }.sorted { ($0.startUnixNano, $0.id) < ($1.startUnixNano, $1.id) }
+    }
+}
+
+// MARK: Storage
+
+struct TraceKey: Hashable {
+    var high: UInt64
+    var low: UInt64
+    init(_ id: TraceID) { high = id.high; low = id.low }
+    init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
+    var traceID: TraceID { TraceID(high: high, low: low) }
+}
+
+struct SpanKey: Hashable {
+    var trace: TraceKey
+    var span: UInt64
+    init(trace: TraceKey, span: UInt64) { self.trace = trace; self.span = span }
+    init(_ traceID: TraceID, _ spanID: SpanID) { self.init(trace: TraceKey(traceID), span: spanID.value) }
+    var ref: SpanRef { SpanRef(traceID: trace.traceID, spanID: SpanID(span)) }
+}
+
+/// One span or placeholder: fixed size, no references, so the slot array is one allocation.
+struct SpanNode {
+    static let received: UInt8 = 1
+    static let error: UInt8 = 2
+    static let deadLetter: UInt8 = 4
+    static let duplicateSkipped: UInt8 = 8
+
+    var key: SpanKey
+    var parentSpanID: UInt64 = 0
+    var start: UInt64 = 0
+    var end: UInt64 = 0
+    var offset: Int64 = -1
+    var messageTimestamp: UInt64 = 0
+    var messageIDHash: UInt64 = 0
+    var unionParent: Int32 = -1
+    var nextMember: Int32 = -1
+    var linkTarget: Int32 = -1
+    var service: Int32 = -1
+    var name: Int32 = -1
+    var topic: Int32 = -1
+    var group: Int32 = -1
+    var partition: Int32 = -1
+    var kind: UInt8 = 0
+    var flags: UInt8 = 0
+
+    init(key: SpanKey) { self.key = key }
+    var isReceived: Bool { flags & SpanNode.received != 0 }
+}
+
+struct ChainState {
+    var serial: UInt64
+    var lastActivity: UInt64
+    var dueAt: UInt64
+    var spanCount = 1
+    var finalized = false
+    var epoch: UInt64 = 0
+    var revision = 0
+
+    init(serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
+        self.serial = serial
+        self.lastActivity = lastActivity
+        self.dueAt = dueAt
+    }
+}
+
+struct RetentionEntry {
+    var at: UInt64
+    var root: Int32
+    var serial: UInt64
+    var epoch: UInt64
+}
+
+struct DueEntry {
+    var dueAt: UInt64
+    var root: Int32
+    var serial: UInt64
+}
+
+/// A binary min-heap on due time.
+struct DueHeap {
+    var items: [DueEntry] = []
+    var peek: DueEntry? { items.first }
+    var count: Int { items.count }
+
+    mutating func push(_ entry: DueEntry) {
+        items.append(entry)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].dueAt < items[parent].dueAt else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].dueAt < items[smallest].dueAt { smallest = left }
+            if right < items.count, items[right].dueAt < items[smallest].dueAt { smallest = right }
+            if smallest == parent { return }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
+
+struct InternedStrings {
+    var ids: [String: Int32] = [:]
+    var values: [String] = []
+
+    mutating func intern(_ text: String) -> Int32 {
+        if let id = ids[text] { return id }
+        let id = Int32(values.count)
+        values.append(text)
+        ids[text] = id
+        return id
+    }
+
+    subscript(id: Int32) -> String? { id >= 0 ? values[Int(id)] : nil }
+}
+
+/// FNV-1a: stable across runs (unlike `Hasher`), good enough to compare message IDs.
+enum StableHash {
+    static func of(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash == 0 ? 1 : hash
+    }
+}
+
+extension AnyValue {
+    var integer: Int64? {
+        switch self {
+        case .int(let value): value
+        case .string(let text): Int64(text)
+        case .double(let value): value.isFinite ? Int64(value) : nil
+        default: nil
+        }
+    }
+
+    var text: String? {
+        switch self {
+        case .string(let text): text
+        case .int(let value): String(value)
+        default: nil
+        }
+    }
+
+    var isTrue: Bool {
+        switch self {
+        case .bool(let value): value
+        case .string(let text): text.lowercased() == "true"
+        default: false
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import Testing
+
+@testable import Collector
+
+@Test func spanIndexAgreesWithDictionaryThroughInsertsAndRemovals() {
+    var index = SpanIndex()
+    var reference: [SpanKey: Int32] = [:]
+    var seed: UInt64 = 42
+    func next() -> UInt64 {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return seed >> 16  // few distinct high bits: many keys share buckets' neighbourhoods
+    }
+    var keys: [SpanKey] = []
+    for n in 0..<5_000 {
+        let key = SpanKey(trace: TraceKey(high: next() % 7, low: next() % 1_000), span: next() % 50_000)
+        keys.append(key)
+        index.insert(key, Int32(n))
+        reference[key] = Int32(n)
+        if n % 3 == 0 {
+            let victim = keys[Int(next() % UInt64(keys.count))]
+            index.remove(victim)
+            reference.removeValue(forKey: victim)
+        }
+    }
+    #expect(index.count == reference.count)
+    #expect(keys.allSatisfy { index[$0] == reference[$0] })
+}
