@@ -149,7 +149,7 @@ func runService(parenting: MessageParenting = .link) async throws -> ServiceRun 
 
     let sink = LineSink()
     let logger = Logger(label: "orders") { label in
-        JSONLogHandler(label: label, serviceName: "interop-service", output: .init { sink.append($0) })
+        JSONLogHandler(label: label, serviceName: "interop-service", output: .init { sink.append($0) }, instrument: tracer)
     }
 
     let sent = await withSendSpan(destination: "orders", headers: RecordedHeaders(), key: "order-42", tracer: tracer) {

@@ -1,5 +1,5 @@
 public import Logging
-import Instrumentation
+public import Instrumentation
 import Synchronization
 
 #if canImport(Glibc)
@@ -64,6 +64,7 @@ public struct JSONLogHandler: LogHandler {
     private let includesSource: Bool
     private let includesCodeLocation: Bool
     private let clock: @Sendable () -> UInt64
+    private let instrument: (any Instrument)?
 
     /// Creates a handler.
     ///
@@ -78,6 +79,10 @@ public struct JSONLogHandler: LogHandler {
     ///   - includesSource: Whether lines carry `source`, the logging module.
     ///   - includesCodeLocation: Whether lines carry `file`, `function` and `line`.
     ///   - clock: Nanoseconds since the Unix epoch; the system's real-time clock when `nil`.
+    ///   - instrument: The tracer to ask for the current span when it keeps it under a key
+    ///     of its own (swift-otel's does); the bootstrapped `InstrumentationSystem`
+    ///     instrument when `nil`. Only needed with a tracer that is passed around rather
+    ///     than bootstrapped.
     public init(
         label: String,
         serviceName: String,
@@ -87,7 +92,8 @@ public struct JSONLogHandler: LogHandler {
         metadataProvider: Logger.MetadataProvider? = nil,
         includesSource: Bool = false,
         includesCodeLocation: Bool = false,
-        clock: (@Sendable () -> UInt64)? = nil
+        clock: (@Sendable () -> UInt64)? = nil,
+        instrument: (any Instrument)? = nil
     ) {
         self.label = label
         self.serviceName = serviceName
@@ -99,6 +105,7 @@ public struct JSONLogHandler: LogHandler {
         self.includesSource = includesSource
         self.includesCodeLocation = includesCodeLocation
         self.clock = clock ?? JSONLogHandler.realTimeNanoseconds
+        self.instrument = instrument
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -107,7 +114,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let record = self.record(of: event, in: ServiceContext.current, instrument: InstrumentationSystem.instrument)
+        let record = self.record(
+            of: event, in: ServiceContext.current, instrument: instrument ?? InstrumentationSystem.instrument)
         recordSink?.emit(record)
         if let output {
             output.destination.write(encode(record))
