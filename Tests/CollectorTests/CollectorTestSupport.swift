@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Collector
 import CompressNIO
 import Foundation
+import NIOHTTP1
 import Logging
 import NIOCore
 import Prometheus
@@ -82,8 +83,12 @@ struct Reply: Sendable {
     }
 }
 
-func send(
-    _ method: HTTPMethod = .POST, _ url: String, body: [UInt8]? = nil, headers: [(String, String)] = []
+func fetchReply(_ url: String, body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    try await fetchReply(.POST, url, body: body, headers: headers)
+}
+
+func fetchReply(
+    _ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, headers: [(String, String)] = []
 ) async throws -> Reply {
     var request = HTTPClientRequest(url: url)
     request.method = method

@@ -1,6 +1,7 @@
 import Collector
 import Foundation
 import Testing
+import Yams
 
 @Suite struct ConfigurationTests {
     @Test func shippedConfigFileParsesToTheDefaults() throws {

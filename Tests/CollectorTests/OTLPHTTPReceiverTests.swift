@@ -1,13 +1,14 @@
 import AsyncHTTPClient
 import Collector
 import Foundation
+import NIOHTTP1
 import Telemetry
 import Testing
 
 @Suite struct OTLPHTTPReceiverTests {
     @Test func getIsRefusedWith405AndAllowPost() async throws {
         try await withCollector { collector in
-            let reply = try await send(.GET, collector.otlp + "/v1/traces", headers: protobufHeaders)
+            let reply = try await fetchReply(.GET, collector.otlp + "/v1/traces", headers: protobufHeaders)
             #expect(reply.status == 405)
             #expect(reply.header("Allow") == "POST")
             #expect(try RPCStatus(protobuf: reply.body).message.contains("POST"))
@@ -16,7 +17,7 @@ import Testing
 
     @Test func unknownContentTypeIs415() async throws {
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/traces", body: [1, 2, 3], headers: [("Content-Type", "text/xml")])
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [1, 2, 3], headers: [("Content-Type", "text/xml")])
             #expect(reply.status == 415)
             #expect(reply.text.contains("text/xml"))
         }
@@ -24,7 +25,7 @@ import Testing
 
     @Test func undecodableProtobufIs400WithAStatusNamingTheFault() async throws {
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/traces", body: [0x0A, 0x05, 0x01], headers: protobufHeaders)
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [0x0A, 0x05, 0x01], headers: protobufHeaders)
             #expect(reply.status == 400)
             #expect(reply.header("Content-Type") == "application/x-protobuf")
             let status = try RPCStatus(protobuf: reply.body)
@@ -35,7 +36,7 @@ import Testing
 
     @Test func undecodableJSONIs400WithAJSONStatus() async throws {
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/logs", body: Array(#"{"resourceLogs": 7}"#.utf8), headers: [("Content-Type", "application/json")])
+            let reply = try await fetchReply(collector.otlp + "/v1/logs", body: Array(#"{"resourceLogs": 7}"#.utf8), headers: [("Content-Type", "application/json")])
             #expect(reply.status == 400)
             #expect(reply.header("Content-Type") == "application/json")
             let status = try RPCStatus(otlpJSON: reply.body)
@@ -45,7 +46,7 @@ import Testing
 
     @Test func bodyOverTheLimitIs413() async throws {
         try await withCollector({ $0.otlp?.maxRequestBodySize = 1024 }) { collector in
-            let reply = try await send(collector.otlp + "/v1/traces", body: [UInt8](repeating: 0, count: 4096), headers: protobufHeaders)
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [UInt8](repeating: 0, count: 4096), headers: protobufHeaders)
             #expect(reply.status == 413)
             #expect(try RPCStatus(protobuf: reply.body).message.contains("1024"))
         }
@@ -55,7 +56,7 @@ import Testing
         // 64 MiB of zeros compresses to about 64 KiB; the limit is 1 MiB.
         let bomb = try gzip([UInt8](repeating: 0, count: 64 << 20))
         try await withCollector({ $0.otlp?.maxRequestBodySize = 1 << 20 }) { collector in
-            let reply = try await send(
+            let reply = try await fetchReply(
                 collector.otlp + "/v1/traces", body: bomb, headers: protobufHeaders + [("Content-Encoding", "gzip")])
             #expect(reply.status == 413)
         }
@@ -63,7 +64,7 @@ import Testing
 
     @Test func emptyRequestIsASuccess() async throws {
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/traces", body: [], headers: protobufHeaders)
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [], headers: protobufHeaders)
             #expect(reply.status == 200)
             #expect(try ExportTraceServiceResponse(protobuf: reply.body).partialSuccess == nil)
         }
@@ -72,25 +73,26 @@ import Testing
     @Test func invalidSpansAreAnsweredWithPartialSuccess() async throws {
         var traces = Samples.traces
         traces.resourceSpans[0].scopeSpans[0].spans.append(
-            Span(traceID: Samples.producerTrace, spanID: .zero, name: "broken", startTimeUnixNano: 1, endTimeUnixNano: 2))
+            Span(traceID: Samples.producerTrace, spanID: SpanID(7), name: "broken", startTimeUnixNano: 2, endTimeUnixNano: 1))
+        let body = traces.otlpJSONBytes()
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/traces", body: traces.otlpJSONBytes(), headers: [("Content-Type", "application/json")])
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: [("Content-Type", "application/json")])
             #expect(reply.status == 200)
             #expect(reply.header("Content-Type") == "application/json")
             let response = try ExportTraceServiceResponse(otlpJSON: reply.body)
             #expect(response.partialSuccess?.rejectedSpans == 1)
-            #expect(response.partialSuccess?.errorMessage.contains("spanId") == true)
+            #expect(response.partialSuccess?.errorMessage.contains("endTimeUnixNano") == true)
         }
     }
 
     @Test func missingBearerTokenIs401() async throws {
         try await withCollector({ $0.otlp?.bearerToken = "s3cret" }) { collector in
             let body = Samples.traces.protobufBytes()
-            let refused = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
+            let refused = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
             #expect(refused.status == 401)
-            let wrong = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Authorization", "Bearer nope")])
+            let wrong = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Authorization", "Bearer nope")])
             #expect(wrong.status == 401)
-            let accepted = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Authorization", "Bearer s3cret")])
+            let accepted = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Authorization", "Bearer s3cret")])
             #expect(accepted.status == 200)
         }
     }
@@ -99,15 +101,15 @@ import Testing
         let stalled = StalledConsumer()
         try await withCollector({ $0.memoryLimitBytes = 16 }, extraConsumers: [stalled]) { collector in
             let body = Samples.traces.protobufBytes()
-            let first = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
+            let first = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
             #expect(first.status == 200)
-            let second = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
+            let second = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
             #expect(second.status == 429)
             #expect(second.header("Retry-After") == "1")
             #expect(try RPCStatus(protobuf: second.body).code == 8)
             stalled.release()
             let third = try await eventually { () async throws -> Reply? in
-                let reply = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
+                let reply = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
                 return reply.status == 200 ? reply : nil
             }
             #expect(third.status == 200)
@@ -117,16 +119,16 @@ import Testing
     @Test func gzipAndDeflateProtobufAreAccepted() async throws {
         try await withCollector { collector in
             let body = Samples.traces.protobufBytes()
-            let gzipped = try await send(collector.otlp + "/v1/traces", body: try gzip(body), headers: protobufHeaders + [("Content-Encoding", "gzip")])
+            let gzipped = try await fetchReply(collector.otlp + "/v1/traces", body: try gzip(body), headers: protobufHeaders + [("Content-Encoding", "gzip")])
             #expect(gzipped.status == 200)
-            let unknown = try await send(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Content-Encoding", "br")])
+            let unknown = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Content-Encoding", "br")])
             #expect(unknown.status == 415)
         }
     }
 
     @Test func unknownPathIs404() async throws {
         try await withCollector { collector in
-            let reply = try await send(collector.otlp + "/v1/metrics", body: [], headers: protobufHeaders)
+            let reply = try await fetchReply(collector.otlp + "/v1/metrics", body: [], headers: protobufHeaders)
             #expect(reply.status == 404)
         }
     }

@@ -1,19 +1,20 @@
 import AsyncHTTPClient
 import Collector
 import Foundation
+import NIOHTTP1
 import Telemetry
 import Testing
 
 @Suite struct QueryAPITests {
     /// Sends the samples over OTLP and waits until the store has them.
     func ingestSamples(_ collector: CollectorUnderTest) async throws {
-        let traces = try await send(collector.otlp + "/v1/traces", body: try gzip(Samples.traces.protobufBytes()), headers: protobufHeaders + [("Content-Encoding", "gzip")])
+        let traces = try await fetchReply(collector.otlp + "/v1/traces", body: try gzip(Samples.traces.protobufBytes()), headers: protobufHeaders + [("Content-Encoding", "gzip")])
         #expect(traces.status == 200)
-        let logs = try await send(collector.otlp + "/v1/logs", body: Samples.logs.otlpJSONBytes(), headers: [("Content-Type", "application/json")])
+        let logs = try await fetchReply(collector.otlp + "/v1/logs", body: Samples.logs.otlpJSONBytes(), headers: [("Content-Type", "application/json")])
         #expect(logs.status == 200)
         _ = try await eventually { () async throws -> Bool? in
-            let spans = try await send(.GET, collector.http + "/api/traces/\(Samples.consumerTrace.hex)")
-            let logs = try await send(.GET, collector.http + "/api/logs?trace_id=\(Samples.producerTrace.hex)")
+            let spans = try await fetchReply(.GET, collector.http + "/api/traces/\(Samples.consumerTrace.hex)")
+            let logs = try await fetchReply(.GET, collector.http + "/api/logs?trace_id=\(Samples.producerTrace.hex)")
             return spans.status == 200 && logs.text.contains("order accepted") ? true : nil
         }
     }
@@ -21,7 +22,7 @@ import Testing
     @Test func traceByIDKeepsEveryFieldOfTheSpan() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            let reply = try await send(.GET, collector.http + "/api/traces/\(Samples.producerTrace.hex)?format=otlp")
+            let reply = try await fetchReply(.GET, collector.http + "/api/traces/\(Samples.producerTrace.hex)?format=otlp")
             #expect(reply.status == 200)
             let stored = try ExportTraceServiceRequest(otlpJSON: reply.body)
             #expect(stored == ExportTraceServiceRequest(resourceSpans: [Samples.traces.resourceSpans[0]]))
@@ -31,7 +32,7 @@ import Testing
     @Test func traceByIDAnswersJaegerJSONWithTheLinkAsAReference() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            let reply = try await send(.GET, collector.http + "/api/traces/\(Samples.consumerTrace.hex)")
+            let reply = try await fetchReply(.GET, collector.http + "/api/traces/\(Samples.consumerTrace.hex)")
             let data = try #require(try reply.json()["data"] as? [[String: Any]])
             let spans = try #require(data.first?["spans"] as? [[String: Any]])
             #expect(spans.first?["operationName"] as? String == "process orders")
@@ -43,7 +44,7 @@ import Testing
 
     @Test func unknownTraceIs404() async throws {
         try await withCollector { collector in
-            let reply = try await send(.GET, collector.http + "/api/traces/1234")
+            let reply = try await fetchReply(.GET, collector.http + "/api/traces/1234")
             #expect(reply.status == 404)
         }
     }
@@ -51,12 +52,12 @@ import Testing
     @Test func servicesAndOperationsAreListed() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            let services = try await send(.GET, collector.http + "/api/services").json()
+            let services = try await fetchReply(.GET, collector.http + "/api/services").json()
             #expect(services["data"] as? [String] == ["inventory-service", "order-service"])
             #expect(services["total"] as? Int == 2)
-            let operations = try await send(.GET, collector.http + "/api/services/order-service/operations").json()
+            let operations = try await fetchReply(.GET, collector.http + "/api/services/order-service/operations").json()
             #expect(operations["data"] as? [String] == ["send orders"])
-            let kinds = try await send(.GET, collector.http + "/api/operations?service=inventory-service&spanKind=consumer").json()
+            let kinds = try await fetchReply(.GET, collector.http + "/api/operations?service=inventory-service&spanKind=consumer").json()
             let first = try #require((kinds["data"] as? [[String: Any]])?.first)
             #expect(first["name"] as? String == "process orders")
             #expect(first["spanKind"] as? String == "consumer")
@@ -67,7 +68,7 @@ import Testing
         try await withCollector { collector in
             try await ingestSamples(collector)
             func traceIDs(_ query: String) async throws -> [String] {
-                let reply = try await send(.GET, collector.http + "/api/traces?" + query)
+                let reply = try await fetchReply(.GET, collector.http + "/api/traces?" + query)
                 #expect(reply.status == 200)
                 return (try reply.json()["data"] as? [[String: Any]])?.compactMap { $0["traceID"] as? String } ?? []
             }
@@ -86,7 +87,7 @@ import Testing
     @Test func backlinksNameTheSpansLinkingToASpan() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            let reply = try await send(.GET, collector.http + "/api/spans/\(Samples.producerTrace.hex)/\(Samples.producerSpan.hex)/backlinks")
+            let reply = try await fetchReply(.GET, collector.http + "/api/spans/\(Samples.producerTrace.hex)/\(Samples.producerSpan.hex)/backlinks")
             let data = try #require(try reply.json()["data"] as? [[String: Any]])
             #expect(data.count == 1)
             #expect(data.first?["traceID"] as? String == Samples.consumerTrace.hex)
@@ -99,13 +100,13 @@ import Testing
     @Test func logsAreFoundByCorrelationIDOnTheRecordOrItsResource() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            let reply = try await send(.GET, collector.http + "/api/logs?correlation_id=order-42")
+            let reply = try await fetchReply(.GET, collector.http + "/api/logs?correlation_id=order-42")
             #expect(reply.status == 200)
             let logs = try ExportLogsServiceRequest(otlpJSON: reply.body)
             #expect(logs == Samples.logs)
-            let errors = try ExportLogsServiceRequest(otlpJSON: try await send(.GET, collector.http + "/api/logs?service=order-service&severity=ERROR").body)
+            let errors = try ExportLogsServiceRequest(otlpJSON: try await fetchReply(.GET, collector.http + "/api/logs?service=order-service&severity=ERROR").body)
             #expect(errors.logRecordCount == 1)
-            let bySpan = try ExportLogsServiceRequest(otlpJSON: try await send(.GET, collector.http + "/api/logs?span_id=\(Samples.producerSpan.hex)").body)
+            let bySpan = try ExportLogsServiceRequest(otlpJSON: try await fetchReply(.GET, collector.http + "/api/logs?span_id=\(Samples.producerSpan.hex)").body)
             #expect(bySpan.logRecordCount == 1)
         }
     }
@@ -114,7 +115,7 @@ import Testing
         try await withCollector { collector in
             try await ingestSamples(collector)
             // Both spans carry order-42, one as messaging.message.conversation_id, one as correlation.id.
-            let reply = try await send(.GET, collector.http + "/api/logs?correlation_id=nothing")
+            let reply = try await fetchReply(.GET, collector.http + "/api/logs?correlation_id=nothing")
             #expect(try ExportLogsServiceRequest(otlpJSON: reply.body).logRecordCount == 0)
         }
     }
@@ -135,7 +136,7 @@ import Testing
     ])
     func invalidParameterIs400NamingIt(path: String, parameter: String) async throws {
         try await withCollector { collector in
-            let reply = try await send(.GET, collector.http + path)
+            let reply = try await fetchReply(.GET, collector.http + path)
             #expect(reply.status == 400)
             let errors = try #require(try reply.json()["errors"] as? [[String: Any]])
             #expect((errors.first?["msg"] as? String)?.contains("'\(parameter)'") == true)
@@ -145,9 +146,9 @@ import Testing
     @Test func healthMetricsAndReadiness() async throws {
         try await withCollector { collector in
             try await ingestSamples(collector)
-            #expect(try await send(.GET, collector.http + "/healthz").status == 200)
-            #expect(try await send(.GET, collector.http + "/readyz").status == 200)
-            let metrics = try await send(.GET, collector.http + "/metrics")
+            #expect(try await fetchReply(.GET, collector.http + "/healthz").status == 200)
+            #expect(try await fetchReply(.GET, collector.http + "/readyz").status == 200)
+            let metrics = try await fetchReply(.GET, collector.http + "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.text.contains("causeway_receiver_accepted_spans_total"))
             #expect(metrics.text.contains("causeway_pipeline_queue_bytes"))

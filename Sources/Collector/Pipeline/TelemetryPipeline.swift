@@ -105,7 +105,7 @@ package final class TelemetryPipeline: Service {
     }
 
     private func release(_ batch: Batch) {
-        let (remaining, _) = batch.pendingLanes.subtract(1, ordering: .acquiringAndReleasing)
+        let (_, remaining) = batch.pendingLanes.subtract(1, ordering: .acquiringAndReleasing)
         guard remaining == 0 else { return }
         let queued = state.withLock { state in
             state.queuedBytes -= batch.bytes

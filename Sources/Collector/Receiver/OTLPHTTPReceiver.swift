@@ -116,18 +116,19 @@ struct OTLPHTTPReceiver: Sendable {
         } catch {
             return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportTraceServiceRequest: \(error)", encoding)
         }
-        // OTLP: a span with an all-zero trace or span ID is invalid; drop it and say so.
+        // The decoder already refuses whole requests with invalid IDs. A span that ends
+        // before it starts decodes but has no duration to show or stitch: drop it and say
+        // so in partial_success (OTLP/HTTP "Partial Success").
         var rejected = 0
         var firstFault = ""
         for r in traces.resourceSpans.indices {
             for s in traces.resourceSpans[r].scopeSpans.indices {
                 let spans = traces.resourceSpans[r].scopeSpans[s].spans
-                let valid = spans.filter { $0.traceID.isValid && $0.spanID.isValid }
+                let valid = spans.filter { $0.endTimeUnixNano >= $0.startTimeUnixNano }
                 if valid.count != spans.count {
                     if rejected == 0 {
-                        let index = spans.firstIndex { !($0.traceID.isValid && $0.spanID.isValid) }!
-                        let field = spans[index].traceID.isValid ? "spanId" : "traceId"
-                        firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].\(field): all zeros is not a valid ID"
+                        let index = spans.firstIndex { $0.endTimeUnixNano < $0.startTimeUnixNano }!
+                        firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
                     }
                     rejected += spans.count - valid.count
                     traces.resourceSpans[r].scopeSpans[s].spans = valid

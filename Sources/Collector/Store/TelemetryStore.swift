@@ -235,23 +235,28 @@ package final class TelemetryStore: TelemetryConsumer {
     /// over its size, and records the store's size.
     package func sweep(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)) async {
         do {
-            let cutoff = Int64(clamping: now) - Int64(retention.maxAgeSeconds) * 1_000_000_000
+            let (maxAge, overflow) = Int64(retention.maxAgeSeconds).multipliedReportingOverflow(by: 1_000_000_000)
+            let cutoff = overflow ? Int64.min : Int64(clamping: now).subtractingReportingOverflow(maxAge).partialValue
             try await pool.write { db in
                 try db.execute(sql: "DELETE FROM spans WHERE start_ns < ?", arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM span_links WHERE start_ns < ?", arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM logs WHERE time_ns < ?", arguments: [cutoff])
             }
-            // Trim a tenth of the oldest rows at a time until under the size limit.
+            // Trim the oldest rows, at least a tenth at a time, until under the size limit.
             for _ in 0..<10 {
-                guard try await usedBytes() > retention.maxBytes else { break }
+                let used = try await usedBytes()
+                guard used > retention.maxBytes else { break }
+                let fraction = max(0.1, 1 - Double(retention.maxBytes) / Double(used))
                 try await pool.write { db in
                     let spans = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM spans") ?? 0
-                    if spans > 0, let edge = try Int64.fetchOne(db, sql: "SELECT start_ns FROM spans ORDER BY start_ns LIMIT 1 OFFSET ?", arguments: [max(spans / 10, 1) - 1]) {
+                    let spanOffset = max(Int(Double(spans) * fraction), 1) - 1
+                    if spans > 0, let edge = try Int64.fetchOne(db, sql: "SELECT start_ns FROM spans ORDER BY start_ns LIMIT 1 OFFSET ?", arguments: [spanOffset]) {
                         try db.execute(sql: "DELETE FROM spans WHERE start_ns <= ?", arguments: [edge])
                         try db.execute(sql: "DELETE FROM span_links WHERE start_ns <= ?", arguments: [edge])
                     }
                     let logs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM logs") ?? 0
-                    if logs > 0, let edge = try Int64.fetchOne(db, sql: "SELECT time_ns FROM logs ORDER BY time_ns LIMIT 1 OFFSET ?", arguments: [max(logs / 10, 1) - 1]) {
+                    let logOffset = max(Int(Double(logs) * fraction), 1) - 1
+                    if logs > 0, let edge = try Int64.fetchOne(db, sql: "SELECT time_ns FROM logs ORDER BY time_ns LIMIT 1 OFFSET ?", arguments: [logOffset]) {
                         try db.execute(sql: "DELETE FROM logs WHERE time_ns <= ?", arguments: [edge])
                     }
                 }
