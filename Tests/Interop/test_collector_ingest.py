@@ -11,7 +11,9 @@
   `requests`: 405, 415, 400 with a google.rpc.Status, 413 for a gzip bomb, empty request.
 """
 
+import base64
 import gzip
+import json
 import os
 import re
 import signal
@@ -46,8 +48,27 @@ from opentelemetry._logs import SeverityNumber
 from py_zipkin import Encoding, Kind
 from py_zipkin.transport import BaseTransportHandler
 from py_zipkin.zipkin import zipkin_span
+from samples import without_empty_presence
 
 LISTENING = re.compile(r"listening otlp=127\.0\.0\.1:(\d+) zipkin=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)")
+
+
+# OTLP JSON writes these as hex; protobuf's json_format expects base64 for bytes.
+ID_KEYS = {"traceId", "spanId", "parentSpanId"}
+
+
+def parse_otlp_json(text, message):
+    def convert(value):
+        if isinstance(value, dict):
+            return {
+                key: base64.b64encode(bytes.fromhex(item)).decode() if key in ID_KEYS and isinstance(item, str) else convert(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return value
+
+    return json_format.ParseDict(convert(json.loads(text)), message)
 
 
 class Collector:
@@ -96,12 +117,12 @@ class Collector:
         reply = self.get(f"/api/traces/{trace_id_hex}", format="otlp")
         if reply.status_code != 200:
             return None
-        return json_format.Parse(reply.text, ExportTraceServiceRequest())
+        return parse_otlp_json(reply.text, ExportTraceServiceRequest())
 
     def otlp_logs(self, **params):
         reply = self.get("/api/logs", **params)
         assert reply.status_code == 200, reply.text
-        return json_format.Parse(reply.text, ExportLogsServiceRequest())
+        return parse_otlp_json(reply.text, ExportLogsServiceRequest())
 
 
 @pytest.fixture
@@ -117,13 +138,13 @@ def spans_by_id(request):
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                found[span.span_id] = (resource_spans.resource, scope_spans.scope, span)
+                found[span.span_id] = tuple(map(without_empty_presence, (resource_spans.resource, scope_spans.scope, span)))
     return found
 
 
 def log_records(request):
     return [
-        (resource_logs.resource, scope_logs.scope, record)
+        tuple(map(without_empty_presence, (resource_logs.resource, scope_logs.scope, record)))
         for resource_logs in request.resource_logs
         for scope_logs in resource_logs.scope_logs
         for record in scope_logs.log_records
