@@ -64,7 +64,7 @@ struct CollectorCommand: AsyncParsableCommand {
         do {
             configuration = try config.map { try CollectorConfiguration.load(path: $0) } ?? CollectorConfiguration()
         } catch let error as CollectorConfigurationError {
-            throw ValidationError("\(config ?? "configuration"): \(error)")
+            throw CollectorStartupError(message: "\(config ?? "configuration"): \(error)")
         }
         if let dataDir { configuration.dataDirectory = dataDir }
         if let otlpPort { configuration.otlp?.port = otlpPort }
@@ -80,7 +80,7 @@ struct CollectorCommand: AsyncParsableCommand {
         do {
             daemon = try CollectorDaemon(configuration: configuration, registry: registry, logger: logger)
         } catch {
-            throw ValidationError("\(error)")
+            throw CollectorStartupError(message: "cannot start: \(error)")
         }
         try await daemon.runUntilTerminated { ports in
             print(ports.logLine)
@@ -88,4 +88,11 @@ struct CollectorCommand: AsyncParsableCommand {
             fflush(nil)
         }
     }
+}
+
+/// Why the collector did not start: printed as `Error: …`, exit status 1.
+struct CollectorStartupError: Error, CustomStringConvertible {
+    var message: String
+
+    var description: String { message }
 }

@@ -15,6 +15,7 @@ import base64
 import gzip
 import json
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -387,3 +388,27 @@ def test_otlp_http_rules(collector):
     assert "'minDuration'" in collector.get("/api/traces", service="x", minDuration="soon").json()["errors"][0]["msg"]
     assert collector.get("/healthz").status_code == 200
     assert "causeway_receiver_accepted_spans_total" in collector.get("/metrics").text
+
+
+def test_bad_configuration_names_the_key_and_line(causeway, tmp_path):
+    config = tmp_path / "collector.yaml"
+    config.write_text("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\n        max_body: 1\n")
+    result = subprocess.run([str(causeway), "collector", "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "line 6: receivers.otlp.protocols.http.max_body: unknown key" in result.stderr
+
+
+def test_shipped_configuration_starts_and_flags_win(causeway, tmp_path):
+    config = pathlib.Path(__file__).resolve().parents[2] / "config" / "collector.yaml"
+    running = Collector(causeway, tmp_path / "data", "--config", str(config))
+    try:
+        assert requests.get(running.http + "/readyz", timeout=30).status_code == 200
+    finally:
+        assert running.stop() == 0
+    assert (tmp_path / "data" / "collector" / "store.sqlite").is_file()
+
+
+def test_stitched_export_is_not_yet_available(causeway):
+    result = subprocess.run([str(causeway), "collector", "--stitched-export"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "issue 5" in result.stderr

@@ -1,5 +1,5 @@
 import Foundation
-package import Yams
+import Yams
 
 extension CollectorConfiguration {
     /// Reads the configuration file at `path`; see `config/collector.yaml` for every key.

@@ -3,7 +3,7 @@ import Hummingbird
 package import Logging
 import NIOCore
 package import Prometheus
-package import ServiceLifecycle
+import ServiceLifecycle
 package import UnixSignals
 import Metrics
 import Yams
