@@ -123,4 +123,13 @@ import Yams
             try CollectorConfiguration.parse(yaml: yaml, environment: [:])
         }
     }
+
+    @Test func exportFlagsAddAnExporterToThePipelinesOfItsSignals() throws {
+        var configuration = CollectorConfiguration()
+        configuration.addEndpointExporter(name: "otlphttp", endpoint: "http://jaeger:4318", traces: true, logs: true)
+        configuration.addEndpointExporter(name: "zipkin", endpoint: "http://zipkin:9411/api/v2/spans", traces: true, logs: false)
+        #expect(configuration.traces?.exporters == ["otlphttp", "zipkin"])
+        #expect(configuration.logs?.exporters == ["otlphttp"])
+        #expect(configuration.exporters.first?.node?["endpoint"]?.string == "http://jaeger:4318")
+    }
 }

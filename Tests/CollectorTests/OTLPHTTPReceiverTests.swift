@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Collector
+import CompressNIO
+import NIOCore
 import Foundation
 import NIOHTTP1
 import Telemetry
@@ -121,6 +123,10 @@ import Testing
             let body = Samples.traces.protobufBytes()
             let gzipped = try await fetchReply(collector.otlp + "/v1/traces", body: try gzip(body), headers: protobufHeaders + [("Content-Encoding", "gzip")])
             #expect(gzipped.status == 200)
+            var buffer = ByteBuffer(bytes: body)
+            let zlib = Array(try buffer.compress(with: .zlib()).readableBytesView)
+            let deflated = try await fetchReply(collector.otlp + "/v1/traces", body: zlib, headers: protobufHeaders + [("Content-Encoding", "deflate")])
+            #expect(deflated.status == 200)
             let unknown = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders + [("Content-Encoding", "br")])
             #expect(unknown.status == 415)
         }
