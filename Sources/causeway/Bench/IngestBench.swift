@@ -97,10 +97,6 @@ struct IngestBench: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         let after = try ProcessFigures(pid: collector.processIdentifier)
-        try await client.shutdown()
-        collector.terminate()
-        collector.waitUntilExit()
-
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let cpu = after.cpuSeconds - before.cpuSeconds
         print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
@@ -108,6 +104,10 @@ struct IngestBench: AsyncParsableCommand {
         print("refused spans (429/503):  \(totals.refused)")
         print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpu, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0))
         print("collector peak RSS:       \(after.peakRSSKiB / 1024) MiB")
+        try await client.shutdown()
+        // The collector drains what it accepted into the store before it exits.
+        collector.terminate()
+        collector.waitUntilExit()
     }
 }
 
