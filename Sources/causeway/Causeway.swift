@@ -12,7 +12,10 @@ struct Causeway: AsyncParsableCommand {
             Kafka-compatible broker runs the order demo with no outside services.
             """,
         version: CausewayVersion.current,
-        subcommands: [Version.self, Convert.self, Bench.self, Conformance.self, Debug.self, BrokerCommand.self]
+        subcommands: [
+            Version.self, Convert.self, Bench.self, Conformance.self, Debug.self, BrokerCommand.self,
+            CollectorCommand.self,
+        ]
     )
 }
 

@@ -1,0 +1,172 @@
+import Foundation
+import Hummingbird
+package import Logging
+import NIOCore
+package import Prometheus
+import ServiceLifecycle
+package import UnixSignals
+import Metrics
+import Yams
+
+/// The collector: receivers, pipeline, store, exporters and the query API, run as one
+/// swift-service-lifecycle group. Graceful shutdown stops the servers first (in-flight
+/// requests finish), then drains the pipeline into the store and exporters.
+package final class CollectorDaemon: Sendable {
+    /// The ports the servers bound (useful when configured as 0).
+    package struct BoundPorts: Sendable, Equatable {
+        package var otlp: Int?
+        package var zipkin: Int?
+        package var http: Int
+
+        /// The one log line scripts and tests parse.
+        package var logLine: String {
+            var parts: [String] = []
+            if let otlp { parts.append("otlp=127.0.0.1:\(otlp)") }
+            if let zipkin { parts.append("zipkin=127.0.0.1:\(zipkin)") }
+            parts.append("http=127.0.0.1:\(http)")
+            return "listening " + parts.joined(separator: " ")
+        }
+    }
+
+    package let store: TelemetryStore
+    package let pipeline: TelemetryPipeline
+    private let configuration: CollectorConfigurationSnapshot
+    private let registry: PrometheusCollectorRegistry?
+    private let logger: Logger
+
+    /// Opens the store and builds the exporters; throws on a configuration fault before
+    /// anything listens.
+    ///
+    /// - Parameters:
+    ///   - registry: what `/metrics` shows (the registry bootstrapped into MetricsSystem).
+    ///   - extraConsumers: further pipeline consumers taking both signals (the stitcher's place).
+    package init(
+        configuration: CollectorConfiguration, registry: PrometheusCollectorRegistry?, logger: Logger,
+        extraConsumers: [any TelemetryConsumer] = []
+    ) throws {
+        let collectorDirectory = (configuration.dataDirectory as NSString).appendingPathComponent("collector")
+        store = try TelemetryStore(
+            directory: collectorDirectory,
+            retention: .init(
+                maxAgeSeconds: configuration.retentionMaxAgeSeconds, maxBytes: configuration.retentionMaxBytes,
+                intervalSeconds: configuration.retentionIntervalSeconds),
+            correlationAttributes: configuration.correlationAttributes,
+            logger: logger)
+        var consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)] = [
+            (store, configuration.traces != nil, configuration.logs != nil)
+        ]
+        for consumer in extraConsumers { consumers.append((consumer, true, true)) }
+        let traceExporters = Set(configuration.traces?.exporters ?? [])
+        let logExporters = Set(configuration.logs?.exporters ?? [])
+        for (name, node) in configuration.exporters where traceExporters.contains(name) || logExporters.contains(name) {
+            let exporter = try ExporterFactory.make(
+                name: name, configuration: node, dataDirectory: (collectorDirectory as NSString).appendingPathComponent("exporters"), logger: logger)
+            consumers.append((exporter, traceExporters.contains(name), logExporters.contains(name)))
+        }
+        pipeline = TelemetryPipeline(consumers: consumers, limitBytes: configuration.memoryLimitBytes, logger: logger)
+        self.configuration = CollectorConfigurationSnapshot(configuration)
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Runs until cancelled or, on one of `signals`, shut down gracefully. `onListening`
+    /// is called once, when every server is bound.
+    package func run(gracefulShutdownSignals signals: [UnixSignal] = [], onListening: @escaping @Sendable (BoundPorts) async -> Void) async throws {
+        let ports = PortCollector(expecting: configuration.serverCount, onListening: onListening)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: pipeline)]
+        if let otlp = configuration.otlp {
+            let receiver = OTLPHTTPReceiver(
+                pipeline: pipeline, configuration: otlp, retryAfterSeconds: configuration.retryAfterSeconds,
+                acceptsTraces: configuration.otlpTraces, acceptsLogs: configuration.otlpLogs, logger: logger)
+            services.append(.init(service: application(otlp.host, otlp.port, "otlp", ports) { try await receiver.respond(to: $0) }))
+        }
+        if let zipkin = configuration.zipkin {
+            let receiver = ZipkinReceiver(pipeline: pipeline, configuration: zipkin, retryAfterSeconds: configuration.retryAfterSeconds, logger: logger)
+            services.append(.init(service: application(zipkin.host, zipkin.port, "zipkin", ports) { try await receiver.respond(to: $0) }))
+        }
+        let query = QueryAPI(store: store, pipeline: pipeline, registry: registry)
+        services.append(.init(service: application(configuration.queryHost, configuration.queryPort, "http", ports) { try await query.respond(to: $0) }))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))
+        try await group.run()
+    }
+
+    private func application(
+        _ host: String, _ port: Int, _ name: String, _ ports: PortCollector,
+        _ respond: @escaping @Sendable (Request) async throws -> Response
+    ) -> some Service {
+        var serverLogger = logger
+        serverLogger[metadataKey: "server"] = "\(name)"
+        if serverLogger.logLevel < .warning { serverLogger.logLevel = .warning }
+        return Application(
+            responder: CallbackResponder<BasicRequestContext> { request, _ in try await respond(request) },
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
+            onServerRunning: { channel in await ports.bound(name, channel.localAddress?.port ?? port) },
+            logger: serverLogger)
+    }
+}
+
+/// The parts of the configuration the running daemon needs, as Sendable values.
+private struct CollectorConfigurationSnapshot: Sendable {
+    var otlp: CollectorConfiguration.Receiver?
+    var zipkin: CollectorConfiguration.Receiver?
+    var otlpTraces: Bool
+    var otlpLogs: Bool
+    var retryAfterSeconds: Int
+    var queryHost: String
+    var queryPort: Int
+
+    init(_ configuration: CollectorConfiguration) {
+        otlpTraces = configuration.traces?.receivers.contains("otlp") ?? false
+        otlpLogs = configuration.logs?.receivers.contains("otlp") ?? false
+        otlp = (otlpTraces || otlpLogs) ? configuration.otlp : nil
+        zipkin = (configuration.traces?.receivers.contains("zipkin") ?? false) ? configuration.zipkin : nil
+        retryAfterSeconds = configuration.retryAfterSeconds
+        queryHost = configuration.queryHost
+        queryPort = configuration.queryPort
+    }
+
+    var serverCount: Int { 1 + (otlp == nil ? 0 : 1) + (zipkin == nil ? 0 : 1) }
+}
+
+/// Gathers the bound ports and reports them once all servers are up.
+private actor PortCollector {
+    let expecting: Int
+    let onListening: @Sendable (CollectorDaemon.BoundPorts) async -> Void
+    var ports: [String: Int] = [:]
+
+    init(expecting: Int, onListening: @escaping @Sendable (CollectorDaemon.BoundPorts) async -> Void) {
+        self.expecting = expecting
+        self.onListening = onListening
+    }
+
+    func bound(_ name: String, _ port: Int) async {
+        ports[name] = port
+        guard ports.count == expecting else { return }
+        await onListening(CollectorDaemon.BoundPorts(otlp: ports["otlp"], zipkin: ports["zipkin"], http: ports["http"] ?? 0))
+    }
+}
+
+extension CollectorDaemon {
+    /// Makes swift-metrics report into a new Prometheus registry (once per process) and
+    /// returns the registry for `/metrics`.
+    package static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    package func runUntilTerminated(onListening: @escaping @Sendable (BoundPorts) async -> Void) async throws {
+        try await run(gracefulShutdownSignals: [.sigterm, .sigint], onListening: onListening)
+    }
+}
+
+extension CollectorConfiguration {
+    /// Adds the exporter `name` with `endpoint: URL` as its only setting, as the
+    /// `--export-otlp` and `--export-zipkin` flags do.
+    package mutating func addEndpointExporter(name: String, endpoint: String, traces: Bool, logs: Bool) {
+        let node = Node.mapping(Node.Mapping([(Node("endpoint"), Node(endpoint))]))
+        addExporter(name: name, node: node, traces: traces, logs: logs)
+    }
+}

@@ -1,0 +1,172 @@
+package import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+package import Telemetry
+
+/// What the pipeline said to a batch a receiver offered.
+package enum PipelineAdmission: Sendable, Equatable {
+    case accepted
+    /// Over the memory limit: answer 429 with `Retry-After`.
+    case full
+    /// Shutting down: answer 503 with `Retry-After`.
+    case closed
+}
+
+/// The bounded hand-off between receivers and consumers (the store, each exporter).
+///
+/// Every accepted batch goes to each consumer's own lane, so a consumer that is slow only
+/// holds up its own lane. The bytes of a batch count against the limit until every lane has
+/// delivered it; while the limit is reached new batches are refused rather than queued.
+package final class TelemetryPipeline: Service {
+    enum Payload: Sendable {
+        case traces(ExportTraceServiceRequest)
+        case logs(ExportLogsServiceRequest)
+    }
+
+    /// One accepted batch, shared by the lanes that take its signal.
+    final class Batch: Sendable {
+        let payload: Payload
+        let bytes: Int
+        let pendingLanes: Atomic<Int>
+
+        init(payload: Payload, bytes: Int, lanes: Int) {
+            self.payload = payload
+            self.bytes = bytes
+            self.pendingLanes = Atomic(lanes)
+        }
+    }
+
+    struct Lane: Sendable {
+        var consumer: any TelemetryConsumer
+        var takesTraces: Bool
+        var takesLogs: Bool
+        var stream: AsyncStream<Batch>
+        var continuation: AsyncStream<Batch>.Continuation
+    }
+
+    struct State {
+        var queuedBytes = 0
+        var closed = false
+    }
+
+    private let lanes: [Lane]
+    private let limitBytes: Int
+    private let state = Mutex(State())
+    private let logger: Logger
+    private let queueBytesGauge = Gauge(label: "causeway_pipeline_queue_bytes")
+
+    /// - Parameters:
+    ///   - consumers: each with the signals it takes.
+    ///   - limitBytes: the most bytes of batches held at once; a single batch larger than
+    ///     the limit is still taken when nothing else is queued, so that it can pass at all.
+    package init(consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)], limitBytes: Int, logger: Logger) {
+        self.lanes = consumers.map { entry in
+            let (stream, continuation) = AsyncStream<Batch>.makeStream()
+            return Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, stream: stream, continuation: continuation)
+        }
+        self.limitBytes = limitBytes
+        self.logger = logger
+    }
+
+    /// Bytes accepted and not yet delivered to every lane.
+    package var queuedBytes: Int { state.withLock { $0.queuedBytes } }
+
+    /// Whether the pipeline still takes batches.
+    package var isOpen: Bool { state.withLock { !$0.closed } }
+
+    /// Whether any consumer takes this signal.
+    package func takesTraces() -> Bool { lanes.contains { $0.takesTraces } }
+    package func takesLogs() -> Bool { lanes.contains { $0.takesLogs } }
+
+    package func submit(_ traces: ExportTraceServiceRequest, bytes: Int) -> PipelineAdmission {
+        submit(.traces(traces), bytes: bytes) { $0.takesTraces }
+    }
+
+    package func submit(_ logs: ExportLogsServiceRequest, bytes: Int) -> PipelineAdmission {
+        submit(.logs(logs), bytes: bytes) { $0.takesLogs }
+    }
+
+    private func submit(_ payload: Payload, bytes: Int, where takes: (Lane) -> Bool) -> PipelineAdmission {
+        let targets = lanes.filter(takes)
+        let size = max(bytes, 1)
+        let admission: PipelineAdmission = state.withLock { state in
+            if state.closed { return .closed }
+            if state.queuedBytes > 0 && state.queuedBytes + size > limitBytes { return .full }
+            if targets.isEmpty { return .accepted }
+            state.queuedBytes += size
+            let batch = Batch(payload: payload, bytes: size, lanes: targets.count)
+            // Inside the lock so that no batch is yielded after `close()` finished the lanes.
+            for lane in targets { lane.continuation.yield(batch) }
+            return .accepted
+        }
+        if admission == .accepted { queueBytesGauge.record(queuedBytes) }
+        return admission
+    }
+
+    private func release(_ batch: Batch) {
+        let (_, remaining) = batch.pendingLanes.subtract(1, ordering: .acquiringAndReleasing)
+        guard remaining == 0 else { return }
+        let queued = state.withLock { state in
+            state.queuedBytes -= batch.bytes
+            return state.queuedBytes
+        }
+        queueBytesGauge.record(queued)
+    }
+
+    /// Stops taking batches; the lanes finish what they hold.
+    package func close() {
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            for lane in lanes { lane.continuation.finish() }
+        }
+    }
+
+    /// Runs every consumer and delivers to it until graceful shutdown, then drains every
+    /// lane and shuts the consumers down, so that what was accepted reaches them.
+    package func run() async throws {
+        await withTaskGroup(of: Void.self) { consumers in
+            for lane in lanes {
+                let consumer = lane.consumer
+                let logger = self.logger
+                consumers.addTask {
+                    do {
+                        try await consumer.run()
+                    } catch is CancellationError {
+                    } catch {
+                        logger.error("consumer stopped", metadata: ["consumer": "\(consumer.name)", "error": "\(error)"])
+                    }
+                }
+            }
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { deliveries in
+                    for lane in lanes {
+                        deliveries.addTask { await self.deliver(lane) }
+                    }
+                }
+            } onGracefulShutdown: {
+                self.close()
+            }
+            for lane in lanes { await lane.consumer.shutdown() }
+        }
+    }
+
+    private func deliver(_ lane: Lane) async {
+        let refused = Counter(label: "causeway_pipeline_refused_batches_total", dimensions: [("consumer", lane.consumer.name)])
+        // Not cancelled with the task: on cancellation the stream ends, and a graceful
+        // shutdown finishes it after the last batch.
+        for await batch in lane.stream {
+            do {
+                switch batch.payload {
+                case .traces(let traces): try await lane.consumer.consume(traces)
+                case .logs(let logs): try await lane.consumer.consume(logs)
+                }
+            } catch {
+                refused.increment()
+                logger.error("consumer refused a batch", metadata: ["consumer": "\(lane.consumer.name)", "error": "\(error)"])
+            }
+            release(batch)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Telemetry
+
+/// The OTLP/HTTP receiver: `POST /v1/traces` and `POST /v1/logs`, protobuf or JSON,
+/// identity, gzip or deflate, following https://opentelemetry.io/docs/specs/otlp/#otlphttp.
+struct OTLPHTTPReceiver: Sendable {
+    enum Encoding {
+        case protobuf
+        case json
+
+        var contentType: String {
+            switch self {
+            case .protobuf: "application/x-protobuf"
+            case .json: "application/json"
+            }
+        }
+    }
+
+    /// `google.rpc.Code` values used in error bodies.
+    enum RPCCode {
+        static let invalidArgument: Int32 = 3
+        static let resourceExhausted: Int32 = 8
+        static let unauthenticated: Int32 = 16
+        static let unavailable: Int32 = 14
+        static let unimplemented: Int32 = 12
+    }
+
+    var pipeline: TelemetryPipeline
+    var gate: ReceiverGate
+    var body: RequestBodyReader
+    var retryAfterSeconds: Int
+    var acceptsTraces: Bool
+    var acceptsLogs: Bool
+    var logger: Logger
+
+    private let acceptedSpans = Counter(label: "causeway_receiver_accepted_spans_total", dimensions: [("receiver", "otlp")])
+    private let refusedSpans = Counter(label: "causeway_receiver_refused_spans_total", dimensions: [("receiver", "otlp")])
+    private let acceptedLogs = Counter(label: "causeway_receiver_accepted_log_records_total", dimensions: [("receiver", "otlp")])
+    private let refusedLogs = Counter(label: "causeway_receiver_refused_log_records_total", dimensions: [("receiver", "otlp")])
+
+    init(
+        pipeline: TelemetryPipeline, configuration: CollectorConfiguration.Receiver, retryAfterSeconds: Int,
+        acceptsTraces: Bool, acceptsLogs: Bool, logger: Logger
+    ) {
+        self.pipeline = pipeline
+        self.gate = ReceiverGate(bearerToken: configuration.bearerToken)
+        self.body = RequestBodyReader(limit: configuration.maxRequestBodySize)
+        self.retryAfterSeconds = retryAfterSeconds
+        self.acceptsTraces = acceptsTraces
+        self.acceptsLogs = acceptsLogs
+        self.logger = logger
+    }
+
+    func respond(to request: Request) async throws -> Response {
+        let isTraces: Bool
+        switch request.uri.path {
+        case "/v1/traces" where acceptsTraces: isTraces = true
+        case "/v1/logs" where acceptsLogs: isTraces = false
+        default:
+            return .text(.notFound, "no OTLP/HTTP endpoint at \(request.uri.path); this receiver serves \(servedPaths)")
+        }
+        let declared = mediaType(request.headers[.contentType])
+        let encoding: Encoding? =
+            switch declared {
+            case "application/x-protobuf", "application/protobuf": .protobuf
+            case "application/json": .json
+            default: nil
+            }
+        // Error bodies use the request's content type; JSON when it is not one of OTLP's.
+        let replyEncoding = encoding ?? .json
+        guard request.method == .post else {
+            return status(.methodNotAllowed, RPCCode.unimplemented, "\(request.method) is not allowed; OTLP/HTTP takes POST", replyEncoding, headers: [.allow: "POST"])
+        }
+        guard gate.authorizes(request) else {
+            return status(.unauthorized, RPCCode.unauthenticated, "missing or wrong bearer token", replyEncoding, headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard let encoding else {
+            return status(
+                .unsupportedMediaType, RPCCode.invalidArgument,
+                "unsupported Content-Type \(declared.map { "\"\($0)\"" } ?? "(none)"); expected application/x-protobuf or application/json",
+                replyEncoding)
+        }
+        let bytes: ByteBuffer
+        do {
+            bytes = try await body.read(request)
+        } catch let fault as RequestBodyFault {
+            switch fault {
+            case .tooLarge(let limit):
+                return status(.contentTooLarge, RPCCode.invalidArgument, "request body exceeds \(limit) bytes after decompression", encoding)
+            case .unsupportedEncoding(let name):
+                return status(.unsupportedMediaType, RPCCode.invalidArgument, "unsupported Content-Encoding \"\(name)\"; expected gzip, deflate or identity", encoding)
+            case .corrupt(let reason):
+                return status(.badRequest, RPCCode.invalidArgument, reason, encoding)
+            }
+        }
+        return isTraces ? receiveTraces(bytes, encoding) : receiveLogs(bytes, encoding)
+    }
+
+    private var servedPaths: String {
+        [acceptsTraces ? "/v1/traces" : nil, acceptsLogs ? "/v1/logs" : nil].compactMap { $0 }.joined(separator: " and ")
+    }
+
+    private func receiveTraces(_ bytes: ByteBuffer, _ encoding: Encoding) -> Response {
+        var traces: ExportTraceServiceRequest
+        do {
+            traces = try bytes.withUnsafeReadableBytes { buffer in
+                switch encoding {
+                case .protobuf: try ExportTraceServiceRequest(protobuf: buffer)
+                case .json: try ExportTraceServiceRequest(otlpJSON: buffer)
+                }
+            }
+        } catch {
+            return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportTraceServiceRequest: \(error)", encoding)
+        }
+        // The decoder already refuses whole requests with invalid IDs. A span that ends
+        // before it starts decodes but has no duration to show or stitch: drop it and say
+        // so in partial_success (OTLP/HTTP "Partial Success").
+        var rejected = 0
+        var firstFault = ""
+        for r in traces.resourceSpans.indices {
+            for s in traces.resourceSpans[r].scopeSpans.indices {
+                let spans = traces.resourceSpans[r].scopeSpans[s].spans
+                let valid = spans.filter { $0.endTimeUnixNano >= $0.startTimeUnixNano }
+                if valid.count != spans.count {
+                    if rejected == 0 {
+                        let index = spans.firstIndex { $0.endTimeUnixNano < $0.startTimeUnixNano }!
+                        firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
+                    }
+                    rejected += spans.count - valid.count
+                    traces.resourceSpans[r].scopeSpans[s].spans = valid
+                }
+            }
+        }
+        let count = traces.spanCount
+        if count > 0 {
+            switch pipeline.submit(traces, bytes: bytes.readableBytes) {
+            case .accepted: break
+            case .full:
+                refusedSpans.increment(by: count + rejected)
+                return status(.tooManyRequests, RPCCode.resourceExhausted, "the collector's pipeline is full; retry later", encoding, headers: retryAfter)
+            case .closed:
+                refusedSpans.increment(by: count + rejected)
+                return status(.serviceUnavailable, RPCCode.unavailable, "the collector is shutting down; retry later", encoding, headers: retryAfter)
+            }
+        }
+        acceptedSpans.increment(by: count)
+        if rejected > 0 { refusedSpans.increment(by: rejected) }
+        let response = ExportTraceServiceResponse(
+            partialSuccess: rejected > 0
+                ? ExportTracePartialSuccess(rejectedSpans: Int64(rejected), errorMessage: "\(rejected) span(s) rejected; first: \(firstFault)") : nil)
+        return .bytes(.ok, contentType: encoding.contentType, encoding == .protobuf ? response.protobufBytes() : response.otlpJSONBytes())
+    }
+
+    private func receiveLogs(_ bytes: ByteBuffer, _ encoding: Encoding) -> Response {
+        let logs: ExportLogsServiceRequest
+        do {
+            logs = try bytes.withUnsafeReadableBytes { buffer in
+                switch encoding {
+                case .protobuf: try ExportLogsServiceRequest(protobuf: buffer)
+                case .json: try ExportLogsServiceRequest(otlpJSON: buffer)
+                }
+            }
+        } catch {
+            return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportLogsServiceRequest: \(error)", encoding)
+        }
+        let count = logs.logRecordCount
+        if count > 0 {
+            switch pipeline.submit(logs, bytes: bytes.readableBytes) {
+            case .accepted: break
+            case .full:
+                refusedLogs.increment(by: count)
+                return status(.tooManyRequests, RPCCode.resourceExhausted, "the collector's pipeline is full; retry later", encoding, headers: retryAfter)
+            case .closed:
+                refusedLogs.increment(by: count)
+                return status(.serviceUnavailable, RPCCode.unavailable, "the collector is shutting down; retry later", encoding, headers: retryAfter)
+            }
+        }
+        acceptedLogs.increment(by: count)
+        let response = ExportLogsServiceResponse()
+        return .bytes(.ok, contentType: encoding.contentType, encoding == .protobuf ? response.protobufBytes() : response.otlpJSONBytes())
+    }
+
+    private var retryAfter: HTTPFields { [.retryAfter: String(retryAfterSeconds)] }
+
+    /// An error answer: a `google.rpc.Status` in the request's encoding.
+    private func status(_ status: HTTPResponse.Status, _ code: Int32, _ message: String, _ encoding: Encoding, headers: HTTPFields = [:]) -> Response {
+        let body = RPCStatus(code: code, message: message)
+        return .bytes(status, contentType: encoding.contentType, encoding == .protobuf ? body.protobufBytes() : body.otlpJSONBytes(), headers: headers)
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Telemetry
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `causeway bench ingest`: the collector's sustained OTLP/HTTP ingest with its store on.
+///
+/// Starts `causeway collector` as a child process (so that its CPU time and peak RSS are
+/// its own, read from /proc), then sends the standard 512-span protobuf request over
+/// several keep-alive connections for a while. Each request gets fresh trace IDs so the
+/// store really writes every span.
+struct IngestBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Measure the collector's sustained OTLP/HTTP ingest: spans/s, CPU per million spans, peak RSS.")
+
+    @Option(help: "Concurrent keep-alive connections.")
+    var connections = 4
+
+    @Option(help: "Seconds of load.")
+    var seconds = 10
+
+    @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
+    var collectorArgument: [String] = []
+
+    func run() async throws {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let dataDirectory = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-\(UUID().uuidString)")
+        let collector = Process()
+        collector.executableURL = URL(fileURLWithPath: executable)
+        collector.arguments = ["collector", "--data-dir", dataDirectory, "--otlp-port", "0", "--zipkin-port", "0", "--http-port", "0"] + collectorArgument
+        let output = Pipe()
+        collector.standardOutput = output
+        try collector.run()
+        defer {
+            if collector.isRunning { collector.terminate() }
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
+        var line = ""
+        while !line.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { throw IngestBenchError(message: "the collector exited before it listened") }
+            line += String(decoding: data, as: UTF8.self)
+        }
+        guard let range = line.range(of: "otlp=127.0.0.1:"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
+            throw IngestBenchError(message: "no OTLP port in \(line)")
+        }
+        let url = "http://127.0.0.1:\(port)/v1/traces"
+        let template = StandardRequest.traces()
+
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let before = try ProcessFigures(pid: collector.processIdentifier)
+        let start = ContinuousClock.now
+        let deadline = start + .seconds(seconds)
+        let totals = try await withThrowingTaskGroup(of: (accepted: Int, refused: Int).self) { group in
+            for connection in 0..<connections {
+                group.addTask {
+                    var accepted = 0
+                    var refused = 0
+                    var round: UInt64 = 0
+                    while ContinuousClock.now < deadline {
+                        round += 1
+                        var request = template
+                        let salt = (UInt64(connection) << 48) | round
+                        for r in request.resourceSpans.indices {
+                            for s in request.resourceSpans[r].scopeSpans.indices {
+                                for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
+                                    request.resourceSpans[r].scopeSpans[s].spans[i].traceID.high ^= salt
+                                }
+                            }
+                        }
+                        var http = HTTPClientRequest(url: url)
+                        http.method = .POST
+                        http.headers.add(name: "Content-Type", value: "application/x-protobuf")
+                        http.body = .bytes(request.protobufBytes())
+                        let response = try await client.execute(http, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 1 << 20)
+                        if response.status == .ok { accepted += request.spanCount } else { refused += request.spanCount }
+                    }
+                    return (accepted, refused)
+                }
+            }
+            var sum = (accepted: 0, refused: 0)
+            for try await part in group {
+                sum.accepted += part.accepted
+                sum.refused += part.refused
+            }
+            return sum
+        }
+        let elapsed = ContinuousClock.now - start
+        let after = try ProcessFigures(pid: collector.processIdentifier)
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpu = after.cpuSeconds - before.cpuSeconds
+        print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
+        print("accepted spans:           \(totals.accepted) (\(Int(Double(totals.accepted) / wall)) spans/s)")
+        print("refused spans (429/503):  \(totals.refused)")
+        print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpu, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0))
+        print("collector peak RSS:       \(after.peakRSSKiB / 1024) MiB")
+        try await client.shutdown()
+        // The collector drains what it accepted into the store before it exits.
+        collector.terminate()
+        collector.waitUntilExit()
+    }
+}
+
+struct IngestBenchError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// A process's CPU time and peak resident set, from /proc (Linux).
+struct ProcessFigures {
+    var cpuSeconds: Double
+    var peakRSSKiB: Int
+
+    init(pid: Int32) throws {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        // proc(5): utime and stime are fields 14 and 15, i.e. 12 and 13 after the name.
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        cpuSeconds = (Double(fields[11])! + Double(fields[12])!) / ticks
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        peakRSSKiB = hwm.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+    }
+}

@@ -1,0 +1,80 @@
+import Collector
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+import Testing
+
+@Suite struct PipelineTests {
+    @Test func aStalledConsumerDoesNotHoldUpTheOthers() async throws {
+        let stalled = StalledConsumer()
+        let recorder = RecordingConsumer()
+        let pipeline = TelemetryPipeline(consumers: [(stalled, true, true), (recorder, true, true)], limitBytes: 1 << 20, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            for _ in 0..<5 { #expect(pipeline.submit(Samples.traces, bytes: 100) == .accepted) }
+            let count = try await eventually { recorder.spanCount >= 10 ? recorder.spanCount : nil }
+            #expect(count == 10)
+            stalled.release()
+            group.cancelAll()
+        }
+    }
+
+    @Test func gracefulShutdownDeliversEverythingAccepted() async throws {
+        let slow = RecordingConsumer(delay: .milliseconds(5))
+        let pipeline = TelemetryPipeline(consumers: [(slow, true, true)], limitBytes: 1 << 20, logger: quietLogger)
+        let group = ServiceGroup(services: [pipeline], logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for _ in 0..<20 { #expect(pipeline.submit(Samples.logs, bytes: 10) == .accepted) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(slow.logCount == 40)
+        #expect(slow.wasShutDown)
+        #expect(pipeline.submit(Samples.logs, bytes: 10) == .closed)
+        #expect(pipeline.queuedBytes == 0)
+    }
+
+    @Test func batchesOverTheLimitAreRefusedUntilDelivered() async throws {
+        let stalled = StalledConsumer()
+        let pipeline = TelemetryPipeline(consumers: [(stalled, true, true)], limitBytes: 150, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            #expect(pipeline.submit(Samples.traces, bytes: 100) == .accepted)
+            #expect(pipeline.submit(Samples.traces, bytes: 100) == .full)
+            #expect(pipeline.queuedBytes == 100)
+            stalled.release()
+            _ = try await eventually { pipeline.queuedBytes == 0 ? true : nil }
+            #expect(pipeline.submit(Samples.traces, bytes: 100) == .accepted)
+            group.cancelAll()
+        }
+    }
+}
+
+/// Counts what it is given.
+final class RecordingConsumer: TelemetryConsumer {
+    let name = "recorder"
+    let delay: Duration?
+    private let counts = Mutex<(spans: Int, logs: Int, shutDown: Bool)>((0, 0, false))
+
+    init(delay: Duration? = nil) { self.delay = delay }
+
+    var spanCount: Int { counts.withLock { $0.spans } }
+    var logCount: Int { counts.withLock { $0.logs } }
+    var wasShutDown: Bool { counts.withLock { $0.shutDown } }
+
+    func consume(_ traces: ExportTraceServiceRequest) async throws {
+        if let delay { try? await Task.sleep(for: delay) }
+        counts.withLock { $0.spans += traces.spanCount }
+    }
+
+    func consume(_ logs: ExportLogsServiceRequest) async throws {
+        if let delay { try? await Task.sleep(for: delay) }
+        counts.withLock { $0.logs += logs.logRecordCount }
+    }
+
+    func run() async throws {}
+    func shutdown() async { counts.withLock { $0.shutDown = true } }
+}
