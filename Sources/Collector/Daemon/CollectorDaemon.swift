@@ -60,7 +60,7 @@ package final class CollectorDaemon: Sendable {
         let logExporters = Set(configuration.logs?.exporters ?? [])
         for (name, node) in configuration.exporters where traceExporters.contains(name) || logExporters.contains(name) {
             let exporter = try ExporterFactory.make(
-                name: name, configuration: node, dataDirectory: (collectorDirectory as NSString).appendingPathComponent("exporters"), logger: logger)
+                name: name, configuration: node, dataDirectory: collectorDirectory, logger: logger)
             consumers.append((exporter, traceExporters.contains(name), logExporters.contains(name)))
         }
         pipeline = TelemetryPipeline(consumers: consumers, limitBytes: configuration.memoryLimitBytes, logger: logger)
