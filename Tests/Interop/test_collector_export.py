@@ -67,8 +67,8 @@ class Sink:
         with self.lock:
             return [(headers, body) for (p, headers, body) in self.requests if p == path]
 
-    def wait_for(self, path, count=1):
-        for _ in range(600):
+    def wait_for(self, path, count=1, seconds=30):
+        for _ in range(int(seconds / 0.05)):
             got = self.received(path)
             if len(got) >= count:
                 return got
@@ -123,19 +123,19 @@ def send(collector, traces, logs):
         assert reply.status_code == 200, reply.text
 
 
-def check_otlp_delivery(sink, traces, logs):
-    (headers, body), = sink.wait_for("/v1/traces")
+def check_otlp_delivery(sink, traces, logs, seconds=30):
+    (headers, body), = sink.wait_for("/v1/traces", seconds=seconds)
     assert headers["Content-Type"] == "application/x-protobuf"
     assert headers.get("Content-Encoding") == "gzip"  # the exporter's default
     exported = ExportTraceServiceRequest.FromString(body_of(headers, body))
     assert spans_by_id(exported) == spans_by_id(traces)
-    (headers, body), = sink.wait_for("/v1/logs")
+    (headers, body), = sink.wait_for("/v1/logs", seconds=seconds)
     exported_logs = ExportLogsServiceRequest.FromString(body_of(headers, body))
     assert log_records(exported_logs) == log_records(logs)
 
 
-def check_zipkin_delivery(sink, traces, definitions):
-    (headers, body), = sink.wait_for("/api/v2/spans")
+def check_zipkin_delivery(sink, traces, definitions, seconds=30):
+    (headers, body), = sink.wait_for("/api/v2/spans", seconds=seconds)
     spans = json.loads(body_of(headers, body))
     validator = validator_for(definitions, "Span")
     for span in spans:
@@ -177,21 +177,35 @@ def test_a_backend_answering_503_gets_the_batch_once_it_recovers(causeway, tmp_p
         sink.stop()
 
 
-def test_what_was_accepted_during_an_outage_is_delivered_after_a_collector_restart(causeway, tmp_path):
-    # Reserve a port for the backend, then leave it closed: every delivery is refused.
+def closed_port_url():
+    """The URL of a port that was free a moment ago and is now closed."""
     placeholder = Sink()
     port = placeholder.port
     placeholder.stop()
-    url = f"http://127.0.0.1:{port}"
-    collector = Collector(causeway, tmp_path / "data", "--export-otlp", url)
+    return port, f"http://127.0.0.1:{port}"
+
+
+def test_sinks_down_for_30_seconds_across_a_collector_restart_still_receive_everything(
+        causeway, tmp_path, zipkin_definitions):
+    otlp_port, otlp_url = closed_port_url()
+    zipkin_port, zipkin_url = closed_port_url()
+    flags = ("--export-otlp", otlp_url, "--export-zipkin", zipkin_url + "/api/v2/spans")
+    collector = Collector(causeway, tmp_path / "data", *flags)
     traces, logs = producer_and_consumer()
     send(collector, traces, logs)
+    time.sleep(15)  # every delivery is refused, and retried
     assert collector.stop() == 0
 
-    sink = Sink(port=port)
-    restarted = Collector(causeway, tmp_path / "data", "--export-otlp", url)
+    restarted = Collector(causeway, tmp_path / "data", *flags)
     try:
-        check_otlp_delivery(sink, traces, logs)
+        time.sleep(15)  # still down after the restart
+        otlp_sink, zipkin_sink = Sink(port=otlp_port), Sink(port=zipkin_port)
+        try:
+            # The exporters back off up to 30 s (the default max_interval) between attempts.
+            check_otlp_delivery(otlp_sink, traces, logs, seconds=60)
+            check_zipkin_delivery(zipkin_sink, traces, zipkin_definitions, seconds=60)
+        finally:
+            otlp_sink.stop()
+            zipkin_sink.stop()
     finally:
         assert restarted.stop() == 0
-        sink.stop()
