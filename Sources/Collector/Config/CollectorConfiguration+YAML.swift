@@ -59,10 +59,15 @@ extension CollectorConfiguration {
             definedReceivers = ["otlp", "zipkin"]
         }
 
-        var definedProcessors: Set<String> = []
+        // The stitcher is built in: listing it in a pipeline without a section uses its defaults.
+        var definedProcessors: Set<String> = ["stitcher"]
+        var stitcher = StitcherConfiguration()
         if let processorsNode = top["processors"] {
             let processors = try reader.section(processorsNode, path: "processors")
-            try processors.allow(["memory_limiter"])
+            try processors.allow(["memory_limiter", "stitcher"])
+            if let stitcherNode = processors["stitcher"] {
+                stitcher = try reader.stitcher(stitcherNode, path: "processors.stitcher")
+            }
             if let limiterNode = processors["memory_limiter"] {
                 definedProcessors.insert("memory_limiter")
                 let limiter = try reader.section(limiterNode, path: "processors.memory_limiter")
@@ -92,6 +97,7 @@ extension CollectorConfiguration {
                 try pipelines.allow(["traces", "logs"])
                 configuration.traces = nil
                 configuration.logs = nil
+                configuration.stitcher = nil
                 for (signal, _, node) in pipelines.pairs {
                     let path = "service.pipelines.\(signal)"
                     let pipeline = try reader.section(node, path: path)
@@ -107,6 +113,13 @@ extension CollectorConfiguration {
                     for (name, line) in processors where !definedProcessors.contains(name) {
                         throw CollectorConfigurationError(key: "\(path).processors", line: line, reason: "processor \"\(name)\" is not defined under processors:")
                     }
+                    if signal == "logs", let listed = processors.first(where: { $0.name == "stitcher" }) {
+                        throw CollectorConfigurationError(key: "\(path).processors", line: listed.line, reason: "the stitcher takes spans only; list it in the traces pipeline")
+                    }
+                    // Without a processors list the traces pipeline stitches, as by default.
+                    if signal == "traces", pipeline["processors"] == nil || processors.contains(where: { $0.name == "stitcher" }) {
+                        configuration.stitcher = stitcher
+                    }
                     let exporters = try pipeline["exporters"].map { try reader.names($0, path: "\(path).exporters") } ?? []
                     for (name, line) in exporters where !definedExporters.contains(name) {
                         throw CollectorConfigurationError(key: "\(path).exporters", line: line, reason: "exporter \"\(name)\" is not defined under exporters:")
@@ -115,6 +128,10 @@ extension CollectorConfiguration {
                     if signal == "traces" { configuration.traces = value } else { configuration.logs = value }
                 }
             }
+        }
+
+        if top["service"] == nil || configuration.stitcher != nil {
+            configuration.stitcher = stitcher
         }
 
         if let extensionsNode = top["extensions"], !ConfigSection.isNull(extensionsNode) {
@@ -258,6 +275,66 @@ struct ConfigReader {
         }
         if let value = Int(text), value >= 0 { return value }
         throw CollectorConfigurationError(key: path, line: node.mark?.line, reason: "expected a duration such as 30s, 5m or 72h, got \"\(text)\"")
+    }
+
+    /// A duration such as `500ms`, `30s`, `5m` (a bare number is seconds), kept to the millisecond.
+    func duration(_ node: Node, path: String) throws(CollectorConfigurationError) -> Duration {
+        let text = try string(node, path: path).trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value >= 0, value * factor < 1e12 {
+                return .milliseconds(Int64((value * factor * 1000).rounded(.up)))
+            }
+        }
+        if let value = Int(text), value >= 0, value < 1_000_000_000_000 { return .seconds(value) }
+        throw CollectorConfigurationError(key: path, line: node.mark?.line, reason: "expected a duration such as 500ms, 30s or 5m, got \"\(text)\"")
+    }
+
+    /// `processors.stitcher`: every key of `StitcherConfiguration`.
+    func stitcher(_ node: Node, path: String) throws(CollectorConfigurationError) -> StitcherConfiguration {
+        var result = StitcherConfiguration()
+        let section = try section(node, path: path)
+        try section.allow([
+            "idle_window", "retention", "max_open_chains", "max_open_spans", "max_retained_spans", "unconsumed_window",
+            "unconsumed_window_by_topic", "topics_without_consumers", "dead_letter_topic_patterns", "dead_letter_attributes",
+            "duplicate_skipped_events", "correlation_attributes", "message_timestamp_attribute",
+        ])
+        func positive(_ key: String) throws(CollectorConfigurationError) -> Int? {
+            guard let node = section[key] else { return nil }
+            let value = try integer(node, path: "\(path).\(key)")
+            guard value > 0 else { throw CollectorConfigurationError(key: "\(path).\(key)", line: node.mark?.line, reason: "must be positive") }
+            return value
+        }
+        func list(_ key: String) throws(CollectorConfigurationError) -> [String]? {
+            guard let node = section[key] else { return nil }
+            return try names(node, path: "\(path).\(key)").map(\.name)
+        }
+        if let node = section["idle_window"] {
+            result.idleWindow = try duration(node, path: "\(path).idle_window")
+            if result.idleWindow == .zero {
+                throw CollectorConfigurationError(key: "\(path).idle_window", line: node.mark?.line, reason: "must be positive")
+            }
+        }
+        if let node = section["retention"] { result.retention = try duration(node, path: "\(path).retention") }
+        if let value = try positive("max_open_chains") { result.maxOpenChains = value }
+        if let value = try positive("max_open_spans") { result.maxOpenSpans = value }
+        if let value = try positive("max_retained_spans") { result.maxRetainedSpans = value }
+        if let node = section["unconsumed_window"] { result.unconsumedWindow = try duration(node, path: "\(path).unconsumed_window") }
+        if let node = section["unconsumed_window_by_topic"] {
+            let topics = try self.section(node, path: "\(path).unconsumed_window_by_topic")
+            for (topic, _, value) in topics.pairs {
+                result.unconsumedWindowByTopic[topic] = try duration(value, path: topics.child(topic))
+            }
+        }
+        if let value = try list("topics_without_consumers") { result.topicsWithoutConsumers = value }
+        if let value = try list("dead_letter_topic_patterns") { result.deadLetterTopicPatterns = value }
+        if let value = try list("dead_letter_attributes") { result.deadLetterAttributes = value }
+        if let value = try list("duplicate_skipped_events") { result.duplicateSkippedEvents = value }
+        if let value = try list("correlation_attributes") { result.correlationAttributes = value }
+        if let node = section["message_timestamp_attribute"] {
+            result.messageTimestampAttribute = try string(node, path: "\(path).message_timestamp_attribute")
+        }
+        return result
     }
 
     /// `host:port`; `:port` means 127.0.0.1.

@@ -53,6 +53,9 @@ package struct CollectorConfiguration {
     package var retentionMaxBytes: Int = 1024 * 1024 * 1024
     /// How often the retention sweep runs.
     package var retentionIntervalSeconds: Int = 60
+    /// The chain stitcher's settings (`processors.stitcher`); nil when the traces pipeline
+    /// does not list `stitcher` among its processors.
+    package var stitcher: StitcherConfiguration? = StitcherConfiguration()
     /// Attributes, on the record or its resource, whose value is the correlation ID; the first present wins.
     package var correlationAttributes: [String] = ["messaging.message.conversation_id", "correlation.id", "correlation_id"]
 

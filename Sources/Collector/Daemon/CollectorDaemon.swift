@@ -30,6 +30,8 @@ package final class CollectorDaemon: Sendable {
 
     package let store: TelemetryStore
     package let pipeline: TelemetryPipeline
+    /// The chain stitcher, unless the configuration turned it off.
+    package let stitcher: StitchingConsumer?
     private let configuration: CollectorConfigurationSnapshot
     private let registry: PrometheusCollectorRegistry?
     private let logger: Logger
@@ -55,6 +57,15 @@ package final class CollectorDaemon: Sendable {
         var consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)] = [
             (store, configuration.traces != nil, configuration.logs != nil)
         ]
+        if let stitcherConfiguration = configuration.stitcher {
+            let recorder = ChainRecorder(store: store, logger: logger)
+            let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder)
+            consumers.append((stitcher, true, false))
+            consumers.append((recorder, false, false))
+            self.stitcher = stitcher
+        } else {
+            self.stitcher = nil
+        }
         for consumer in extraConsumers { consumers.append((consumer, true, true)) }
         let traceExporters = Set(configuration.traces?.exporters ?? [])
         let logExporters = Set(configuration.logs?.exporters ?? [])
@@ -84,7 +95,7 @@ package final class CollectorDaemon: Sendable {
             let receiver = ZipkinReceiver(pipeline: pipeline, configuration: zipkin, retryAfterSeconds: configuration.retryAfterSeconds, logger: logger)
             services.append(.init(service: application(zipkin.host, zipkin.port, "zipkin", ports) { try await receiver.respond(to: $0) }))
         }
-        let query = QueryAPI(store: store, pipeline: pipeline, registry: registry)
+        let query = QueryAPI(store: store, pipeline: pipeline, registry: registry, stitcher: stitcher)
         services.append(.init(service: application(configuration.queryHost, configuration.queryPort, "http", ports) { try await query.respond(to: $0) }))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))

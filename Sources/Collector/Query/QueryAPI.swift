@@ -11,6 +11,8 @@ struct QueryAPI: Sendable {
     var store: TelemetryStore
     var pipeline: TelemetryPipeline
     var registry: PrometheusCollectorRegistry?
+    /// Open chains are answered from the stitcher's memory.
+    var stitcher: StitchingConsumer?
 
     static let defaultTraceLimit: Int64 = 20
     static let maxTraceLimit: Int64 = 1500
@@ -46,6 +48,10 @@ struct QueryAPI: Sendable {
                 return try await backlinks(traceID: components[2], spanID: components[3])
             case 2 where components[0] == "api" && components[1] == "logs":
                 return try await logs(parameters)
+            case 2 where components[0] == "api" && components[1] == "chains":
+                return try await searchChains(parameters)
+            case 3 where components[0] == "api" && components[1] == "chains":
+                return try await chain(components[2])
             default:
                 return errorResponse(.notFound, "no such endpoint: \(path)")
             }
@@ -172,13 +178,13 @@ struct QueryAPI: Sendable {
     }
 
     /// Jaeger's envelope: `{"data": …, "total": n, "limit": 0, "offset": 0, "errors": null}`.
-    private func envelope(_ data: [Any]) throws -> Response {
+    func envelope(_ data: [Any]) throws -> Response {
         let object: [String: Any] = ["data": data, "total": data.count, "limit": 0, "offset": 0, "errors": NSNull()]
         let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return .bytes(.ok, contentType: "application/json", Array(bytes))
     }
 
-    private func errorResponse(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
+    func errorResponse(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
         let object: [String: Any] = [
             "data": NSNull(), "total": 0, "limit": 0, "offset": 0,
             "errors": [["code": Int(status.code), "msg": message]],

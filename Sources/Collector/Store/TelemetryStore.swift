@@ -111,6 +111,7 @@ package final class TelemetryStore: TelemetryConsumer {
                 ) WITHOUT ROWID;
                 """)
         }
+        registerChainMigration(&migrator)
         return migrator
     }
 
@@ -241,6 +242,7 @@ package final class TelemetryStore: TelemetryConsumer {
                 try db.execute(sql: "DELETE FROM spans WHERE start_ns < ?", arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM span_links WHERE start_ns < ?", arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM logs WHERE time_ns < ?", arguments: [cutoff])
+                try Self.deleteChains(db, endingBefore: cutoff)
             }
             // Trim the oldest rows, at least a tenth at a time, until under the size limit.
             for _ in 0..<10 {

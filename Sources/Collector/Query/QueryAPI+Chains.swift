@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Telemetry
+
+/// `/api/chains` and `/api/chains/{id}`: finalized chains from the store, open ones from
+/// the stitcher's memory.
+extension QueryAPI {
+    static let defaultChainLimit: Int64 = 20
+    static let maxChainLimit: Int64 = 1000
+
+    func searchChains(_ parameters: QueryParameters) async throws -> Response {
+        var query = ChainQuery()
+        query.correlationID = parameters.string("correlation_id")
+        query.service = parameters.string("service")
+        query.topic = parameters.string("topic")
+        if let text = parameters.string("status") {
+            guard let status = ChainStatus(rawValue: text) else {
+                let names = ChainStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw QueryParameterFault(parameter: "status", reason: "expected one of \(names), got \"\(text)\"")
+            }
+            query.status = status
+        }
+        query.minDurationNanos = try parameters.duration("minDuration")
+        query.startNanos = try parameters.microsecondsAsNanos("start")
+        query.endNanos = try parameters.microsecondsAsNanos("end")
+        if let start = query.startNanos, let end = query.endNanos, start > end {
+            throw QueryParameterFault(parameter: "end", reason: "must not be before start")
+        }
+        query.limit = Int(try parameters.integer("limit", in: 1...Self.maxChainLimit) ?? Self.defaultChainLimit)
+
+        var found: [(start: Int, id: String, object: [String: Any])] = []
+        for body in try await store.findChains(query) {
+            guard var object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { continue }
+            for key in ["hops", "missing", "criticalPath"] { object.removeValue(forKey: key) }
+            found.append((object["startTimeUnixNano"] as? Int ?? 0, object["chainID"] as? String ?? "", object))
+        }
+        // Open chains are indexed by correlation ID only, so they are listed when one is given.
+        if let stitcher, let correlationID = query.correlationID {
+            for chain in await stitcher.chains(correlationID: correlationID) where chain.isOpen && Self.matches(chain, query) {
+                found.removeAll { $0.id == chain.id.description }
+                found.append((Int(clamping: chain.startUnixNano), chain.id.description, ChainJSON.summary(chain)))
+            }
+        }
+        found.sort { ($0.start, $1.id) > ($1.start, $0.id) }
+        return try envelope(found.prefix(query.limit).map(\.object))
+    }
+
+    static func matches(_ chain: Chain, _ query: ChainQuery) -> Bool {
+        if let status = query.status, chain.status != status { return false }
+        if let topic = query.topic, !chain.hops.contains(where: { $0.topic == topic }) { return false }
+        if let service = query.service {
+            let services = [chain.rootService] + chain.hops.flatMap { [$0.producerService] + $0.deliveries.map(\.service) }
+            if !services.contains(service) { return false }
+        }
+        if let minimum = query.minDurationNanos, Int64(clamping: chain.endToEndNanos) < minimum { return false }
+        if let start = query.startNanos, Int64(clamping: chain.startUnixNano) < start { return false }
+        if let end = query.endNanos, Int64(clamping: chain.startUnixNano) > end { return false }
+        return true
+    }
+
+    /// One chain by its ID or the trace ID of any of its spans: the chain's figures, its
+    /// hops and missing parts, its spans (OTLP JSON) and the logs of those spans.
+    func chain(_ id: String) async throws -> Response {
+        let traceID = try QueryParameters.traceID(id, parameter: "chainID")
+        var object: [String: Any]
+        var spans: [(traceID: String, spanID: String)]
+        var snapshot: Chain?
+        if let stitcher, let parsed = TraceID(hex: traceID) { snapshot = await stitcher.snapshot(chainID: ChainID(parsed)) }
+        if let open = snapshot, open.isOpen {
+            object = ChainJSON.detail(open)
+            spans = open.spans.map { ($0.traceID.hex, $0.spanID.hex) }
+        } else if let stored = try await store.chain(id: traceID),
+            let decoded = try JSONSerialization.jsonObject(with: stored.json) as? [String: Any]
+        {
+            object = decoded
+            spans = stored.spans
+        } else if let retained = snapshot {
+            // Finalized, not yet written by the recorder.
+            object = ChainJSON.detail(retained)
+            spans = retained.spans.map { ($0.traceID.hex, $0.spanID.hex) }
+        } else {
+            return errorResponse(.notFound, "chain not found: \(traceID) (neither a chain ID nor a trace ID of a chain)")
+        }
+        let traces = try await store.spans(spans)
+        let logs = try await store.logs(spans: spans)
+        object["spans"] = try JSONSerialization.jsonObject(with: Data(traces.otlpJSONBytes()))
+        object["logs"] = try JSONSerialization.jsonObject(with: Data(logs.otlpJSONBytes()))
+        return try envelope([object])
+    }
+}

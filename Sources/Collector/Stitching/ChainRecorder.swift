@@ -1,0 +1,85 @@
+package import Logging
+import Metrics
+package import Telemetry
+
+/// Where the daemon's stitcher hands finalized chains: it stores them (replacing earlier
+/// revisions) and counts them in the chain metrics. `chainFinalized` only queues, since it
+/// runs on the stitcher's actor; `run()` writes in finalization order so that a later
+/// revision always replaces an earlier one.
+///
+/// It sits in the pipeline as a consumer taking neither signal, after the stitcher, so
+/// that the pipeline's shutdown (consumers in order) finalizes every open chain first and
+/// then waits here until they are written.
+package final class ChainRecorder: ChainSink, TelemetryConsumer {
+    package let name = "chains"
+    private let store: TelemetryStore
+    private let logger: Logger
+    private let queue = AsyncStream<Chain>.makeStream()
+    private let drained = AsyncStream<Void>.makeStream()
+
+    package init(store: TelemetryStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    package func chainFinalized(_ chain: Chain) {
+        queue.continuation.yield(chain)
+    }
+
+    package func consume(_ traces: ExportTraceServiceRequest) async throws {}
+    package func consume(_ logs: ExportLogsServiceRequest) async throws {}
+
+    package func run() async throws {
+        defer { drained.continuation.finish() }
+        for await chain in queue.stream {
+            do {
+                try await store.saveChain(chain)
+            } catch {
+                logger.error("cannot store a chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+            }
+            ChainMetrics.record(chain)
+        }
+    }
+
+    package func shutdown() async {
+        queue.continuation.finish()
+        for await _ in drained.stream {}
+    }
+}
+
+/// The chain metrics (issue 5), counted once per finalization: a chain re-opened by a late
+/// span and finalized again is counted again with its new figures.
+enum ChainMetrics {
+    static func record(_ chain: Chain) {
+        Timer(
+            label: "causeway_chain_e2e_latency_seconds",
+            dimensions: [("root_service", chain.rootService ?? ""), ("root_operation", chain.rootOperation ?? "")],
+            preferredDisplayUnit: .seconds
+        ).recordNanoseconds(Int64(clamping: chain.endToEndNanos))
+        Counter(label: "causeway_chains_total", dimensions: [("status", chain.status.rawValue)]).increment()
+        for hop in chain.hops {
+            for delivery in hop.deliveries {
+                guard let wait = delivery.queueWaitNanos else { continue }
+                Timer(
+                    label: "causeway_queue_wait_seconds",
+                    dimensions: [
+                        ("producer_service", hop.producerService ?? ""), ("topic", hop.topic ?? ""),
+                        ("consumer_group", delivery.consumerGroup ?? ""),
+                    ],
+                    preferredDisplayUnit: .seconds
+                ).recordNanoseconds(max(0, wait))
+            }
+            if hop.isDeadLetter { Counter(label: "causeway_dead_lettered_messages_total").increment() }
+        }
+        var unconsumed = 0, orphans = 0
+        for part in chain.missing {
+            switch part {
+            case .unconsumedMessage: unconsumed += 1
+            case .orphanLink: orphans += 1
+            }
+        }
+        if unconsumed > 0 { Counter(label: "causeway_unconsumed_messages_total").increment(by: unconsumed) }
+        if orphans > 0 { Counter(label: "causeway_orphan_links_total").increment(by: orphans) }
+        if chain.finalizedEarly { Counter(label: "causeway_chains_finalized_early_total").increment() }
+    }
+}

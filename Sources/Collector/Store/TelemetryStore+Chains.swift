@@ -1,0 +1,270 @@
+package import Foundation
+import GRDB
+package import Telemetry
+
+/// A chain search (`/api/chains`): every given field must match.
+package struct ChainQuery: Sendable {
+    package var correlationID: String?
+    /// A service with a span in the chain.
+    package var service: String?
+    /// A topic one of the chain's hops went through.
+    package var topic: String?
+    package var status: ChainStatus?
+    package var minDurationNanos: Int64?
+    /// Bounds on the chain's start.
+    package var startNanos: Int64?
+    package var endNanos: Int64?
+    package var limit: Int = 20
+
+    package init() {}
+}
+
+/// A finalized chain as stored: the API's JSON of it and the spans it holds.
+package struct StoredChain: Sendable {
+    package var chainID: String
+    /// `ChainJSON.detail` of the chain.
+    package var json: Data
+    package var spans: [(traceID: String, spanID: String)]
+}
+
+extension TelemetryStore {
+    /// Chains (issue 5): one row per finalized chain, replaced when the chain is finalized
+    /// again, with its hops, missing parts and spans in their own tables for the filters.
+    static func registerChainMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2-chains") { db in
+            try db.execute(sql: """
+                CREATE TABLE chains (
+                    chain_id TEXT PRIMARY KEY,
+                    correlation_id TEXT,
+                    root_service TEXT,
+                    root_operation TEXT,
+                    start_ns INTEGER NOT NULL,
+                    end_ns INTEGER NOT NULL,
+                    duration_ns INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    span_count INTEGER NOT NULL,
+                    hop_count INTEGER NOT NULL,
+                    error_count INTEGER NOT NULL,
+                    missing_count INTEGER NOT NULL,
+                    dead_letter_hops INTEGER NOT NULL,
+                    finalized_early INTEGER NOT NULL,
+                    revision INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX chains_correlation ON chains(correlation_id) WHERE correlation_id IS NOT NULL;
+                CREATE INDEX chains_start ON chains(start_ns);
+                CREATE INDEX chains_end ON chains(end_ns);
+                CREATE INDEX chains_duration ON chains(duration_ns);
+                CREATE INDEX chains_status_start ON chains(status, start_ns);
+                CREATE TABLE chain_hops (
+                    chain_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    producer_trace_id TEXT NOT NULL,
+                    producer_span_id TEXT NOT NULL,
+                    producer_service TEXT,
+                    topic TEXT,
+                    dead_letter INTEGER NOT NULL,
+                    PRIMARY KEY (chain_id, position)
+                ) WITHOUT ROWID;
+                CREATE INDEX chain_hops_topic ON chain_hops(topic) WHERE topic IS NOT NULL;
+                CREATE TABLE chain_deliveries (
+                    chain_id TEXT NOT NULL,
+                    hop INTEGER NOT NULL,
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    service TEXT,
+                    consumer_group TEXT,
+                    queue_wait_ns INTEGER,
+                    attempt INTEGER NOT NULL,
+                    error INTEGER NOT NULL
+                );
+                CREATE INDEX chain_deliveries_chain ON chain_deliveries(chain_id, hop);
+                CREATE TABLE chain_missing (
+                    chain_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    target_trace_id TEXT,
+                    target_span_id TEXT,
+                    topic TEXT
+                );
+                CREATE INDEX chain_missing_chain ON chain_missing(chain_id);
+                CREATE TABLE chain_spans (
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    chain_id TEXT NOT NULL,
+                    PRIMARY KEY (trace_id, span_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX chain_spans_chain ON chain_spans(chain_id);
+                CREATE TABLE chain_services (
+                    service TEXT NOT NULL,
+                    chain_id TEXT NOT NULL,
+                    PRIMARY KEY (service, chain_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX chain_services_chain ON chain_services(chain_id);
+                """)
+        }
+    }
+
+    static let chainTables = ["chains", "chain_hops", "chain_deliveries", "chain_missing", "chain_spans", "chain_services"]
+
+    static func deleteChains(_ db: Database, ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        let marks = databaseQuestionMarks(count: ids.count)
+        for table in chainTables {
+            try db.execute(sql: "DELETE FROM \(table) WHERE chain_id IN (\(marks))", arguments: StatementArguments(ids))
+        }
+    }
+
+    static func deleteChains(_ db: Database, endingBefore cutoff: Int64) throws {
+        let ids = try String.fetchAll(db, sql: "SELECT chain_id FROM chains WHERE end_ns < ?", arguments: [cutoff])
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            try deleteChains(db, ids: Array(ids[start..<min(start + 500, ids.count)]))
+        }
+    }
+
+    /// Stores a finalized chain, replacing the rows of the chains it supersedes and any
+    /// earlier revision of itself.
+    package func saveChain(_ chain: Chain) async throws {
+        let body = try ChainJSON.data(ChainJSON.detail(chain))
+        let id = chain.id.description
+        try await pool.write { db in
+            try Self.deleteChains(db, ids: [id] + chain.supersedes.map(\.description))
+            try db.execute(sql: """
+                INSERT INTO chains (chain_id, correlation_id, root_service, root_operation, start_ns, end_ns, duration_ns, status,
+                    span_count, hop_count, error_count, missing_count, dead_letter_hops, finalized_early, revision, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    id, chain.correlationID, chain.rootService, chain.rootOperation, Int64(clamping: chain.startUnixNano),
+                    Int64(clamping: chain.endUnixNano), Int64(clamping: chain.endToEndNanos), chain.status.rawValue,
+                    chain.spans.count, chain.hops.count, chain.errorCount, chain.missing.count, chain.deadLetterHops,
+                    chain.finalizedEarly, chain.revision, body,
+                ])
+            var services = Set([chain.rootService].compactMap { $0 })
+            let insertHop = try db.cachedStatement(sql: """
+                INSERT INTO chain_hops (chain_id, position, producer_trace_id, producer_span_id, producer_service, topic, dead_letter)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            let insertDelivery = try db.cachedStatement(sql: """
+                INSERT INTO chain_deliveries (chain_id, hop, trace_id, span_id, service, consumer_group, queue_wait_ns, attempt, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (position, hop) in chain.hops.enumerated() {
+                try insertHop.execute(arguments: [
+                    id, position, hop.producer.traceID.hex, hop.producer.spanID.hex, hop.producerService, hop.topic, hop.isDeadLetter,
+                ])
+                if let service = hop.producerService { services.insert(service) }
+                for delivery in hop.deliveries {
+                    try insertDelivery.execute(arguments: [
+                        id, position, delivery.consumer.traceID.hex, delivery.consumer.spanID.hex, delivery.service,
+                        delivery.consumerGroup, delivery.queueWaitNanos, delivery.attempt, delivery.isError,
+                    ])
+                    if let service = delivery.service { services.insert(service) }
+                }
+            }
+            let insertMissing = try db.cachedStatement(sql: """
+                INSERT INTO chain_missing (chain_id, kind, trace_id, span_id, target_trace_id, target_span_id, topic) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for part in chain.missing {
+                switch part {
+                case .unconsumedMessage(let producer, let topic):
+                    try insertMissing.execute(arguments: [id, "unconsumed_message", producer.traceID.hex, producer.spanID.hex, nil, nil, topic])
+                case .orphanLink(let consumer, let target):
+                    try insertMissing.execute(arguments: [
+                        id, "orphan_link", consumer.traceID.hex, consumer.spanID.hex, target.traceID.hex, target.spanID.hex, nil,
+                    ])
+                }
+            }
+            let insertSpan = try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_spans (trace_id, span_id, chain_id) VALUES (?, ?, ?)")
+            for span in chain.spans {
+                try insertSpan.execute(arguments: [span.traceID.hex, span.spanID.hex, id])
+            }
+            // Services of spans outside the hops (an HTTP call inside a handler), as far as stored.
+            for traceID in chain.traceIDs {
+                services.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT service FROM spans WHERE trace_id = ?", arguments: [traceID.hex]))
+            }
+            let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_services (service, chain_id) VALUES (?, ?)")
+            for service in services { try insertService.execute(arguments: [service, id]) }
+        }
+    }
+
+    /// The stored chains matching `query`, the most recent start first.
+    package func findChains(_ query: ChainQuery) async throws -> [Data] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let value = query.correlationID { conditions.append("correlation_id = ?"); arguments += [value] }
+        if let value = query.service {
+            conditions.append("chain_id IN (SELECT chain_id FROM chain_services WHERE service = ?)"); arguments += [value]
+        }
+        if let value = query.topic {
+            conditions.append("chain_id IN (SELECT chain_id FROM chain_hops WHERE topic = ?)"); arguments += [value]
+        }
+        if let value = query.status { conditions.append("status = ?"); arguments += [value.rawValue] }
+        if let value = query.minDurationNanos { conditions.append("duration_ns >= ?"); arguments += [value] }
+        if let value = query.startNanos { conditions.append("start_ns >= ?"); arguments += [value] }
+        if let value = query.endNanos { conditions.append("start_ns <= ?"); arguments += [value] }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [query.limit]
+        let filter = arguments
+        return try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
+        }
+    }
+
+    /// The stored chain with this ID, or the one holding a span of this trace.
+    package func chain(id: String) async throws -> StoredChain? {
+        try await pool.read { db in
+            var row = try Row.fetchOne(db, sql: "SELECT chain_id, body FROM chains WHERE chain_id = ?", arguments: [id])
+            if row == nil {
+                row = try Row.fetchOne(db, sql: """
+                    SELECT c.chain_id, c.body FROM chain_spans s JOIN chains c ON c.chain_id = s.chain_id WHERE s.trace_id = ? LIMIT 1
+                    """, arguments: [id])
+            }
+            guard let row else { return nil }
+            let chainID: String = row[0]
+            let spans = try Row.fetchAll(db, sql: "SELECT trace_id, span_id FROM chain_spans WHERE chain_id = ?", arguments: [chainID])
+                .map { (traceID: $0[0] as String, spanID: $0[1] as String) }
+            return StoredChain(chainID: chainID, json: row[1], spans: spans)
+        }
+    }
+
+    /// Every stored log record of these spans, oldest first.
+    package func logs(spans: [(traceID: String, spanID: String)]) async throws -> ExportLogsServiceRequest {
+        let wanted = Set(spans.map { $0.traceID + "/" + $0.spanID })
+        let traceIDs = Array(Set(spans.map(\.traceID)))
+        guard !traceIDs.isEmpty else { return ExportLogsServiceRequest() }
+        let rows = try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT trace_id, span_id, body FROM logs WHERE trace_id IN (\(databaseQuestionMarks(count: traceIDs.count))) ORDER BY time_ns, id",
+                arguments: StatementArguments(traceIDs))
+        }
+        var merged = ExportLogsServiceRequest()
+        for row in rows {
+            let traceID: String = row[0]
+            let spanID: String? = row[1]
+            guard let spanID, wanted.contains(traceID + "/" + spanID) else { continue }
+            let body: Data = row[2]
+            guard let single = try? ExportLogsServiceRequest(protobuf: Array(body)) else { continue }
+            merged.resourceLogs.append(contentsOf: single.resourceLogs)
+        }
+        return merged
+    }
+
+    /// Every stored span among these, start order.
+    package func spans(_ spans: [(traceID: String, spanID: String)]) async throws -> ExportTraceServiceRequest {
+        let wanted = Set(spans.map { $0.traceID + "/" + $0.spanID })
+        let all = try await traces(Array(Set(spans.map(\.traceID))).sorted())
+        var result = ExportTraceServiceRequest()
+        for resourceSpans in all.resourceSpans {
+            var kept = resourceSpans
+            kept.scopeSpans = resourceSpans.scopeSpans.map { scope in
+                var scope = scope
+                scope.spans = scope.spans.filter { wanted.contains($0.traceID.hex + "/" + $0.spanID.hex) }
+                return scope
+            }.filter { !$0.spans.isEmpty }
+            if !kept.scopeSpans.isEmpty { result.resourceSpans.append(kept) }
+        }
+        return result
+    }
+}
