@@ -50,7 +50,7 @@ enum ChainJSON {
             ] as [String: Any],
             "topic": hop.topic ?? NSNull(),
             "partition": hop.partition.map { Int($0) } ?? NSNull(),
-            "offset": hop.offset ?? NSNull(),
+            "offset": hop.offset.map { Int($0) } ?? NSNull(),
             "messageID": hop.messageID ?? NSNull(),
             "deadLetter": hop.isDeadLetter,
             "fanOut": hop.isFanOut,
@@ -63,7 +63,7 @@ enum ChainJSON {
                     "traceID": delivery.consumer.traceID.hex, "spanID": delivery.consumer.spanID.hex,
                     "service": delivery.service ?? NSNull(), "consumerGroup": delivery.consumerGroup ?? NSNull(),
                     "startTimeUnixNano": Int(clamping: delivery.startUnixNano), "endTimeUnixNano": Int(clamping: delivery.endUnixNano),
-                    "queueWaitNanos": delivery.queueWaitNanos ?? NSNull(), "attempt": delivery.attempt,
+                    "queueWaitNanos": delivery.queueWaitNanos.map { Int($0) } ?? NSNull(), "attempt": delivery.attempt,
                     "error": delivery.isError, "duplicateSkipped": delivery.duplicateSkipped,
                 ]
             },
