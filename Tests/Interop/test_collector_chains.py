@@ -1,0 +1,140 @@
+"""The collector stitches chains from spans the OpenTelemetry Python SDK sends.
+
+Producer and consumer spans live in separate traces joined by a span link, as the SDK's
+Kafka instrumentations emit them; each service has its own TracerProvider exporting over
+OTLP/HTTP (protobuf). The collector runs with a 200 ms idle window (a config file), so
+chains are finalized and stored quickly; /api/chains and `causeway chain` are checked.
+"""
+
+import subprocess
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+
+from test_collector_ingest import Collector
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+CONFIG = """\
+processors:
+  stitcher:
+    idle_window: 200ms
+"""
+
+
+def start_collector(causeway, tmp_path):
+    config = tmp_path / "collector.yaml"
+    config.write_text(CONFIG)
+    return Collector(causeway, tmp_path / "data", "--config", str(config))
+
+
+def tracer(collector, service):
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=collector.otlp + "/v1/traces")))
+    return provider, provider.get_tracer("interop")
+
+
+def finalized_chains(collector, **params):
+    def probe():
+        reply = collector.get("/api/chains", **params)
+        assert reply.status_code == 200, reply.text
+        data = reply.json()["data"]
+        return data if data and not any(chain["open"] for chain in data) else None
+
+    return collector.wait_for(probe, f"finalized chains for {params}")
+
+
+def test_producer_and_linked_consumer_form_one_chain_with_exact_wait(causeway, tmp_path):
+    collector = start_collector(causeway, tmp_path)
+    try:
+        checkout, checkout_tracer = tracer(collector, "checkout")
+        shipping, shipping_tracer = tracer(collector, "shipping")
+        producer = checkout_tracer.start_span(
+            "orders publish", kind=SpanKind.PRODUCER, start_time=T0,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": "orders",
+                        "messaging.message.conversation_id": "order-9"})
+        producer.end(end_time=T0 + 5 * MS)
+        consumer = shipping_tracer.start_span(
+            "orders process", kind=SpanKind.CONSUMER, start_time=T0 + 25 * MS, context=trace.set_span_in_context(trace.INVALID_SPAN),
+            links=[Link(producer.get_span_context())],
+            attributes={"messaging.system": "kafka", "messaging.destination.name": "orders",
+                        "messaging.consumer.group.name": "shipping"})
+        consumer.end(end_time=T0 + 40 * MS)
+        checkout.shutdown()
+        shipping.shutdown()
+
+        producer_trace = format(producer.get_span_context().trace_id, "032x")
+        consumer_trace = format(consumer.get_span_context().trace_id, "032x")
+        assert producer_trace != consumer_trace
+
+        [summary] = finalized_chains(collector, correlation_id="order-9")
+        assert summary["chainID"] == producer_trace
+        assert summary["status"] == "complete"
+        assert summary["rootService"] == "checkout"
+        assert summary["rootOperation"] == "orders publish"
+        assert summary["startTimeUnixNano"] == T0
+        assert summary["endToEndNanos"] == 40 * MS
+        assert summary["spanCount"] == 2
+        assert summary["hopCount"] == 1
+        assert sorted(summary["traceIDs"]) == sorted([producer_trace, consumer_trace])
+
+        reply = collector.get(f"/api/chains/{consumer_trace}")
+        assert reply.status_code == 200, reply.text
+        [chain] = reply.json()["data"]
+        [hop] = chain["hops"]
+        assert hop["topic"] == "orders"
+        assert hop["producer"]["service"] == "checkout"
+        assert hop["producer"]["spanID"] == format(producer.get_span_context().span_id, "016x")
+        [delivery] = hop["deliveries"]
+        assert delivery["service"] == "shipping"
+        assert delivery["consumerGroup"] == "shipping"
+        assert delivery["queueWaitNanos"] == 20 * MS
+        assert chain["missing"] == []
+        spans = [span for rs in chain["spans"]["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+        assert sorted(span["name"] for span in spans) == ["orders process", "orders publish"]
+
+        waterfall = subprocess.run(
+            [str(causeway), "chain", "order-9", "--collector", collector.http, "--width", "40"],
+            capture_output=True, text=True, timeout=60)
+        assert waterfall.returncode == 0, waterfall.stderr
+        assert f"chain {producer_trace}  correlation order-9  complete  end-to-end 40ms" in waterfall.stdout
+        assert "checkout |" in waterfall.stdout and "shipping |" in waterfall.stdout
+        assert "1. orders: checkout -> shipping waited 20ms" in waterfall.stdout
+        by_trace = subprocess.run(
+            [str(causeway), "chain", consumer_trace, "--collector", collector.http],
+            capture_output=True, text=True, timeout=60)
+        assert by_trace.returncode == 0, by_trace.stderr
+        assert f"chain {producer_trace}" in by_trace.stdout
+    finally:
+        assert collector.stop() == 0
+
+
+def test_consumer_linking_to_an_unsent_producer_is_an_orphan_link(causeway, tmp_path):
+    collector = start_collector(causeway, tmp_path)
+    try:
+        provider, consumer_tracer = tracer(collector, "billing")
+        missing = SpanContext(trace_id=0x5EED, span_id=0xFEED, is_remote=True, trace_flags=TraceFlags(1))
+        consumer = consumer_tracer.start_span(
+            "invoices process", kind=SpanKind.CONSUMER, start_time=T0, links=[Link(missing)],
+            attributes={"messaging.destination.name": "invoices", "correlation.id": "invoice-3"})
+        consumer.end(end_time=T0 + 7 * MS)
+        provider.shutdown()
+
+        [summary] = finalized_chains(collector, correlation_id="invoice-3")
+        assert summary["status"] == "has_missing_hops"
+        assert summary["missingCount"] == 1
+        [chain] = collector.get(f"/api/chains/{summary['chainID']}").json()["data"]
+        assert chain["missing"] == [{
+            "kind": "orphan_link",
+            "consumer": {"traceID": format(consumer.get_span_context().trace_id, "032x"),
+                         "spanID": format(consumer.get_span_context().span_id, "016x")},
+            "target": {"traceID": format(0x5EED, "032x"), "spanID": format(0xFEED, "016x")},
+        }]
+        assert collector.get("/api/chains", status="sideways").status_code == 400
+    finally:
+        assert collector.stop() == 0
