@@ -88,3 +88,59 @@ extension QueryAPI {
         return try envelope([object])
     }
 }
+
+/// `/api/dependencies` (Jaeger's shape) and `/api/graph` (services and topics).
+extension QueryAPI {
+    /// Jaeger's parameters: `endTs` and `lookback` in milliseconds (default now and a day).
+    func dependencies(_ parameters: QueryParameters) async throws -> Response {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let endMillis = try parameters.integer("endTs", in: 0...(Int64.max / 1_000_000)) ?? now
+        let lookback = try parameters.integer("lookback", in: 0...(Int64.max / 1_000_000)) ?? 86_400_000
+        let end = endMillis * 1_000_000
+        let start = max(0, end - lookback * 1_000_000)
+        let edges = try await store.dependencies(startNanos: start, endNanos: end)
+        return try envelope(edges.map { ["parent": $0.parent, "child": $0.child, "callCount": $0.callCount] as [String: Any] })
+    }
+
+    /// Services and topics as nodes; edges service → topic with the messages sent, and
+    /// topic → service with the messages consumed and the p50/p99 queue wait (nearest rank).
+    /// `start` and `end` (microseconds) bound the chains' start.
+    func graph(_ parameters: QueryParameters) async throws -> Response {
+        let start = try parameters.microsecondsAsNanos("start")
+        let end = try parameters.microsecondsAsNanos("end")
+        if let start, let end, start > end {
+            throw QueryParameterFault(parameter: "end", reason: "must not be before start")
+        }
+        let edges = try await store.messageEdges(startNanos: start, endNanos: end)
+        var nodes: [String: [String: Any]] = [:]
+        func node(_ kind: String, _ name: String?) -> String {
+            let name = name ?? "unknown_\(kind)"
+            let id = "\(kind):\(name)"
+            nodes[id] = ["id": id, "kind": kind, "name": name]
+            return id
+        }
+        var edgeObjects: [[String: Any]] = []
+        for edge in edges {
+            if edge.consumerService == nil {
+                edgeObjects.append(["source": node("service", edge.producerService), "target": node("topic", edge.topic), "messages": edge.messages])
+            } else {
+                var object: [String: Any] = [
+                    "source": node("topic", edge.topic), "target": node("service", edge.consumerService), "messages": edge.messages,
+                ]
+                object["queueWaitP50Nanos"] = Self.percentile(edge.queueWaitsNanos, 0.50).map { Int($0) } ?? NSNull()
+                object["queueWaitP99Nanos"] = Self.percentile(edge.queueWaitsNanos, 0.99).map { Int($0) } ?? NSNull()
+                edgeObjects.append(object)
+            }
+        }
+        let object: [String: Any] = ["nodes": nodes.keys.sorted().map { nodes[$0]! }, "edges": edgeObjects]
+        let bytes = try JSONSerialization.data(withJSONObject: ["data": object, "errors": NSNull()] as [String: Any], options: [.sortedKeys])
+        return .bytes(.ok, contentType: "application/json", Array(bytes))
+    }
+
+    /// Nearest-rank percentile of ascending values.
+    static func percentile(_ sorted: [Int64], _ fraction: Double) -> Int64? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count, max(1, rank)) - 1]
+    }
+}

@@ -52,6 +52,10 @@ struct QueryAPI: Sendable {
                 return try await searchChains(parameters)
             case 3 where components[0] == "api" && components[1] == "chains":
                 return try await chain(components[2])
+            case 2 where components[0] == "api" && components[1] == "dependencies":
+                return try await dependencies(parameters)
+            case 2 where components[0] == "api" && components[1] == "graph":
+                return try await graph(parameters)
             default:
                 return errorResponse(.notFound, "no such endpoint: \(path)")
             }

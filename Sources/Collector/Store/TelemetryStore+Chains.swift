@@ -268,3 +268,89 @@ extension TelemetryStore {
         return result
     }
 }
+
+/// One edge of the service graph: a service producing to a topic, or a topic consumed by a
+/// service (then with its queue waits).
+package struct MessageEdge: Sendable, Equatable {
+    package var producerService: String?
+    package var topic: String?
+    package var consumerService: String?
+    package var messages: Int
+    /// Queue waits of the deliveries, ascending (consumer edges only).
+    package var queueWaitsNanos: [Int64]
+}
+
+extension TelemetryStore {
+    /// Service-to-service call counts in Jaeger's dependency shape: messages from the chains
+    /// (producer service → consumer service) plus parent → child spans of different
+    /// services within a trace, for chains and spans starting in the window.
+    package func dependencies(startNanos: Int64, endNanos: Int64) async throws -> [(parent: String, child: String, callCount: Int)] {
+        try await pool.read { db in
+            var counts: [String: [String: Int]] = [:]
+            let messages = try Row.fetchAll(db, sql: """
+                SELECT h.producer_service, d.service, COUNT(*) FROM chains c
+                JOIN chain_hops h ON h.chain_id = c.chain_id
+                JOIN chain_deliveries d ON d.chain_id = h.chain_id AND d.hop = h.position
+                WHERE c.start_ns >= ? AND c.start_ns <= ? AND h.producer_service IS NOT NULL AND d.service IS NOT NULL
+                GROUP BY h.producer_service, d.service
+                """, arguments: [startNanos, endNanos])
+            let calls = try Row.fetchAll(db, sql: """
+                SELECT p.service, c.service, COUNT(*) FROM spans c
+                JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
+                GROUP BY p.service, c.service
+                """, arguments: [startNanos, endNanos])
+            for row in messages + calls {
+                let parent: String = row[0], child: String = row[1], count: Int = row[2]
+                counts[parent, default: [:]][child, default: 0] += count
+            }
+            return counts.flatMap { parent, children in children.map { (parent, $0.key, $0.value) } }
+                .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
+        }
+    }
+
+    /// The message edges of the chains starting in the window: producer service → topic
+    /// (messages sent) and topic → consumer service (deliveries, with queue waits).
+    package func messageEdges(startNanos: Int64?, endNanos: Int64?) async throws -> [MessageEdge] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let startNanos { conditions.append("c.start_ns >= ?"); arguments += [startNanos] }
+        if let endNanos { conditions.append("c.start_ns <= ?"); arguments += [endNanos] }
+        let window = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let filter = arguments
+        return try await pool.read { db in
+            var edges: [MessageEdge] = []
+            for row in try Row.fetchAll(db, sql: """
+                SELECT h.producer_service, h.topic, COUNT(*) FROM chains c JOIN chain_hops h ON h.chain_id = c.chain_id \(window)
+                GROUP BY h.producer_service, h.topic ORDER BY h.producer_service, h.topic
+                """, arguments: filter)
+            {
+                edges.append(MessageEdge(producerService: row[0], topic: row[1], consumerService: nil, messages: row[2], queueWaitsNanos: []))
+            }
+            var consumed: [String: MessageEdge] = [:]
+            var order: [String] = []
+            for row in try Row.fetchAll(db, sql: """
+                SELECT h.topic, d.service, d.queue_wait_ns FROM chains c
+                JOIN chain_hops h ON h.chain_id = c.chain_id
+                JOIN chain_deliveries d ON d.chain_id = h.chain_id AND d.hop = h.position \(window)
+                ORDER BY h.topic, d.service
+                """, arguments: filter)
+            {
+                let topic: String? = row[0], service: String? = row[1], wait: Int64? = row[2]
+                let key = (topic ?? "\u{0}") + "\u{1}" + (service ?? "\u{0}")
+                if consumed[key] == nil {
+                    consumed[key] = MessageEdge(producerService: nil, topic: topic, consumerService: service, messages: 0, queueWaitsNanos: [])
+                    order.append(key)
+                }
+                consumed[key]!.messages += 1
+                if let wait { consumed[key]!.queueWaitsNanos.append(wait) }
+            }
+            for key in order {
+                var edge = consumed[key]!
+                edge.queueWaitsNanos.sort()
+                edges.append(edge)
+            }
+            return edges
+        }
+    }
+}

@@ -157,6 +157,71 @@ private typealias F = Fixture
         }
     }
 
+    @Test func dependenciesCountMessagesBetweenServicesInJaegersShape() async throws {
+        try await withCollector(Self.shortIdleWindow) { collector in
+            try await send(collector, F.linearChain())
+            _ = try await chains(collector, "") { !$0.isEmpty }
+            let endTs = Int(F.at(1000) / 1_000_000)
+            let reply = try await get(collector, "/api/dependencies?endTs=\(endTs)&lookback=10000")
+            #expect(reply.status == 200)
+            let data = try #require(try reply.json()["data"] as? [[String: Any]])
+            #expect(data.map { "\($0["parent"]!)->\($0["child"]!):\($0["callCount"]!)" } == [
+                "inventory->payment:1", "notification->audit:1", "order->inventory:1", "payment->notification:1",
+            ])
+            let before = try await get(collector, "/api/dependencies?endTs=\(endTs - 5000)&lookback=1000")
+            #expect((try before.json()["data"] as? [Any])?.isEmpty == true)
+            #expect(try await get(collector, "/api/dependencies?lookback=soon").text.contains("parameter 'lookback'"))
+        }
+    }
+
+    @Test func graphHasServicesAndTopicsWithQueueWaitPercentiles() async throws {
+        try await withCollector(Self.shortIdleWindow) { collector in
+            try await send(collector, F.linearChain())
+            _ = try await chains(collector, "") { !$0.isEmpty }
+            let reply = try await get(collector, "/api/graph")
+            #expect(reply.status == 200)
+            let graph = try #require(try reply.json()["data"] as? [String: Any])
+            let nodes = try #require(graph["nodes"] as? [[String: Any]])
+            #expect(nodes.map { $0["id"] as? String } == [
+                "service:audit", "service:inventory", "service:notification", "service:order", "service:payment",
+                "topic:inventory.reserved", "topic:notifications", "topic:orders", "topic:payments",
+            ])
+            let edges = try #require(graph["edges"] as? [[String: Any]])
+            #expect(edges.map { "\($0["source"]!)->\($0["target"]!):\($0["messages"]!)" } == [
+                "service:inventory->topic:inventory.reserved:1", "service:notification->topic:notifications:1",
+                "service:order->topic:orders:1", "service:payment->topic:payments:1",
+                "topic:inventory.reserved->service:payment:1", "topic:notifications->service:audit:1",
+                "topic:orders->service:inventory:1", "topic:payments->service:notification:1",
+            ])
+            let orders = try #require(edges.first { $0["source"] as? String == "topic:orders" })
+            #expect(orders["queueWaitP50Nanos"] as? Int == 10_000_000)
+            #expect(orders["queueWaitP99Nanos"] as? Int == 10_000_000)
+            #expect(edges[0]["queueWaitP50Nanos"] == nil)
+        }
+    }
+
+    @Test func queueWaitPercentilesUseTheNearestRank() {
+        let waits: [Int64] = Array(1...100)
+        #expect(QueryAPI.percentile(waits, 0.5) == 50)
+        #expect(QueryAPI.percentile(waits, 0.99) == 99)
+        #expect(QueryAPI.percentile([7], 0.99) == 7)
+        #expect(QueryAPI.percentile([], 0.5) == nil)
+    }
+
+    @Test func finalizedChainsAreCountedInTheMetrics() async throws {
+        try await withCollector(Self.shortIdleWindow) { collector in
+            try await send(collector, F.linearChain())
+            _ = try await chains(collector, "") { !$0.isEmpty }
+            let metrics = try await eventually { () async throws -> String? in
+                let text = try await get(collector, "/metrics").text
+                return text.contains("causeway_queue_wait_seconds") ? text : nil
+            }
+            #expect(metrics.contains("causeway_chains_total{status=\"complete\"}"))
+            #expect(metrics.contains("causeway_chain_e2e_latency_seconds_bucket{root_service=\"order\",root_operation=\"POST /orders\""))
+            #expect(metrics.contains("causeway_queue_wait_seconds_bucket{producer_service=\"order\",topic=\"orders\",consumer_group=\"inventory\""))
+        }
+    }
+
     @Test func invalidChainParametersAre400NamingThem() async throws {
         try await withCollector { collector in
             for (query, parameter) in [
