@@ -45,7 +45,7 @@ struct CollectorCommand: AsyncParsableCommand {
     @Option(help: "Also export traces as Zipkin v2 JSON to this /api/v2/spans URL.")
     var exportZipkin: String?
 
-    @Flag(help: "Export stitched chains (each chain as one trace) to Zipkin. Not yet available: issue 5.")
+    @Flag(help: "Send --export-zipkin each finalized chain rewritten into one trace (consumers re-parented under their producer) instead of spans as received.")
     var stitchedExport = false
 
     func validate() throws {
@@ -54,8 +54,8 @@ struct CollectorCommand: AsyncParsableCommand {
                 throw ValidationError("\(name) must be from 0 to 65535, got \(port)")
             }
         }
-        if stitchedExport {
-            throw ValidationError("--stitched-export is not available yet: it comes with the chain stitcher (issue 5)")
+        if stitchedExport && exportZipkin == nil {
+            throw ValidationError("--stitched-export applies to the Zipkin exporter: give --export-zipkin URL too")
         }
     }
 
@@ -71,7 +71,7 @@ struct CollectorCommand: AsyncParsableCommand {
         if let zipkinPort { configuration.zipkin?.port = zipkinPort }
         if let httpPort { configuration.queryPort = httpPort }
         if let exportOtlp { configuration.addEndpointExporter(name: "otlphttp", endpoint: exportOtlp, traces: true, logs: true) }
-        if let exportZipkin { configuration.addEndpointExporter(name: "zipkin", endpoint: exportZipkin, traces: true, logs: false) }
+        if let exportZipkin { configuration.addEndpointExporter(name: "zipkin", endpoint: exportZipkin, traces: true, logs: false, stitched: stitchedExport) }
 
         let registry = CollectorDaemon.bootstrapMetrics()
         var logger = Logger(label: "causeway.collector")

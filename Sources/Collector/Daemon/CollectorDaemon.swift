@@ -57,8 +57,27 @@ package final class CollectorDaemon: Sendable {
         var consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)] = [
             (store, configuration.traces != nil, configuration.logs != nil)
         ]
+        let traceExporters = Set(configuration.traces?.exporters ?? [])
+        let logExporters = Set(configuration.logs?.exporters ?? [])
+        var exporters: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)] = []
+        var stitchedExporters: [any TelemetryConsumer] = []
+        for (name, node) in configuration.exporters where traceExporters.contains(name) || logExporters.contains(name) {
+            // A stitched exporter gets chains from the recorder, not spans as received.
+            let stitched = try traceExporters.contains(name) && ExporterFactory.isStitched(name: name, configuration: node)
+            if stitched && configuration.stitcher == nil {
+                throw ExporterConfigurationError(
+                    name: name, line: node?.mark?.line, reason: "stitched: true needs the stitcher in the traces pipeline's processors")
+            }
+            let exporter = try ExporterFactory.make(
+                name: name, configuration: node, dataDirectory: collectorDirectory, logger: logger)
+            if stitched { stitchedExporters.append(exporter) }
+            exporters.append((exporter, traceExporters.contains(name) && !stitched, logExporters.contains(name)))
+        }
+        // Shutdown goes through the consumers in order: the stitcher finalizes its open
+        // chains, the recorder stores (and hands to stitched exporters) every one of them,
+        // then the exporters drain.
         if let stitcherConfiguration = configuration.stitcher {
-            let recorder = ChainRecorder(store: store, logger: logger)
+            let recorder = ChainRecorder(store: store, stitchedExporters: stitchedExporters, logger: logger)
             let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder)
             consumers.append((stitcher, true, false))
             consumers.append((recorder, false, false))
@@ -67,13 +86,7 @@ package final class CollectorDaemon: Sendable {
             self.stitcher = nil
         }
         for consumer in extraConsumers { consumers.append((consumer, true, true)) }
-        let traceExporters = Set(configuration.traces?.exporters ?? [])
-        let logExporters = Set(configuration.logs?.exporters ?? [])
-        for (name, node) in configuration.exporters where traceExporters.contains(name) || logExporters.contains(name) {
-            let exporter = try ExporterFactory.make(
-                name: name, configuration: node, dataDirectory: collectorDirectory, logger: logger)
-            consumers.append((exporter, traceExporters.contains(name), logExporters.contains(name)))
-        }
+        consumers += exporters
         pipeline = TelemetryPipeline(consumers: consumers, limitBytes: configuration.memoryLimitBytes, logger: logger)
         self.configuration = CollectorConfigurationSnapshot(configuration)
         self.registry = registry
@@ -176,8 +189,11 @@ extension CollectorDaemon {
 extension CollectorConfiguration {
     /// Adds the exporter `name` with `endpoint: URL` as its only setting, as the
     /// `--export-otlp` and `--export-zipkin` flags do.
-    package mutating func addEndpointExporter(name: String, endpoint: String, traces: Bool, logs: Bool) {
-        let node = Node.mapping(Node.Mapping([(Node("endpoint"), Node(endpoint))]))
+    /// `stitched` sets `stitched: true`, as `--stitched-export` does for the Zipkin exporter.
+    package mutating func addEndpointExporter(name: String, endpoint: String, traces: Bool, logs: Bool, stitched: Bool = false) {
+        var pairs = [(Node("endpoint"), Node(endpoint))]
+        if stitched { pairs.append((Node("stitched"), Node("true"))) }
+        let node = Node.mapping(Node.Mapping(pairs))
         addExporter(name: name, node: node, traces: traces, logs: logs)
     }
 }

@@ -77,6 +77,9 @@ struct ExporterSettings: Sendable {
     var drainTimeout: Duration = .seconds(5)
     /// A segment file is closed and a new one begun past this size.
     var segmentBytes = 16 * 1024 * 1024
+    /// Spans are sent as stitched chains (each finalized chain rewritten into one trace by
+    /// `StitchedExport`) instead of as received.
+    var stitched = false
 }
 
 extension Duration {
@@ -228,7 +231,7 @@ struct ConfigurationSection {
 }
 
 extension ExporterSettings {
-    static let commonKeys: Set<String> = ["endpoint", "compression", "headers", "timeout", "retry_on_failure", "sending_queue"]
+    static let commonKeys: Set<String> = ["endpoint", "compression", "headers", "timeout", "retry_on_failure", "sending_queue", "stitched"]
 
     /// The `otlphttp` exporter's section (the OpenTelemetry Collector's otlphttpexporter keys).
     static func otlpHTTP(name: String, node: Node?) throws -> ExporterSettings {
@@ -291,6 +294,7 @@ extension ExporterSettings {
             throw section.fault("compression", section.value("compression"), "expected gzip or none, got '\(other)'")
         }
         headers = try section.stringMap("headers")
+        stitched = try section.bool("stitched") ?? false
         if let timeout = try section.duration("timeout") {
             guard timeout > .zero else { throw section.fault("timeout", section.value("timeout"), "must be above 0") }
             self.timeout = timeout

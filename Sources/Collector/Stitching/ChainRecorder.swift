@@ -13,12 +13,16 @@ package import Telemetry
 package final class ChainRecorder: ChainSink, TelemetryConsumer {
     package let name = "chains"
     private let store: TelemetryStore
+    private let stitchedExporters: [any TelemetryConsumer]
     private let logger: Logger
     private let queue = AsyncStream<Chain>.makeStream()
     private let drained = AsyncStream<Void>.makeStream()
 
-    package init(store: TelemetryStore, logger: Logger) {
+    /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
+    ///   sent to, rewritten into one trace; a re-finalized chain is sent again.
+    package init(store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], logger: Logger) {
         self.store = store
+        self.stitchedExporters = stitchedExporters
         self.logger = logger
     }
 
@@ -38,6 +42,14 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
                 logger.error("cannot store a chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
             }
             ChainMetrics.record(chain)
+            guard !stitchedExporters.isEmpty else { continue }
+            do {
+                let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
+                let stitched = StitchedExport.rewrite(spans, chainID: chain.id)
+                for exporter in stitchedExporters { try await exporter.consume(stitched) }
+            } catch {
+                logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+            }
         }
     }
 

@@ -1,0 +1,52 @@
+import Collector
+import Foundation
+import Telemetry
+import Testing
+
+@testable import Collector
+
+private typealias F = Fixture
+
+/// `stitched: true` on the Zipkin exporter (what `--stitched-export` sets): each finalized
+/// chain reaches the backend as one trace.
+@Suite struct StitchedExportDaemonTests {
+    @Test func stitchedZipkinExporterSendsTheChainAsOneTree() async throws {
+        let sink = try await HTTPSink.start()
+        defer { Task { try? await sink.stop() } }
+        try await withCollector({ configuration in
+            configuration.stitcher?.idleWindow = .milliseconds(200)
+            configuration.addEndpointExporter(
+                name: "zipkin", endpoint: "http://127.0.0.1:\(sink.port)/api/v2/spans", traces: true, logs: false, stitched: true)
+        }) { collector in
+            for request in F.linearChain() {
+                #expect(try await fetchReply(collector.otlp + "/v1/traces", body: request.protobufBytes(), headers: protobufHeaders).status == 200)
+            }
+            let requests = try await sink.waitForRequests(1)
+            let spans = try requests.flatMap { request in
+                try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [[String: Any]])
+            }
+            #expect(spans.count == 9)
+            #expect(Set(spans.compactMap { $0["traceId"] as? String }) == [F.trace(1).hex])
+            let byID = Dictionary(uniqueKeysWithValues: spans.map { ($0["id"] as! String, $0) })
+            // Every consumer root now hangs under the producer span it linked to.
+            #expect(byID[SpanID(0x21).hex]?["parentId"] as? String == SpanID(0x12).hex)
+            #expect(byID[SpanID(0x31).hex]?["parentId"] as? String == SpanID(0x22).hex)
+            #expect(byID[SpanID(0x41).hex]?["parentId"] as? String == SpanID(0x32).hex)
+            #expect(byID[SpanID(0x51).hex]?["parentId"] as? String == SpanID(0x42).hex)
+            let roots = spans.filter { $0["parentId"] == nil }
+            #expect(roots.map { $0["id"] as? String } == [SpanID(0x11).hex])
+            let tags = byID[SpanID(0x21).hex]?["tags"] as? [String: String]
+            #expect(tags?["causeway.original_trace_id"] == F.trace(2).hex)
+            #expect(tags?["causeway.chain_id"] == F.trace(1).hex)
+        }
+    }
+
+    @Test func stitchedExporterWithoutTheStitcherIsRefused() throws {
+        var configuration = try testConfiguration()
+        configuration.stitcher = nil
+        configuration.addEndpointExporter(name: "zipkin", endpoint: "http://127.0.0.1:9/api/v2/spans", traces: true, logs: false, stitched: true)
+        #expect(throws: ExporterConfigurationError.self) {
+            _ = try CollectorDaemon(configuration: configuration, registry: testRegistry, logger: quietLogger)
+        }
+    }
+}
