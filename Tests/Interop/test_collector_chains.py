@@ -6,6 +6,7 @@ OTLP/HTTP (protobuf). The collector runs with a 200 ms idle window (a config fil
 chains are finalized and stored quickly; /api/chains and `causeway chain` are checked.
 """
 
+import json
 import subprocess
 
 from opentelemetry import trace
@@ -15,7 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 
+from test_collector_export import Sink, body_of, producer_and_consumer, send
 from test_collector_ingest import Collector
+from test_zipkin import validator_for, zipkin_definitions  # noqa: F401 (fixture)
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -27,10 +30,10 @@ processors:
 """
 
 
-def start_collector(causeway, tmp_path):
+def start_collector(causeway, tmp_path, *extra):
     config = tmp_path / "collector.yaml"
     config.write_text(CONFIG)
-    return Collector(causeway, tmp_path / "data", "--config", str(config))
+    return Collector(causeway, tmp_path / "data", "--config", str(config), *extra)
 
 
 def tracer(collector, service):
@@ -138,3 +141,34 @@ def test_consumer_linking_to_an_unsent_producer_is_an_orphan_link(causeway, tmp_
         assert collector.get("/api/chains", status="sideways").status_code == 400
     finally:
         assert collector.stop() == 0
+
+
+def test_stitched_zipkin_export_sends_the_chain_as_one_valid_tree(causeway, tmp_path, zipkin_definitions):
+    sink = Sink()
+    collector = start_collector(causeway, tmp_path, "--export-zipkin", sink.url + "/api/v2/spans", "--stitched-export")
+    try:
+        traces, logs = producer_and_consumer()
+        send(collector, traces, logs)
+        (headers, body), = sink.wait_for("/api/v2/spans")
+        spans = json.loads(body_of(headers, body))
+        validator = validator_for(zipkin_definitions, "Span")
+        for span in spans:
+            assert [error.message for error in validator.iter_errors(span)] == [], span
+        producer = traces.resource_spans[0].scope_spans[0].spans[0]
+        consumer = traces.resource_spans[1].scope_spans[0].spans[0]
+        by_id = {span["id"]: span for span in spans}
+        assert set(by_id) == {producer.span_id.hex(), consumer.span_id.hex()}
+        assert {span["traceId"] for span in spans} == {producer.trace_id.hex()}
+        assert "parentId" not in by_id[producer.span_id.hex()]
+        assert by_id[consumer.span_id.hex()]["parentId"] == producer.span_id.hex()
+        assert by_id[consumer.span_id.hex()]["tags"]["causeway.original_trace_id"] == consumer.trace_id.hex()
+    finally:
+        assert collector.stop() == 0
+        sink.stop()
+
+
+def test_stitched_export_without_a_zipkin_exporter_is_refused(causeway, tmp_path):
+    result = subprocess.run([str(causeway), "collector", "--stitched-export", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--stitched-export applies to the Zipkin exporter" in result.stderr

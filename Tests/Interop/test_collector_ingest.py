@@ -407,8 +407,3 @@ def test_shipped_configuration_starts_and_flags_win(causeway, tmp_path):
         assert running.stop() == 0
     assert (tmp_path / "data" / "collector" / "store.sqlite").is_file()
 
-
-def test_stitched_export_is_not_yet_available(causeway):
-    result = subprocess.run([str(causeway), "collector", "--stitched-export"], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "issue 5" in result.stderr
