@@ -117,6 +117,52 @@ def test_producer_and_linked_consumer_form_one_chain_with_exact_wait(causeway, t
         assert collector.stop() == 0
 
 
+def test_fan_out_and_two_chains_sharing_a_correlation_id(causeway, tmp_path):
+    collector = start_collector(causeway, tmp_path)
+    try:
+        providers = {name: tracer(collector, name) for name in ("checkout", "shipping", "analytics")}
+
+        def produce(start):
+            span = providers["checkout"][1].start_span(
+                "orders publish", kind=SpanKind.PRODUCER, start_time=start,
+                attributes={"messaging.destination.name": "orders", "messaging.message.conversation_id": "order-11"})
+            span.end(end_time=start + 2 * MS)
+            return span
+
+        def consume(service, producer, start, end):
+            span = providers[service][1].start_span(
+                "orders process", kind=SpanKind.CONSUMER, start_time=start, context=trace.set_span_in_context(trace.INVALID_SPAN),
+                links=[Link(producer.get_span_context())],
+                attributes={"messaging.destination.name": "orders", "messaging.consumer.group.name": service})
+            span.end(end_time=end)
+            return span
+
+        first = produce(T0)
+        consume("shipping", first, T0 + 12 * MS, T0 + 20 * MS)
+        consume("analytics", first, T0 + 32 * MS, T0 + 50 * MS)
+        second = produce(T0 + 1000 * MS)
+        consume("shipping", second, T0 + 1003 * MS, T0 + 1010 * MS)
+        for provider, _ in providers.values():
+            provider.shutdown()
+
+        listed = collector.wait_for(
+            lambda: (lambda data: data if len(data) == 2 and not any(c["open"] for c in data) else None)(
+                collector.get("/api/chains", correlation_id="order-11").json()["data"]),
+            "both chains of order-11")
+        # Newest start first.
+        assert [chain["chainID"] for chain in listed] == [
+            format(second.get_span_context().trace_id, "032x"), format(first.get_span_context().trace_id, "032x")]
+        assert [chain["endToEndNanos"] for chain in listed] == [10 * MS, 50 * MS]
+        assert [chain["fanOutHops"] for chain in listed] == [0, 1]
+        [chain] = collector.get(f"/api/chains/{listed[1]['chainID']}").json()["data"]
+        [hop] = chain["hops"]
+        assert hop["fanOut"] is True
+        assert [(d["consumerGroup"], d["queueWaitNanos"]) for d in hop["deliveries"]] == [("shipping", 10 * MS), ("analytics", 30 * MS)]
+        assert [c["chainID"] for c in collector.get("/api/chains", service="analytics").json()["data"]] == [listed[1]["chainID"]]
+    finally:
+        assert collector.stop() == 0
+
+
 def test_consumer_linking_to_an_unsent_producer_is_an_orphan_link(causeway, tmp_path):
     collector = start_collector(causeway, tmp_path)
     try:
