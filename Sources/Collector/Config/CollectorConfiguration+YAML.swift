@@ -62,11 +62,13 @@ extension CollectorConfiguration {
         // The stitcher is built in: listing it in a pipeline without a section uses its defaults.
         var definedProcessors: Set<String> = ["stitcher"]
         var stitcher = StitcherConfiguration()
+        var stitcherNamesCorrelation = false
         if let processorsNode = top["processors"] {
             let processors = try reader.section(processorsNode, path: "processors")
             try processors.allow(["memory_limiter", "stitcher"])
             if let stitcherNode = processors["stitcher"] {
                 stitcher = try reader.stitcher(stitcherNode, path: "processors.stitcher")
+                stitcherNamesCorrelation = try reader.section(stitcherNode, path: "processors.stitcher")["correlation_attributes"] != nil
             }
             if let limiterNode = processors["memory_limiter"] {
                 definedProcessors.insert("memory_limiter")
@@ -176,6 +178,10 @@ extension CollectorConfiguration {
                     configuration.correlationAttributes = try reader.names(node, path: "causeway.correlation.attributes").map(\.name)
                 }
             }
+        }
+        // Without its own list the stitcher reads correlation IDs where the store does.
+        if !stitcherNamesCorrelation, configuration.stitcher != nil {
+            configuration.stitcher!.correlationAttributes = configuration.correlationAttributes
         }
         return configuration
     }

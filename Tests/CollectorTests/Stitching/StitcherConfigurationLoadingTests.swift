@@ -55,6 +55,24 @@ import Testing
         #expect(stitcher.messageTimestampAttribute == "ts")
     }
 
+    @Test func stitcherWithoutItsOwnCorrelationAttributesUsesTheCollectors() throws {
+        let yaml = """
+            causeway:
+              correlation:
+                attributes: [order.id]
+            """
+        #expect(try CollectorConfiguration.parse(yaml: yaml, environment: [:]).stitcher?.correlationAttributes == ["order.id"])
+        let own = """
+            processors:
+              stitcher:
+                correlation_attributes: [saga.id]
+            causeway:
+              correlation:
+                attributes: [order.id]
+            """
+        #expect(try CollectorConfiguration.parse(yaml: own, environment: [:]).stitcher?.correlationAttributes == ["saga.id"])
+    }
+
     @Test func unknownStitcherKeyIsAnErrorNamingTheKeyAndLine() throws {
         let yaml = """
             processors:
