@@ -8,6 +8,7 @@ chains are finalized and stored quickly; /api/chains and `causeway chain` are ch
 
 import json
 import subprocess
+import time
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -218,3 +219,39 @@ def test_stitched_export_without_a_zipkin_exporter_is_refused(causeway, tmp_path
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "--stitched-export applies to the Zipkin exporter" in result.stderr
+
+
+def test_open_chains_are_stored_on_shutdown(causeway, tmp_path):
+    # The default 30 s idle window: the chain is still open when SIGTERM arrives. Recent
+    # times, so that the restarted collector's retention sweep (72 h) keeps them.
+    collector = Collector(causeway, tmp_path / "data")
+    now = time.time_ns()
+    try:
+        checkout, checkout_tracer = tracer(collector, "checkout")
+        shipping, shipping_tracer = tracer(collector, "shipping")
+        producer = checkout_tracer.start_span(
+            "orders publish", kind=SpanKind.PRODUCER, start_time=now,
+            attributes={"messaging.destination.name": "orders", "correlation.id": "order-12"})
+        producer.end(end_time=now + 2 * MS)
+        consumer = shipping_tracer.start_span(
+            "orders process", kind=SpanKind.CONSUMER, start_time=now + 4 * MS, context=trace.set_span_in_context(trace.INVALID_SPAN),
+            links=[Link(producer.get_span_context())], attributes={"messaging.destination.name": "orders"})
+        consumer.end(end_time=now + 9 * MS)
+        checkout.shutdown()
+        shipping.shutdown()
+        listed = collector.wait_for(
+            lambda: collector.get("/api/chains", correlation_id="order-12").json()["data"], "the open chain")
+        assert [chain["open"] for chain in listed] == [True]
+    finally:
+        assert collector.stop() == 0
+    restarted = Collector(causeway, tmp_path / "data")
+    try:
+        [chain] = restarted.get("/api/chains", correlation_id="order-12").json()["data"]
+        assert chain["chainID"] == format(producer.get_span_context().trace_id, "032x")
+        assert chain["open"] is False
+        assert chain["spanCount"] == 2
+        assert chain["endToEndNanos"] == 9 * MS
+        [stored] = restarted.get(f"/api/chains/{chain['chainID']}").json()["data"]
+        assert len(stored["spans"]["resourceSpans"]) == 2
+    finally:
+        assert restarted.stop() == 0
