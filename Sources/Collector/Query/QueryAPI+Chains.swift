@@ -34,9 +34,15 @@ extension QueryAPI {
             for key in ["hops", "missing", "criticalPath"] { object.removeValue(forKey: key) }
             found.append((object["startTimeUnixNano"] as? Int ?? 0, object["chainID"] as? String ?? "", object))
         }
-        // Open chains are indexed by correlation ID only, so they are listed when one is given.
-        if let stitcher, let correlationID = query.correlationID {
-            for chain in await stitcher.chains(correlationID: correlationID) where chain.isOpen && Self.matches(chain, query) {
+        // Open chains: those of the correlation ID, else the `limit` most recently active
+        // (filtered after, so fewer may match than exist).
+        if let stitcher {
+            let open = if let correlationID = query.correlationID {
+                await stitcher.chains(correlationID: correlationID)
+            } else {
+                await stitcher.recentOpenChains(limit: query.limit)
+            }
+            for chain in open where chain.isOpen && Self.matches(chain, query) {
                 found.removeAll { $0.id == chain.id.description }
                 found.append((Int(clamping: chain.startUnixNano), chain.id.description, ChainJSON.summary(chain)))
             }

@@ -398,6 +398,15 @@ package struct ChainStitcher {
         return assemble(root: root, now: chainStates[root]!.lastActivity, open: !chainStates[root]!.finalized).chain
     }
 
+    /// The `limit` most recently active open chains, most recent first. Scans the chain
+    /// states once and assembles only those returned.
+    package func recentOpenChains(limit: Int) -> [Chain] {
+        var candidates: [(activity: UInt64, root: Int32)] = []
+        for (root, state) in chainStates where !state.finalized { candidates.append((state.lastActivity, root)) }
+        candidates.sort { ($0.activity, $1.root) > ($1.activity, $0.root) }
+        return candidates.prefix(max(0, limit)).map { assemble(root: $0.root, now: $0.activity, open: true).chain }
+    }
+
     /// The chains (open and retained) carrying this correlation ID, by start time.
     package func chains(correlationID: String) -> [Chain] {
         correlations.compactMap { root, correlation -> Chain? in

@@ -63,6 +63,7 @@ package actor StitchingConsumer: TelemetryConsumer {
 
     package func snapshot(chainID: ChainID) -> Chain? { stitcher.snapshot(chainID: chainID) }
     package func chains(correlationID: String) -> [Chain] { stitcher.chains(correlationID: correlationID) }
+    package func recentOpenChains(limit: Int) -> [Chain] { stitcher.recentOpenChains(limit: limit) }
     package var counters: StitcherCounters { stitcher.counters }
 
     func deliver(_ chains: [Chain]) {

@@ -26,12 +26,16 @@ private typealias F = Fixture
         try await fetchReply(.GET, collector.http + path)
     }
 
-    /// The chains listed for `query` once `ready` holds for them.
-    func chains(_ collector: CollectorUnderTest, _ query: String, until ready: @escaping ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
+    /// The chains listed for `query` once `ready` holds for them and, unless `open`, none
+    /// is still open.
+    func chains(
+        _ collector: CollectorUnderTest, _ query: String, open: Bool = false, until ready: @escaping ([[String: Any]]) -> Bool
+    ) async throws -> [[String: Any]] {
         try await eventually { () async throws -> [[String: Any]]? in
             let reply = try await get(collector, "/api/chains?" + query)
             let data = try reply.json()["data"] as? [[String: Any]] ?? []
-            return ready(data) ? data : nil
+            let settled = open || data.allSatisfy { $0["open"] as? Bool == false }
+            return settled && ready(data) ? data : nil
         }
     }
 
@@ -123,10 +127,13 @@ private typealias F = Fixture
                                            attributes: [KeyValue("messaging.message.conversation_id", "order-7")])]),
                 F.request("billing", [F.span(8, 2, "orders process", kind: .consumer, 20, 30, topic: "orders", group: "billing", linksTo: [(7, 1)])]),
             ])
-            let listed = try await chains(collector, "correlation_id=order-7") { $0.first?["spanCount"] as? Int == 2 }
+            let listed = try await chains(collector, "correlation_id=order-7", open: true) { $0.first?["spanCount"] as? Int == 2 }
             #expect(listed.first?["open"] as? Bool == true)
             #expect(listed.first?["status"] as? String == "in_progress")
             #expect(listed.first?["chainID"] as? String == F.trace(7).hex)
+            let recent = try await get(collector, "/api/chains?service=billing")
+            #expect((try recent.json()["data"] as? [[String: Any]])?.map { $0["chainID"] as? String } == [F.trace(7).hex])
+            #expect((try await get(collector, "/api/chains?service=nobody").json()["data"] as? [Any])?.isEmpty == true)
             let reply = try await get(collector, "/api/chains/\(F.trace(8).hex)")
             let chain = try #require((try reply.json()["data"] as? [[String: Any]])?.first)
             #expect(chain["open"] as? Bool == true)
