@@ -122,7 +122,9 @@ def test_a_two_member_group_consumes_each_message_once(broker):
     create_topic(broker.bootstrap, topic, partitions=4)
     consumed = {0: [], 1: []}
     stop = threading.Event()
-    assigned = [threading.Event(), threading.Event()]
+    # Each member's current assignment, sampled after every poll: a rebalance can move
+    # partitions after a member first had some, so only the current view counts.
+    assignments = [set(), set()]
 
     def member(index):
         consumer = KafkaConsumer(
@@ -132,19 +134,25 @@ def test_a_two_member_group_consumes_each_message_once(broker):
         while not stop.is_set():
             for batch in consumer.poll(timeout_ms=200).values():
                 consumed[index].extend((r.partition, r.offset, r.value) for r in batch)
-            if consumer.assignment():
-                assigned[index].set()
+            assignments[index] = {tp.partition for tp in consumer.assignment()}
         consumer.close()
 
     threads = [threading.Thread(target=member, args=(i,)) for i in (0, 1)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
-    # Both members hold partitions once the rebalance settled; only then are messages sent.
+    # Send only once the rebalance settled: both members hold partitions, together all
+    # four, and the split has not changed for a second.
+    settled_since, last = None, None
     while time.monotonic() < deadline:
-        if all(event.is_set() for event in assigned):
-            time.sleep(2)
-            break
+        current = (frozenset(assignments[0]), frozenset(assignments[1]))
+        complete = all(current) and current[0] | current[1] == {0, 1, 2, 3} and not current[0] & current[1]
+        if complete and current == last:
+            if time.monotonic() - settled_since >= 1:
+                break
+        else:
+            settled_since = time.monotonic()
+        last = current
         time.sleep(0.2)
     messages = [(f"k{i}".encode(), f"v{i}".encode()) for i in range(60)]
     produce(broker.bootstrap, topic, messages, acks="all")
