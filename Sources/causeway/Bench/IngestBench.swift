@@ -120,6 +120,7 @@ struct IngestBenchError: Error, CustomStringConvertible {
 struct ProcessFigures {
     var cpuSeconds: Double
     var peakRSSKiB: Int
+    var residentKiB: Int
 
     init(pid: Int32) throws {
         let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
@@ -129,7 +130,11 @@ struct ProcessFigures {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         cpuSeconds = (Double(fields[11])! + Double(fields[12])!) / ticks
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-        peakRSSKiB = hwm.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        func kib(_ field: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(field) }
+            return line.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        }
+        peakRSSKiB = kib("VmHWM:")
+        residentKiB = kib("VmRSS:")
     }
 }

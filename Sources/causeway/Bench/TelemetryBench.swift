@@ -5,7 +5,7 @@ import Telemetry
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Causeway's hot paths.",
-        subcommands: [TelemetryBench.self, IngestBench.self, StitcherBench.self])
+        subcommands: [TelemetryBench.self, IngestBench.self, StitcherBench.self, BrokerBench.self, RedisStreamsBench.self])
 }
 
 /// `causeway bench telemetry`: decode and encode of the standard request in every codec,
