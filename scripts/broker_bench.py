@@ -1,11 +1,20 @@
-"""Produce and consume throughput of `causeway broker` (through librdkafka, confluent-kafka,
-with large batches) against Redis Streams (XADD/XREAD pipelined over raw RESP) in the same
-run, with comparable durability: nothing fsynced, and fsync every second.
+"""Produce and consume throughput of `causeway broker` against Redis Streams in the same
+run, with comparable durability: nothing fsynced, fsync every second, and (optionally)
+fsync before every acknowledgement.
+
+Both sides are driven by Swift clients in the same binary, so that neither is limited by
+a Python loop: `causeway bench broker` (a batching Kafka-protocol client: record batches
+of thousands of records, pipelined Produce requests, large Fetches) and `causeway bench
+redis-streams` (XADD pipelined 100 deep on 4 connections, XREAD COUNT 10000). A third
+row drives the broker through librdkafka (confluent-kafka, large batches), whose Python
+produce loop is its own ceiling.
 
 Usage: broker_bench.py --causeway BIN [--messages N] [--sizes 100,1024]
+                       [--durability none,1s[,always]] [--no-librdkafka]
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -73,148 +82,10 @@ def kafka_round(bootstrap, count, size):
     return produce_seconds, consume_seconds
 
 
-def resp(*parts):
-    out = [f"*{len(parts)}\r\n".encode()]
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def read_replies(sock, count, buffer=b""):
-    """Counts `count` top-level RESP replies; XADD answers bulk strings, XREAD nested arrays."""
-    chunks = bytearray(buffer)
-    replies = 0
-    position = 0
-
-    def need(n):
-        nonlocal chunks
-        while len(chunks) - position < n:
-            data = sock.recv(1 << 20)
-            if not data:
-                raise RuntimeError("redis closed the connection")
-            chunks += data
-
-    def line():
-        nonlocal position
-        while True:
-            end = chunks.find(b"\r\n", position)
-            if end >= 0:
-                text = bytes(chunks[position:end])
-                position = end + 2
-                return text
-            need(len(chunks) - position + 1)
-
-    def value():
-        nonlocal position
-        head = line()
-        kind, rest = head[:1], head[1:]
-        if kind in (b"+", b"-", b":"):
-            return 0
-        if kind == b"$":
-            n = int(rest)
-            if n >= 0:
-                need(n + 2)
-                position += n + 2
-            return 0
-        if kind == b"*":
-            n = int(rest)
-            total = 0
-            for _ in range(max(n, 0)):
-                total += value()
-            return total + (1 if n >= 0 else 0)
-        raise RuntimeError(f"unexpected reply {head!r}")
-
-    entries = 0
-    while replies < count:
-        entries += value()
-        replies += 1
-    return entries
-
-
-def redis_round(port, count, size, connections=4, depth=100):
-    payload = b"x" * size
-    per_connection = count // connections
-    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
-    command = resp("XADD", f"bench-{size}", "*", "v", payload)
-    started = time.perf_counter()
-    sent = [0] * connections
-    while any(s < per_connection for s in sent):
-        # One pipeline of `depth` XADDs on every connection, then every reply.
-        batches = []
-        for index, sock in enumerate(socks):
-            batch = min(depth, per_connection - sent[index])
-            if batch > 0:
-                sock.sendall(command * batch)
-                sent[index] += batch
-            batches.append(batch)
-        for sock, batch in zip(socks, batches):
-            if batch > 0:
-                read_replies(sock, batch)
-    produce_seconds = time.perf_counter() - started
-    reader = socks[0]
-    received = 0
-    last = "0"
-    started = time.perf_counter()
-    while received < per_connection * connections:
-        reader.sendall(resp("XREAD", "COUNT", 10000, "STREAMS", f"bench-{size}", last))
-        reply = read_xread(reader)
-        received += reply[0]
-        last = reply[1]
-    consume_seconds = time.perf_counter() - started
-    for sock in socks:
-        sock.close()
-    return produce_seconds, consume_seconds
-
-
-def read_xread(sock):
-    """Reads one XREAD reply; returns (entries, last id)."""
-    buffer = bytearray()
-    while True:
-        data = sock.recv(1 << 22)
-        buffer += data
-        if buffer.endswith(b"\r\n") and complete(buffer):
-            break
-    ids = re.findall(rb"\$\d+\r\n(\d+-\d+)\r\n", bytes(buffer))
-    return len(ids), ids[-1].decode()
-
-
-def complete(buffer):
-    position = 0
-
-    def value(position):
-        end = buffer.find(b"\r\n", position)
-        if end < 0:
-            raise IndexError
-        head = buffer[position:end]
-        position = end + 2
-        kind = head[:1]
-        if kind in (b"+", b"-", b":"):
-            return position
-        if kind == b"$":
-            n = int(head[1:])
-            if n < 0:
-                return position
-            if len(buffer) < position + n + 2:
-                raise IndexError
-            return position + n + 2
-        if kind == b"*":
-            n = int(head[1:])
-            for _ in range(max(n, 0)):
-                position = value(position)
-            return position
-        raise RuntimeError(head)
-
-    try:
-        return value(position) == len(buffer)
-    except IndexError:
-        return False
-
-
 def start_redis(data_dir, fsync):
     port = free_port()
     args = ["redis-server", "--port", str(port), "--save", "", "--dir", data_dir, "--daemonize", "no"]
-    args += ["--appendonly", "yes", "--appendfsync", "everysec"] if fsync else ["--appendonly", "no"]
+    args += ["--appendonly", "yes", "--appendfsync", fsync] if fsync else ["--appendonly", "no"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -231,42 +102,71 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# Durability levels: (name, broker storage, broker flush_interval_ms, redis appendfsync).
+DURABILITY = {
+    "none": ("memory only", "memory", 0, None, "no persistence"),
+    "1s": ("fsync every 1 s", "disk", 1000, "everysec", "AOF fsync every 1 s"),
+    "always": ("fsync every batch", "disk", 0, "always", "AOF fsync always"),
+}
+
+
+def swift_bench(binary, args):
+    """Runs one `causeway bench ...` and returns its RESULT figures."""
+    output = subprocess.run([binary, "bench", *args, "--json"], check=True, capture_output=True, text=True).stdout
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"no RESULT line from causeway bench {' '.join(args)}:\n{output}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--causeway", required=True)
-    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--messages", type=int, default=1_000_000, help="messages of 100 B; a quarter as many of 1 KB and more")
     parser.add_argument("--sizes", default="100,1024")
+    parser.add_argument("--durability", default="none,1s", help="comma-separated: none, 1s, always")
+    parser.add_argument("--no-librdkafka", action="store_true", help="skip the confluent-kafka row")
     args = parser.parse_args()
-    print(f"{'system':<34} {'size':>5} {'produce msg/s':>14} {'MB/s':>7} {'consume msg/s':>14} {'MB/s':>7}")
+    print(f"{'system':<44} {'size':>5} {'produce msg/s':>14} {'MB/s':>7} {'consume msg/s':>14} {'MB/s':>7} {'CPU µs/msg p / c':>18} {'peak RSS MiB':>13}")
     for size in [int(s) for s in args.sizes.split(",")]:
         count = args.messages if size <= 100 else args.messages // 4
-        for label, flush_ms, in_memory, fsync in [
-            ("causeway broker, memory only", 0, True, False),
-            ("causeway broker, fsync every 1 s", 1000, False, True),
-        ]:
-            work = tempfile.mkdtemp(prefix="causeway-bench-")
-            broker, bootstrap = start_broker(args.causeway, work, flush_ms, in_memory)
-            try:
-                produced, consumed = kafka_round(bootstrap, count, size)
-            finally:
-                broker.terminate()
-                broker.wait()
-                shutil.rmtree(work, ignore_errors=True)
-            report(label, size, count, produced, consumed)
+        for level in args.durability.split(","):
+            label, storage, flush_ms, fsync, redis_label = DURABILITY[level]
+            swift = swift_bench(args.causeway, ["broker", "--messages", str(count), "--size", str(size),
+                                                "--storage", storage, "--flush-interval-ms", str(flush_ms)])
+            report(f"causeway broker, {label} (Swift client)", size, count, swift["produce_seconds"], swift["consume_seconds"],
+                   f"{swift['broker_produce_cpu_seconds'] / count * 1e6:.2f} / {swift['broker_consume_cpu_seconds'] / count * 1e6:.2f}",
+                   swift["broker_peak_rss_mib"])
+            if not args.no_librdkafka:
+                work = tempfile.mkdtemp(prefix="causeway-bench-")
+                broker, bootstrap = start_broker(args.causeway, work, flush_ms, storage == "memory")
+                try:
+                    produced, consumed = kafka_round(bootstrap, count, size)
+                finally:
+                    broker.terminate()
+                    broker.wait()
+                    shutil.rmtree(work, ignore_errors=True)
+                report(f"causeway broker, {label} (librdkafka)", size, count, produced, consumed)
             work = tempfile.mkdtemp(prefix="causeway-bench-redis-")
             redis, port = start_redis(work, fsync)
             try:
-                produced, consumed = redis_round(port, count, size)
+                redis_figures = swift_bench(args.causeway, ["redis-streams", "--server", f"127.0.0.1:{port}",
+                                                           "--messages", str(count), "--size", str(size)])
             finally:
                 redis.terminate()
                 redis.wait()
                 shutil.rmtree(work, ignore_errors=True)
-            report("redis streams, " + ("AOF fsync every 1 s" if fsync else "no persistence"), size, count, produced, consumed)
+            report(f"redis streams, {redis_label}", size, count, redis_figures["produce_seconds"], redis_figures["consume_seconds"])
+            print(f"{'  ratio broker (Swift client) / redis':<44} {size:>5} "
+                  f"{redis_figures['produce_seconds'] / swift['produce_seconds']:>13.1f}x {'':>7} "
+                  f"{redis_figures['consume_seconds'] / swift['consume_seconds']:>13.1f}x", flush=True)
 
 
-def report(label, size, count, produced, consumed):
-    print(f"{label:<34} {size:>5} {count / produced:>14,.0f} {count * size / produced / 1e6:>7.1f} "
-          f"{count / consumed:>14,.0f} {count * size / consumed / 1e6:>7.1f}", flush=True)
+def report(label, size, count, produced, consumed, cpu_us="", peak_mib=None):
+    cpu = f"{cpu_us:>18}"
+    peak = f"{peak_mib:>13.0f}" if peak_mib is not None else f"{'':>13}"
+    print(f"{label:<44} {size:>5} {count / produced:>14,.0f} {count * size / produced / 1e6:>7.1f} "
+          f"{count / consumed:>14,.0f} {count * size / consumed / 1e6:>7.1f} {cpu} {peak}", flush=True)
 
 
 if __name__ == "__main__":
