@@ -3,6 +3,10 @@ import KafkaWire
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How partition logs are kept on disk.
 package struct StorageOptions: Sendable {
     /// Roll to a new segment file once the active one reaches this size.
@@ -163,11 +167,11 @@ final class DiskLog {
                 var entry = ByteBuffer()
                 entry.writeInteger(Int32(batch.baseOffset - segment.baseOffset))
                 entry.writeInteger(Int32(segment.size))
-                try active.indexHandle.write(contentsOf: Data(entry.readableBytesView))
+                try Self.write(entry, to: active.indexHandle)
                 segment.bytesSinceIndexEntry = 0
             }
             locations.append((segment.baseOffset, segment.size))
-            try active.handle.write(contentsOf: Data(batch.bytes.readableBytesView))
+            try Self.write(batch.bytes, to: active.handle)
             segment.size += batch.size
             segment.bytesSinceIndexEntry += batch.size
             segment.maxTimestamp = max(segment.maxTimestamp, batch.maxTimestamp)
@@ -182,8 +186,33 @@ final class DiskLog {
         return locations
     }
 
+    /// Writes the whole buffer at the file's position, straight from the buffer's memory:
+    /// `FileHandle.write(contentsOf:)` would want a `Data` copy of every batch first.
+    private static func write(_ bytes: ByteBuffer, to handle: FileHandle) throws {
+        let descriptor = handle.fileDescriptor
+        try bytes.withUnsafeReadableBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let written = Glibc.write(descriptor, raw.baseAddress! + done, raw.count - done)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw DiskLogError.writeFailed(errno: errno)
+                }
+                done += written
+            }
+        }
+    }
+
     /// Reads `size` bytes at `position` of the segment starting at `segment`.
     func read(_ tp: TopicPartition, segment: Int64, position: Int, size: Int) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try read(tp, segment: segment, position: position, size: size, appendingTo: &buffer)
+        return buffer
+    }
+
+    /// Reads `size` bytes at `position` of the segment starting at `segment` onto the end
+    /// of `buffer`, with no copy in between (Fetch reads a run of batches at once).
+    func read(_ tp: TopicPartition, segment: Int64, position: Int, size: Int, appendingTo buffer: inout ByteBuffer) throws {
         guard let active = partitions[tp], let file = active.segments.last(where: { $0.baseOffset == segment }) else {
             throw DiskLogError.missingSegment(tp, segment)
         }
@@ -194,9 +223,26 @@ final class DiskLog {
             reader = try FileHandle(forReadingFrom: file.url)
             readers[file.url] = reader
         }
-        try reader.seek(toOffset: UInt64(position))
-        guard let data = try reader.read(upToCount: size), data.count == size else { throw DiskLogError.shortRead(tp, segment, position) }
-        return ByteBuffer(bytes: data)
+        let descriptor = reader.fileDescriptor
+        let start = buffer.writerIndex
+        buffer.reserveCapacity(minimumWritableBytes: size)
+        let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw -> Int in
+            var done = 0
+            while done < size {
+                let count = pread(descriptor, raw.baseAddress! + done, size - done, off_t(position + done))
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw DiskLogError.readFailed(errno: errno)
+                }
+                if count == 0 { break }
+                done += count
+            }
+            return done
+        }
+        guard got == size else {
+            buffer.moveWriterIndex(to: start)
+            throw DiskLogError.shortRead(tp, segment, position)
+        }
     }
 
     private func roll(_ active: inout Active, tp: TopicPartition, at offset: Int64) throws {
@@ -254,12 +300,16 @@ enum DiskLogError: Error, CustomStringConvertible {
     case unknownPartition(TopicPartition)
     case missingSegment(TopicPartition, Int64)
     case shortRead(TopicPartition, Int64, Int)
+    case writeFailed(errno: Int32)
+    case readFailed(errno: Int32)
 
     var description: String {
         switch self {
         case .unknownPartition(let tp): "no open log for partition \(tp)"
         case .missingSegment(let tp, let base): "segment \(base) of \(tp) is gone (deleted by retention?)"
         case .shortRead(let tp, let base, let position): "segment \(base) of \(tp) ends before position \(position) plus the batch"
+        case .writeFailed(let code): "writing to a segment failed: \(String(cString: strerror(code)))"
+        case .readFailed(let code): "reading a segment failed: \(String(cString: strerror(code)))"
         }
     }
 }

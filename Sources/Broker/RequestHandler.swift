@@ -77,11 +77,7 @@ struct RequestHandler: Sendable {
             await groups.fetchOffsets(request).encode(into: &body, version: version)
         }
         metrics.requestLatency(api: api.description, duration: ContinuousClock.now - started)
-        return Self.finish(body)
-    }
-
-    private static func finish(_ body: ByteBuffer) -> ByteBuffer {
-        var body = body
+        // Set in place: a helper taking `body` by value would copy a whole Fetch response.
         body.setInteger(Int32(body.readableBytes - 4), at: body.readerIndex)
         return body
     }
@@ -141,7 +137,8 @@ struct RequestHandler: Sendable {
                     refuse(.invalidRequiredAcks, "acks must be 0, 1 or -1, got \(request.acks)")
                 } else if let records = partition.records {
                     do {
-                        let appended = try await topics.append(TopicPartition(topic: topic.name, partition: partition.index), records: records)
+                        let batches = TopicStore.split(records)
+                        let appended = try await topics.append(TopicPartition(topic: topic.name, partition: partition.index), batches: batches)
                         partitions.append(.init(index: partition.index, errorCode: .none, baseOffset: appended.baseOffset, logStartOffset: appended.logStartOffset))
                     } catch {
                         let reason: String

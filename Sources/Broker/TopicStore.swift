@@ -127,15 +127,27 @@ package actor TopicStore {
     /// The batches reach the disk (and are flushed, under the every-batch policy) before
     /// they become visible to fetchers or are acknowledged.
     func append(_ tp: TopicPartition, records: ByteBuffer) throws(AppendError) -> (baseOffset: Int64, logStartOffset: Int64) {
+        try append(tp, batches: Self.split(records))
+    }
+
+    /// Splits a Produce partition's records into batches, checking each CRC. Callers do it
+    /// before they enter the actor, so that connections check their batches in parallel
+    /// rather than one after another inside it.
+    nonisolated static func split(_ records: ByteBuffer) -> Result<[RecordBatch], KafkaWireError> {
+        Result { () throws(KafkaWireError) in try RecordBatch.split(records) }
+    }
+
+    /// `append(_:records:)` with the records already split; a corrupt split is reported
+    /// after an unknown partition, as before the split moved out.
+    func append(_ tp: TopicPartition, batches split: Result<[RecordBatch], KafkaWireError>) throws(AppendError) -> (baseOffset: Int64, logStartOffset: Int64) {
         guard let count = topics[tp.topic]?.count, tp.partition >= 0, Int(tp.partition) < count else {
             throw .unknownTopicOrPartition
         }
         let index = Int(tp.partition)
         let batches: [RecordBatch]
-        do {
-            batches = try RecordBatch.split(records)
-        } catch {
-            throw .corrupt(error)
+        switch split {
+        case .success(let split): batches = split
+        case .failure(let error): throw .corrupt(error)
         }
         guard !batches.isEmpty else { throw .corrupt(.invalidBatch("no record batch in produce data")) }
         var firstOffset: Int64?
@@ -226,12 +238,7 @@ package actor TopicStore {
                     }
                     let limit = min(Int(max(partition.partitionMaxBytes, 0)), budget)
                     var records = ByteBuffer()
-                    var count = 0
-                    for batch in log.select(from: partition.fetchOffset, maxBytes: limit, alwaysOne: total == 0) {
-                        guard let bytes = load(batch, of: TopicPartition(topic: topic.name, partition: partition.index)) else { break }
-                        records.writeImmutableBuffer(bytes)
-                        count += Int(batch.recordCount)
-                    }
+                    let count = copy(log.select(from: partition.fetchOffset, maxBytes: limit, alwaysOne: total == 0), of: TopicPartition(topic: topic.name, partition: partition.index), into: &records)
                     if count > 0 { messagesOut[topic.name, default: 0] += count }
                     total += records.readableBytes
                     budget = max(0, budget - records.readableBytes)
@@ -240,6 +247,38 @@ package actor TopicStore {
             )
         }
         return (FetchResponse(topics: topicsOut), total, failed, messagesOut)
+    }
+
+    /// Appends the batches' bytes to `records`, up to the first that cannot be read;
+    /// returns the records copied. Batches lying back to back in one segment file are read
+    /// with one call, straight into `records`.
+    private func copy(_ batches: ArraySlice<StoredBatch>, of tp: TopicPartition, into records: inout ByteBuffer) -> Int {
+        var count = 0
+        var index = batches.startIndex
+        while index < batches.endIndex {
+            let first = batches[index]
+            var end = index + 1
+            var size = first.size
+            if first.bytes == nil, let storage {
+                while end < batches.endIndex, batches[end].bytes == nil, batches[end].segment == first.segment,
+                    batches[end].position == first.position + size
+                {
+                    size += batches[end].size
+                    end += 1
+                }
+                if (try? storage.read(tp, segment: first.segment, position: first.position, size: size, appendingTo: &records)) != nil {
+                    count += batches[index..<end].reduce(0) { $0 + Int($1.recordCount) }
+                    index = end
+                    continue
+                }
+            }
+            // One batch, or a run whose read failed: batch by batch, as far as they load.
+            guard let bytes = load(first, of: tp) else { return count }
+            records.writeImmutableBuffer(bytes)
+            count += Int(first.recordCount)
+            index += 1
+        }
+        return count
     }
 
     /// A batch's bytes: held in memory, or read back from its segment file.

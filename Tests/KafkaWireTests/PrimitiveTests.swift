@@ -12,6 +12,27 @@ import Testing
     #expect(CRC32C.checksum(Array("56789".utf8), continuing: first) == whole)
 }
 
+/// The definition, one bit at a time, against which the eight-byte slicing is checked.
+private func bitwiseCRC32C(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+    }
+    return ~crc
+}
+
+@Test func crc32cMatchesTheBitwiseDefinitionAtEveryLengthAndAlignment() {
+    let bytes = (0..<80).map { UInt8(truncatingIfNeeded: $0 &* 151 &+ 7) }
+    for start in 0..<8 {
+        for end in start...bytes.count {
+            let slice = bytes[start..<end]
+            let fast = slice.withUnsafeBytes { CRC32C.checksum($0) }
+            #expect(fast == bitwiseCRC32C(slice), "bytes \(start)..<\(end)")
+        }
+    }
+}
+
 @Test(arguments: [
     ("21", Int32(-973_932_308)),
     ("foobar", Int32(-790_332_482)),
