@@ -42,7 +42,12 @@ struct RequestHandler: Sendable {
             if request.acks == 0 { return nil }
             response.encode(into: &body, version: version)
         case .fetch(let request):
-            await topics.fetch(request).encode(into: &body, version: version)
+            let response = await topics.fetch(request)
+            // Room for every partition's records up front, so that tens of MB are copied
+            // once rather than again at every doubling of the buffer.
+            let records = response.topics.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + $1.records.readableBytes + 64 } }
+            body.reserveCapacity(body.writerIndex + records + 64)
+            response.encode(into: &body, version: version)
         case .listOffsets(let request):
             await listOffsets(request).encode(into: &body, version: version)
         case .createTopics(let request):

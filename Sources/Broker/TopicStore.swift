@@ -254,6 +254,7 @@ package actor TopicStore {
     /// with one call, straight into `records`.
     private func copy(_ batches: ArraySlice<StoredBatch>, of tp: TopicPartition, into records: inout ByteBuffer) -> Int {
         var count = 0
+        records.reserveCapacity(records.writerIndex + batches.reduce(0) { $0 + $1.size })
         var index = batches.startIndex
         while index < batches.endIndex {
             let first = batches[index]
