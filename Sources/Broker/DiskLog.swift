@@ -171,7 +171,7 @@ final class DiskLog {
                 segment.bytesSinceIndexEntry = 0
             }
             locations.append((segment.baseOffset, segment.size))
-            try Self.write(batch.bytes, to: active.handle)
+            try Self.write(batch, to: active.handle)
             segment.size += batch.size
             segment.bytesSinceIndexEntry += batch.size
             segment.maxTimestamp = max(segment.maxTimestamp, batch.maxTimestamp)
@@ -199,6 +199,45 @@ final class DiskLog {
                     throw DiskLogError.writeFailed(errno: errno)
                 }
                 done += written
+            }
+        }
+    }
+
+    /// Writes a batch with `batch.baseOffset` in its first eight bytes, whatever those
+    /// bytes hold in `batch.bytes` (the producer's placeholder): one `writev(2)` of the
+    /// offset and the rest of the batch, so the batch is never copied to set its offset.
+    private static func write(_ batch: RecordBatch, to handle: FileHandle) throws {
+        let descriptor = handle.fileDescriptor
+        var offset = batch.baseOffset.bigEndian
+        try withUnsafeBytes(of: &offset) { head in
+            try batch.bytes.withUnsafeReadableBytes { raw in
+                let rest = UnsafeRawBufferPointer(rebasing: raw[8...])
+                var parts = [
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress!), iov_len: head.count),
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: rest.baseAddress!), iov_len: rest.count),
+                ]
+                var remaining = head.count + rest.count
+                var first = 0
+                while remaining > 0 {
+                    let written = parts.withUnsafeMutableBufferPointer { vector in
+                        writev(descriptor, vector.baseAddress! + first, Int32(vector.count - first))
+                    }
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw DiskLogError.writeFailed(errno: errno)
+                    }
+                    remaining -= written
+                    // A short write: drop what went out and go on from there.
+                    var done = written
+                    while first < parts.count, done >= parts[first].iov_len {
+                        done -= parts[first].iov_len
+                        first += 1
+                    }
+                    if first < parts.count, done > 0 {
+                        parts[first].iov_base += done
+                        parts[first].iov_len -= done
+                    }
+                }
             }
         }
     }

@@ -175,7 +175,13 @@ package actor TopicStore {
                 updated.record(batch, baseOffset: next)
                 states[batch.producerID] = updated
             }
-            batch.assignBaseOffset(next)
+            if storage == nil {
+                batch.assignBaseOffset(next)
+            } else {
+                // The disk log writes the base offset itself: setting it in `bytes` would
+                // copy the batch out of the request frame it shares storage with.
+                batch.baseOffset = next
+            }
             firstOffset = firstOffset ?? next
             next = batch.nextOffset
             appended.append(batch)
