@@ -67,9 +67,10 @@ bench: deps venv
 	$(SCRATCH)/release/causeway bench telemetry --python $(VENV)/bin/python \
 		--upb-script Tests/Interop/upb_parse_bench.py $(BENCH_ARGS)
 
-## Broker vs Redis Streams figures for BENCHMARKS.md: a release `causeway broker` through
-## librdkafka (confluent-kafka, large batches) and redis-server, same volume, same run.
-## BENCH_ARGS: --messages N --sizes 100,1024
+## Broker vs Redis Streams figures for BENCHMARKS.md: a release `causeway broker` driven by
+## `causeway bench broker` (batching Swift client) and by librdkafka, and redis-server
+## driven by `causeway bench redis-streams`; same volume, same run.
+## BENCH_ARGS: --messages N --sizes 100,1024 --durability none,1s,always --no-librdkafka
 bench-broker: deps venv
 	$(SWIFT) build --scratch-path $(SCRATCH) -c release --product causeway
 	$(VENV)/bin/python scripts/broker_bench.py --causeway $(SCRATCH)/release/causeway $(BENCH_ARGS)
