@@ -185,7 +185,8 @@ struct RedisReplyDecoder: ByteToMessageDecoder {
     private func line(in buffer: ByteBuffer) -> (text: ByteBufferView, length: Int)? {
         let view = buffer.readableBytesView
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        return (view[view.startIndex..<(newline - 1)], newline - view.startIndex + 1)
+        // RESP ends every line with CRLF; a bare LF leaves an empty line, refused below.
+        return (view[view.startIndex..<max(view.startIndex, newline - 1)], newline - view.startIndex + 1)
     }
 
     private static func integer(_ bytes: ByteBufferView) throws -> Int {
@@ -200,7 +201,8 @@ struct RedisReplyDecoder: ByteToMessageDecoder {
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let (text, length) = line(in: buffer), let kind = text.first else { return .needMoreData }
+        guard let (text, length) = line(in: buffer) else { return .needMoreData }
+        guard let kind = text.first else { throw BrokerBenchError(message: "empty RESP line") }
         let rest = text.dropFirst()
         switch kind {
         case UInt8(ascii: "*"):
