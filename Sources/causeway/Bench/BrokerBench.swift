@@ -412,8 +412,10 @@ struct KafkaBenchConnection: Sendable {
             let open = goal.keys.sorted().filter { offsets[$0]! < goal[$0]! }
             if open.isEmpty { return read }
             correlationID &+= 1
-            let request = FetchRequest(maxWaitMs: 500, minBytes: 1, maxBytes: 64 << 20, topics: [
-                .init(name: topic, partitions: open.map { .init(index: $0, fetchOffset: offsets[$0]!, partitionMaxBytes: 16 << 20) })
+            // 4 MiB a partition, 8 MiB a response: 32 MiB responses were slower, to build
+            // and to read (fresh pages on both sides), than several smaller ones.
+            let request = FetchRequest(maxWaitMs: 500, minBytes: 1, maxBytes: 8 << 20, topics: [
+                .init(name: topic, partitions: open.map { .init(index: $0, fetchOffset: offsets[$0]!, partitionMaxBytes: 4 << 20) })
             ])
             try await outbound.write(Self.frame(api: .fetch, version: version, correlationID: correlationID) { request.encode(into: &$0, version: version) })
             var reader = try await Self.response(&inbound, expecting: correlationID)
