@@ -115,6 +115,7 @@ let package = Package(
             name: "Collector",
             dependencies: [
                 "Telemetry",
+                "CProcessMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -131,6 +132,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The C library's heap figures (mallinfo2, malloc_trim), for the collector's memory limiter.
+        .target(name: "CProcessMemory"),
         .executableTarget(
             name: "causeway",
             dependencies: [
@@ -218,6 +221,7 @@ let package = Package(
             dependencies: [
                 "Collector",
                 "Telemetry",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -12,11 +12,32 @@ import Yams
         #expect(configuration.zipkin?.port == 9411)
         #expect(configuration.queryPort == 8686)
         #expect(configuration.dataDirectory == "./.causeway")
-        #expect(configuration.memoryLimitBytes == 256 << 20)
+        #expect(configuration.memoryLimitBytes == 512 << 20)
+        #expect(configuration.memorySoftLimitBytes == 412 << 20)
+        #expect(configuration.memoryCheckInterval == .milliseconds(100))
         #expect(configuration.traces?.receivers == ["otlp", "zipkin"])
         #expect(configuration.logs?.receivers == ["otlp"])
         #expect(configuration.retentionMaxAgeSeconds == 72 * 3600)
         #expect(configuration.correlationAttributes == ["messaging.message.conversation_id", "correlation.id", "correlation_id"])
+    }
+
+    @Test func memoryLimiterSpikeDefaultsToAFifthAndMustBeUnderTheLimit() throws {
+        let defaults = try CollectorConfiguration.parse(yaml: "processors:\n  memory_limiter:\n    limit_bytes: 100MiB\n", environment: [:])
+        #expect(defaults.memorySoftLimitBytes == 80 << 20)
+        let yaml = """
+            processors:
+              memory_limiter:
+                limit_bytes: 100MiB
+                spike_limit_bytes: 100MiB
+            """
+        #expect(throws: CollectorConfigurationError(
+            key: "processors.memory_limiter.spike_limit_bytes", line: 4, reason: "must be less than limit_bytes (104857600 bytes), got 104857600")
+        ) {
+            try CollectorConfiguration.parse(yaml: yaml, environment: [:])
+        }
+        #expect(throws: CollectorConfigurationError(key: "processors.memory_limiter.check_interval", line: 3, reason: "must be more than 0")) {
+            try CollectorConfiguration.parse(yaml: "processors:\n  memory_limiter:\n    check_interval: 0s\n", environment: [:])
+        }
     }
 
     @Test func unknownKeyIsAnErrorNamingTheKeyAndLine() throws {

@@ -99,22 +99,17 @@ import Testing
         }
     }
 
-    @Test func fullPipelineAnswers429WithRetryAfter() async throws {
-        let stalled = StalledConsumer()
-        try await withCollector({ $0.memoryLimitBytes = 16 }, extraConsumers: [stalled]) { collector in
-            let body = Samples.traces.protobufBytes()
-            let first = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
-            #expect(first.status == 200)
-            let second = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
-            #expect(second.status == 429)
-            #expect(second.header("Retry-After") == "1")
-            #expect(try RPCStatus(protobuf: second.body).code == 8)
-            stalled.release()
-            let third = try await eventually { () async throws -> Reply? in
-                let reply = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: protobufHeaders)
-                return reply.status == 200 ? reply : nil
+    @Test func aHeapOverTheLimitAnswers429BeforeDecoding() async throws {
+        // A 16-byte limit: the process's heap is over it from the first check.
+        try await withCollector({ $0.memoryLimitBytes = 16; $0.memoryCheckInterval = .milliseconds(10) }) { collector in
+            let garbage: [UInt8] = [0xFF, 0xFF, 0xFF]
+            let reply = try await eventually { () async throws -> Reply? in
+                let reply = try await fetchReply(collector.otlp + "/v1/traces", body: garbage, headers: protobufHeaders)
+                return reply.status == 429 ? reply : nil
             }
-            #expect(third.status == 200)
+            // Undecodable, yet refused for memory: the body was never decoded.
+            #expect(reply.header("Retry-After") == "1")
+            #expect(try RPCStatus(protobuf: reply.body).code == 8)
         }
     }
 

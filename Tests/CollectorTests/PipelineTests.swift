@@ -53,6 +53,51 @@ import Testing
     }
 }
 
+@Suite struct PipelineAdmissionTests {
+    @Test func aRequestIsRefusedBeforeDecodingWhenItsBytesCannotFit() async throws {
+        let stalled = StalledConsumer()
+        let pipeline = TelemetryPipeline(consumers: [(stalled, true, true)], limitBytes: 150, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            #expect(pipeline.admission(forReceived: 1_000) == .accepted)
+            #expect(pipeline.submit(Samples.traces, bytes: 100) == .accepted)
+            #expect(pipeline.admission(forReceived: 10) == .accepted)
+            #expect(pipeline.admission(forReceived: 60) == .full)
+            stalled.release()
+            group.cancelAll()
+        }
+        pipeline.close()
+        #expect(pipeline.admission(forReceived: 1) == .closed)
+    }
+
+    @Test func batchesCountAtTheirDecodedSize() async throws {
+        let stalled = StalledConsumer()
+        let pipeline = TelemetryPipeline(consumers: [(stalled, true, true)], limitBytes: 1 << 30, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            #expect(pipeline.submit(Samples.traces) == .accepted)
+            #expect(pipeline.queuedBytes == Samples.traces.estimatedMemoryBytes)
+            #expect(pipeline.queuedBytes > Samples.traces.protobufBytes().count)
+            stalled.release()
+            group.cancelAll()
+        }
+    }
+
+    @Test func aHeapOverTheSoftLimitRefusesData() async throws {
+        let recorder = RecordingConsumer()
+        // A soft limit of one byte: any heap at all is over it.
+        let pipeline = TelemetryPipeline(
+            consumers: [(recorder, true, true)], limitBytes: 1 << 30,
+            heapLimit: HeapLimit(softLimitBytes: 1, checkInterval: .milliseconds(10)), logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            _ = try await eventually { pipeline.admission(forReceived: 1) == .full ? true : nil }
+            #expect(pipeline.submit(Samples.traces) == .full)
+            group.cancelAll()
+        }
+    }
+}
+
 /// Counts what it is given.
 final class RecordingConsumer: TelemetryConsumer {
     let name = "recorder"

@@ -1,5 +1,6 @@
 import Collector
 import Foundation
+import GRDB
 import Telemetry
 import Testing
 
@@ -16,6 +17,33 @@ import Testing
         try await store.consume(Samples.traces)
         #expect(try await store.traces([Samples.consumerTrace.hex]).spanCount == 1)
         #expect(try await store.backlinks(traceID: Samples.producerTrace.hex, spanID: Samples.producerSpan.hex).count == 1)
+    }
+
+    @Test func aStoreFromBeforeRowidSpansIsMigratedWithItsSpans() async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let pool = try DatabasePool(path: (directory as NSString).appendingPathComponent("store.sqlite"))
+            try TelemetryStore.migrator.migrate(pool, upTo: "v2-chains")
+            var found: [UInt8] = []
+            Samples.traces.forEachSpanRequest { _, span, body in if span.spanID == Samples.producerSpan { found = Array(body) } }
+            let producer = found
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO spans (trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns, status, correlation_id, body)
+                        VALUES (?, ?, NULL, 'order-service', 'send orders', 4, 1700000000000000000, 2000000, 1, 'order-42', ?)
+                        """,
+                    arguments: [Samples.producerTrace.hex, Samples.producerSpan.hex, Data(producer)])
+            }
+        }
+        let store = try TelemetryStore(
+            directory: directory, retention: .init(maxAgeSeconds: 3600, maxBytes: 1 << 30, intervalSeconds: 60),
+            correlationAttributes: ["correlation.id"], logger: quietLogger)
+        let migrated = try await store.traces([Samples.producerTrace.hex])
+        #expect(migrated.resourceSpans.first?.scopeSpans.first?.spans == [Samples.producer])
+        // The unique index keeps a migrated span from being stored a second time.
+        try await store.consume(Samples.traces)
+        #expect(try await store.traces([Samples.producerTrace.hex, Samples.consumerTrace.hex]).spanCount == 2)
     }
 
     @Test func retentionRemovesDataOlderThanTheMaximumAge() async throws {

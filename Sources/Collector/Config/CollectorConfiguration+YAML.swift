@@ -73,9 +73,25 @@ extension CollectorConfiguration {
             if let limiterNode = processors["memory_limiter"] {
                 definedProcessors.insert("memory_limiter")
                 let limiter = try reader.section(limiterNode, path: "processors.memory_limiter")
-                try limiter.allow(["limit_bytes", "retry_after"])
+                try limiter.allow(["limit_bytes", "spike_limit_bytes", "check_interval", "retry_after"])
                 if let node = limiter["limit_bytes"] {
                     configuration.memoryLimitBytes = try reader.size(node, path: "processors.memory_limiter.limit_bytes")
+                }
+                if let node = limiter["spike_limit_bytes"] {
+                    let spike = try reader.size(node, path: "processors.memory_limiter.spike_limit_bytes")
+                    guard spike < configuration.memoryLimitBytes else {
+                        throw CollectorConfigurationError(
+                            key: "processors.memory_limiter.spike_limit_bytes", line: node.mark?.line,
+                            reason: "must be less than limit_bytes (\(configuration.memoryLimitBytes) bytes), got \(spike)")
+                    }
+                    configuration.memorySpikeLimitBytes = spike
+                }
+                if let node = limiter["check_interval"] {
+                    let interval = try reader.duration(node, path: "processors.memory_limiter.check_interval")
+                    guard interval > .zero else {
+                        throw CollectorConfigurationError(key: "processors.memory_limiter.check_interval", line: node.mark?.line, reason: "must be more than 0")
+                    }
+                    configuration.memoryCheckInterval = interval
                 }
                 if let node = limiter["retry_after"] {
                     configuration.retryAfterSeconds = max(1, try reader.seconds(node, path: "processors.memory_limiter.retry_after"))

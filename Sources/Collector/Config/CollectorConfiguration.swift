@@ -36,8 +36,18 @@ package struct CollectorConfiguration {
     package var otlp: Receiver?
     /// The Zipkin v2 receiver, when configured.
     package var zipkin: Receiver?
-    /// The most bytes of accepted, not yet delivered requests held in the pipeline.
-    package var memoryLimitBytes: Int = 256 * 1024 * 1024
+    /// The most heap the collector should hold (`memory_limiter.limit_bytes`).
+    package var memoryLimitBytes: Int = 512 * 1024 * 1024
+    /// Headroom under `memoryLimitBytes` for requests being read and decoded; nil is a fifth
+    /// of the limit. Data is refused above `memoryLimitBytes - spike`.
+    package var memorySpikeLimitBytes: Int?
+    /// How often the heap in use is read.
+    package var memoryCheckInterval: Duration = .milliseconds(100)
+    /// The level above which receivers refuse data: the bound on queued decoded batches
+    /// and on the process's heap.
+    package var memorySoftLimitBytes: Int {
+        max(1, memoryLimitBytes - (memorySpikeLimitBytes ?? memoryLimitBytes / 5))
+    }
     /// The `Retry-After` answered while the pipeline is full.
     package var retryAfterSeconds: Int = 1
     /// Every exporter section by name (`otlphttp/jaeger`), in file order, for ExporterFactory.

@@ -87,7 +87,10 @@ package final class CollectorDaemon: Sendable {
         }
         for consumer in extraConsumers { consumers.append((consumer, true, true)) }
         consumers += exporters
-        pipeline = TelemetryPipeline(consumers: consumers, limitBytes: configuration.memoryLimitBytes, logger: logger)
+        pipeline = TelemetryPipeline(
+            consumers: consumers, limitBytes: configuration.memorySoftLimitBytes,
+            heapLimit: HeapLimit(softLimitBytes: configuration.memorySoftLimitBytes, checkInterval: configuration.memoryCheckInterval),
+            logger: logger)
         self.configuration = CollectorConfigurationSnapshot(configuration)
         self.registry = registry
         self.logger = logger

@@ -1,3 +1,4 @@
+import CProcessMemory
 package import Logging
 import Metrics
 import ServiceLifecycle
@@ -13,11 +14,27 @@ package enum PipelineAdmission: Sendable, Equatable {
     case closed
 }
 
+/// The collector's bound on the memory of the whole process, in the manner of the
+/// OpenTelemetry Collector's `memory_limiter`: while the heap in use is above the soft
+/// limit, receivers refuse new data and the allocator is asked to return free pages.
+package struct HeapLimit: Sendable {
+    /// Heap bytes in use above which data is refused.
+    package var softLimitBytes: Int
+    /// How often the heap in use is read.
+    package var checkInterval: Duration
+
+    package init(softLimitBytes: Int, checkInterval: Duration) {
+        self.softLimitBytes = softLimitBytes
+        self.checkInterval = checkInterval
+    }
+}
+
 /// The bounded hand-off between receivers and consumers (the store, each exporter).
 ///
 /// Every accepted batch goes to each consumer's own lane, so a consumer that is slow only
-/// holds up its own lane. The bytes of a batch count against the limit until every lane has
-/// delivered it; while the limit is reached new batches are refused rather than queued.
+/// holds up its own lane. The decoded size of a batch (`estimatedMemoryBytes`) counts
+/// against the limit until every lane has delivered it; while the limit is reached, or the
+/// process's heap is over its `HeapLimit`, new batches are refused rather than queued.
 package final class TelemetryPipeline: Service {
     enum Payload: Sendable {
         case traces(ExportTraceServiceRequest)
@@ -52,20 +69,28 @@ package final class TelemetryPipeline: Service {
 
     private let lanes: [Lane]
     private let limitBytes: Int
+    private let heapLimit: HeapLimit?
     private let state = Mutex(State())
+    /// Whether the last reading of the heap was over the soft limit; set by `run()`.
+    private let heapIsOver = Atomic(false)
     private let logger: Logger
     private let queueBytesGauge = Gauge(label: "causeway_pipeline_queue_bytes")
+    private let heapBytesGauge = Gauge(label: "causeway_process_heap_bytes")
 
     /// - Parameters:
     ///   - consumers: each with the signals it takes.
-    ///   - limitBytes: the most bytes of batches held at once; a single batch larger than
-    ///     the limit is still taken when nothing else is queued, so that it can pass at all.
-    package init(consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)], limitBytes: Int, logger: Logger) {
+    ///   - limitBytes: the most bytes of decoded batches held at once; a single batch larger
+    ///     than the limit is still taken when nothing else is queued, so that it can pass at all.
+    ///   - heapLimit: the bound on the whole process's heap, checked while `run()` runs.
+    package init(
+        consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)], limitBytes: Int, heapLimit: HeapLimit? = nil, logger: Logger
+    ) {
         self.lanes = consumers.map { entry in
             let (stream, continuation) = AsyncStream<Batch>.makeStream()
             return Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, stream: stream, continuation: continuation)
         }
         self.limitBytes = limitBytes
+        self.heapLimit = heapLimit
         self.logger = logger
     }
 
@@ -79,12 +104,27 @@ package final class TelemetryPipeline: Service {
     package func takesTraces() -> Bool { lanes.contains { $0.takesTraces } }
     package func takesLogs() -> Bool { lanes.contains { $0.takesLogs } }
 
-    package func submit(_ traces: ExportTraceServiceRequest, bytes: Int) -> PipelineAdmission {
-        submit(.traces(traces), bytes: bytes) { $0.takesTraces }
+    /// What a request of `bytes` received bytes would be told, asked before decoding it so
+    /// that an overloaded collector does not spend its CPU decoding what it will refuse.
+    /// Only `submit` admits; a request this lets through may still be refused there.
+    package func admission(forReceived bytes: Int) -> PipelineAdmission {
+        state.withLock { state in
+            if state.closed { return .closed }
+            if heapIsOver.load(ordering: .relaxed) { return .full }
+            // Received bytes understate the decoded size, so this only refuses what `submit` surely would.
+            if state.queuedBytes > 0 && state.queuedBytes + bytes > limitBytes { return .full }
+            return .accepted
+        }
     }
 
-    package func submit(_ logs: ExportLogsServiceRequest, bytes: Int) -> PipelineAdmission {
-        submit(.logs(logs), bytes: bytes) { $0.takesLogs }
+    /// Offers a batch, counted at its decoded size unless `bytes` says otherwise.
+    package func submit(_ traces: ExportTraceServiceRequest, bytes: Int? = nil) -> PipelineAdmission {
+        submit(.traces(traces), bytes: bytes ?? traces.estimatedMemoryBytes) { $0.takesTraces }
+    }
+
+    /// Offers a batch, counted at its decoded size unless `bytes` says otherwise.
+    package func submit(_ logs: ExportLogsServiceRequest, bytes: Int? = nil) -> PipelineAdmission {
+        submit(.logs(logs), bytes: bytes ?? logs.estimatedMemoryBytes) { $0.takesLogs }
     }
 
     private func submit(_ payload: Payload, bytes: Int, where takes: (Lane) -> Bool) -> PipelineAdmission {
@@ -92,6 +132,7 @@ package final class TelemetryPipeline: Service {
         let size = max(bytes, 1)
         let admission: PipelineAdmission = state.withLock { state in
             if state.closed { return .closed }
+            if heapIsOver.load(ordering: .relaxed) { return .full }
             if state.queuedBytes > 0 && state.queuedBytes + size > limitBytes { return .full }
             if targets.isEmpty { return .accepted }
             state.queuedBytes += size
@@ -140,15 +181,45 @@ package final class TelemetryPipeline: Service {
                 }
             }
             await withGracefulShutdownHandler {
-                await withTaskGroup(of: Void.self) { deliveries in
-                    for lane in lanes {
-                        deliveries.addTask { await self.deliver(lane) }
+                await withTaskGroup(of: Void.self) { watch in
+                    if let heapLimit { watch.addTask { await self.watchHeap(heapLimit) } }
+                    await withTaskGroup(of: Void.self) { deliveries in
+                        for lane in lanes {
+                            deliveries.addTask { await self.deliver(lane) }
+                        }
                     }
+                    watch.cancelAll()
                 }
             } onGracefulShutdown: {
                 self.close()
             }
             for lane in lanes { await lane.consumer.shutdown() }
+        }
+    }
+
+    /// Reads the heap in use every check interval and, while it is over the soft limit,
+    /// refuses data and has the allocator return free pages (as the OpenTelemetry
+    /// Collector's limiter forces a garbage collection).
+    private func watchHeap(_ limit: HeapLimit) async {
+        var wasOver = false
+        while !Task.isCancelled {
+            var inUse = causeway_heap_in_use()
+            if inUse > limit.softLimitBytes {
+                causeway_heap_trim()
+                inUse = causeway_heap_in_use()
+            }
+            let isOver = inUse > limit.softLimitBytes
+            heapIsOver.store(isOver, ordering: .relaxed)
+            heapBytesGauge.record(inUse)
+            if isOver != wasOver {
+                if isOver {
+                    logger.warning("heap over the memory limiter's soft limit; refusing data", metadata: ["heap_bytes": "\(inUse)", "soft_limit_bytes": "\(limit.softLimitBytes)"])
+                } else {
+                    logger.info("heap back under the memory limiter's soft limit; taking data", metadata: ["heap_bytes": "\(inUse)"])
+                }
+                wasOver = isOver
+            }
+            try? await Task.sleep(for: limit.checkInterval)
         }
     }
 

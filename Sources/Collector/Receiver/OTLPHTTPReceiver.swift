@@ -41,6 +41,8 @@ struct OTLPHTTPReceiver: Sendable {
     private let refusedSpans = Counter(label: "causeway_receiver_refused_spans_total", dimensions: [("receiver", "otlp")])
     private let acceptedLogs = Counter(label: "causeway_receiver_accepted_log_records_total", dimensions: [("receiver", "otlp")])
     private let refusedLogs = Counter(label: "causeway_receiver_refused_log_records_total", dimensions: [("receiver", "otlp")])
+    /// Requests refused 429/503 before they were decoded, whose spans or records are therefore not counted.
+    private let refusedUndecoded = Counter(label: "causeway_receiver_refused_undecoded_requests_total", dimensions: [("receiver", "otlp")])
 
     init(
         pipeline: TelemetryPipeline, configuration: CollectorConfiguration.Receiver, retryAfterSeconds: Int,
@@ -97,7 +99,20 @@ struct OTLPHTTPReceiver: Sendable {
                 return status(.badRequest, RPCCode.invalidArgument, reason, encoding)
             }
         }
+        if let refusal = refusal(pipeline.admission(forReceived: bytes.readableBytes), encoding) {
+            refusedUndecoded.increment()
+            return refusal
+        }
         return isTraces ? receiveTraces(bytes, encoding) : receiveLogs(bytes, encoding)
+    }
+
+    /// The 429 or 503 answer for a refused request.
+    private func refusal(_ admission: PipelineAdmission, _ encoding: Encoding) -> Response? {
+        switch admission {
+        case .accepted: nil
+        case .full: status(.tooManyRequests, RPCCode.resourceExhausted, "the collector's memory limit is reached; retry later", encoding, headers: retryAfter)
+        case .closed: status(.serviceUnavailable, RPCCode.unavailable, "the collector is shutting down; retry later", encoding, headers: retryAfter)
+        }
     }
 
     private var servedPaths: String {
@@ -136,16 +151,9 @@ struct OTLPHTTPReceiver: Sendable {
             }
         }
         let count = traces.spanCount
-        if count > 0 {
-            switch pipeline.submit(traces, bytes: bytes.readableBytes) {
-            case .accepted: break
-            case .full:
-                refusedSpans.increment(by: count + rejected)
-                return status(.tooManyRequests, RPCCode.resourceExhausted, "the collector's pipeline is full; retry later", encoding, headers: retryAfter)
-            case .closed:
-                refusedSpans.increment(by: count + rejected)
-                return status(.serviceUnavailable, RPCCode.unavailable, "the collector is shutting down; retry later", encoding, headers: retryAfter)
-            }
+        if count > 0, let refusal = refusal(pipeline.submit(traces), encoding) {
+            refusedSpans.increment(by: count + rejected)
+            return refusal
         }
         acceptedSpans.increment(by: count)
         if rejected > 0 { refusedSpans.increment(by: rejected) }
@@ -168,16 +176,9 @@ struct OTLPHTTPReceiver: Sendable {
             return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportLogsServiceRequest: \(error)", encoding)
         }
         let count = logs.logRecordCount
-        if count > 0 {
-            switch pipeline.submit(logs, bytes: bytes.readableBytes) {
-            case .accepted: break
-            case .full:
-                refusedLogs.increment(by: count)
-                return status(.tooManyRequests, RPCCode.resourceExhausted, "the collector's pipeline is full; retry later", encoding, headers: retryAfter)
-            case .closed:
-                refusedLogs.increment(by: count)
-                return status(.serviceUnavailable, RPCCode.unavailable, "the collector is shutting down; retry later", encoding, headers: retryAfter)
-            }
+        if count > 0, let refusal = refusal(pipeline.submit(logs), encoding) {
+            refusedLogs.increment(by: count)
+            return refusal
         }
         acceptedLogs.increment(by: count)
         let response = ExportLogsServiceResponse()

@@ -16,6 +16,8 @@ struct ZipkinReceiver: Sendable {
 
     private let acceptedSpans = Counter(label: "causeway_receiver_accepted_spans_total", dimensions: [("receiver", "zipkin")])
     private let refusedSpans = Counter(label: "causeway_receiver_refused_spans_total", dimensions: [("receiver", "zipkin")])
+    /// Requests refused 429/503 before they were decoded, whose spans are therefore not counted.
+    private let refusedUndecoded = Counter(label: "causeway_receiver_refused_undecoded_requests_total", dimensions: [("receiver", "zipkin")])
 
     init(pipeline: TelemetryPipeline, configuration: CollectorConfiguration.Receiver, retryAfterSeconds: Int, logger: Logger) {
         self.pipeline = pipeline
@@ -51,6 +53,10 @@ struct ZipkinReceiver: Sendable {
             }
         }
         if bytes.readableBytes == 0 { return Response(status: .accepted) }
+        if let refusal = refusal(pipeline.admission(forReceived: bytes.readableBytes)) {
+            refusedUndecoded.increment()
+            return refusal
+        }
         let traces: ExportTraceServiceRequest
         do {
             traces = try bytes.withUnsafeReadableBytes { try ZipkinV2JSON.decode($0) }
@@ -58,18 +64,20 @@ struct ZipkinReceiver: Sendable {
             return .text(.badRequest, "cannot decode the Zipkin v2 JSON spans: \(error)")
         }
         let count = traces.spanCount
-        if count > 0 {
-            switch pipeline.submit(traces, bytes: bytes.readableBytes) {
-            case .accepted: break
-            case .full:
-                refusedSpans.increment(by: count)
-                return .text(.tooManyRequests, "the collector's pipeline is full; retry later", headers: [.retryAfter: String(retryAfterSeconds)])
-            case .closed:
-                refusedSpans.increment(by: count)
-                return .text(.serviceUnavailable, "the collector is shutting down; retry later", headers: [.retryAfter: String(retryAfterSeconds)])
-            }
+        if count > 0, let refusal = refusal(pipeline.submit(traces)) {
+            refusedSpans.increment(by: count)
+            return refusal
         }
         acceptedSpans.increment(by: count)
         return Response(status: .accepted)
+    }
+
+    /// The 429 or 503 answer for a refused request.
+    private func refusal(_ admission: PipelineAdmission) -> Response? {
+        switch admission {
+        case .accepted: nil
+        case .full: .text(.tooManyRequests, "the collector's memory limit is reached; retry later", headers: [.retryAfter: String(retryAfterSeconds)])
+        case .closed: .text(.serviceUnavailable, "the collector is shutting down; retry later", headers: [.retryAfter: String(retryAfterSeconds)])
+        }
     }
 }

@@ -5,11 +5,12 @@ package struct StitcherConfiguration: Sendable {
     /// How long finalized chains stay indexed so that late spans re-open the right chain.
     package var retention: Duration = .seconds(900)
     /// Bounds on open chains and open spans (placeholders included); past them the least
-    /// recently active chains are finalized early.
-    package var maxOpenChains = 200_000
-    package var maxOpenSpans = 2_000_000
+    /// recently active chains are finalized early. A held span costs about 300 bytes, so
+    /// the defaults keep the stitcher near 240 MiB, inside the default memory limiter.
+    package var maxOpenChains = 100_000
+    package var maxOpenSpans = 400_000
     /// Bound on spans kept for finalized chains within their retention.
-    package var maxRetainedSpans = 4_000_000
+    package var maxRetainedSpans = 400_000
     /// A produced message nobody consumed within this window (after the producer span's
     /// end) is reported missing.
     package var unconsumedWindow: Duration = .seconds(60)

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+package import GRDB
 package import Logging
 import Metrics
 package import Telemetry
@@ -7,7 +7,8 @@ package import Telemetry
 /// The embedded store: SQLite (WAL) under `DATA_DIR/collector/store.sqlite`.
 ///
 /// Each span is kept whole, as the protobuf of a one-span `ExportTraceServiceRequest`
-/// (its resource and scope included), beside the columns queries filter on; logs likewise.
+/// (its resource and scope included, encoded once per group by `forEachSpanRequest`),
+/// beside the columns queries filter on; logs likewise.
 /// So the query API gives back every field that was received.
 package final class TelemetryStore: TelemetryConsumer {
     package let name = "store"
@@ -44,6 +45,11 @@ package final class TelemetryStore: TelemetryConsumer {
             // WAL is DatabasePool's default; NORMAL is durable across application crashes
             // in WAL mode and much cheaper than FULL.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if !db.configuration.readonly {
+                // The writer's index pages stay cached rather than being read back from
+                // the file for every insert; 32 MiB (readers keep SQLite's 2 MB default).
+                try db.execute(sql: "PRAGMA cache_size = -32768")
+            }
         }
         pool = try DatabasePool(path: (directory as NSString).appendingPathComponent("store.sqlite"), configuration: configuration)
         self.retention = retention
@@ -52,7 +58,7 @@ package final class TelemetryStore: TelemetryConsumer {
         try Self.migrator.migrate(pool)
     }
 
-    static var migrator: DatabaseMigrator {
+    package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -112,6 +118,40 @@ package final class TelemetryStore: TelemetryConsumer {
                 """)
         }
         registerChainMigration(&migrator)
+        // v1 kept spans WITHOUT ROWID, ordered by their random trace IDs with each span's
+        // whole body in the key's B-tree: every insert landed on a random page, so the
+        // writer spent its time reading and splitting pages. Spans now append in rowid
+        // order, and a narrow unique index finds them by ID.
+        migrator.registerMigration("v3-spans-rowid") { db in
+            try db.execute(sql: """
+                CREATE TABLE spans_by_rowid (
+                    id INTEGER PRIMARY KEY,
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    parent_span_id TEXT,
+                    service TEXT NOT NULL,
+                    operation TEXT NOT NULL,
+                    kind INTEGER NOT NULL,
+                    start_ns INTEGER NOT NULL,
+                    duration_ns INTEGER NOT NULL,
+                    status INTEGER NOT NULL,
+                    correlation_id TEXT,
+                    body BLOB NOT NULL
+                );
+                INSERT INTO spans_by_rowid (trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns, status, correlation_id, body)
+                    SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns, status, correlation_id, body
+                    FROM spans ORDER BY start_ns;
+                DROP TABLE spans;
+                ALTER TABLE spans_by_rowid RENAME TO spans;
+                CREATE UNIQUE INDEX spans_id ON spans(trace_id, span_id);
+                CREATE INDEX spans_service_start ON spans(service, start_ns);
+                CREATE INDEX spans_service_operation_start ON spans(service, operation, start_ns);
+                CREATE INDEX spans_start ON spans(start_ns);
+                CREATE INDEX spans_duration ON spans(duration_ns);
+                CREATE INDEX spans_status ON spans(status);
+                CREATE INDEX spans_correlation ON spans(correlation_id) WHERE correlation_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -130,34 +170,24 @@ package final class TelemetryStore: TelemetryConsumer {
             let insertLink = try db.cachedStatement(sql: """
                 INSERT INTO span_links (source_trace_id, source_span_id, target_trace_id, target_span_id, start_ns) VALUES (?, ?, ?, ?, ?)
                 """)
-            for resourceSpans in traces.resourceSpans {
+            try traces.forEachSpanRequest { resourceSpans, span, body in
                 let service = resourceSpans.resource?.serviceName ?? "unknown_service"
                 services.insert(service)
-                for scopeSpans in resourceSpans.scopeSpans {
-                    for span in scopeSpans.spans {
-                        let single = ExportTraceServiceRequest(resourceSpans: [
-                            ResourceSpans(
-                                resource: resourceSpans.resource,
-                                scopeSpans: [ScopeSpans(scope: scopeSpans.scope, spans: [span], schemaURL: scopeSpans.schemaURL)],
-                                schemaURL: resourceSpans.schemaURL)
-                        ])
-                        let traceID = span.traceID.hex
-                        let spanID = span.spanID.hex
-                        let start = Int64(clamping: span.startTimeUnixNano)
-                        try insertSpan.execute(arguments: [
-                            traceID, spanID, span.parentSpanID.map(\.hex), service, span.name, Int(span.kind.rawValue),
-                            start, Int64(clamping: span.durationNanos), Int(span.status.code.rawValue),
-                            correlation.value(record: span.attributes, resource: resourceSpans.resource?.attributes),
-                            Data(single.protobufBytes()),
-                        ])
-                        // A span sent twice (a client retrying) is kept once, links included.
-                        guard db.changesCount > 0 else { continue }
-                        written += 1
-                        operations.insert(OperationKey(service: service, name: span.name, kind: span.kind.rawValue))
-                        for link in span.links {
-                            try insertLink.execute(arguments: [traceID, spanID, link.traceID.hex, link.spanID.hex, start])
-                        }
-                    }
+                let traceID = span.traceID.hex
+                let spanID = span.spanID.hex
+                let start = Int64(clamping: span.startTimeUnixNano)
+                try insertSpan.execute(arguments: [
+                    traceID, spanID, span.parentSpanID.map(\.hex), service, span.name, Int(span.kind.rawValue),
+                    start, Int64(clamping: span.durationNanos), Int(span.status.code.rawValue),
+                    correlation.value(record: span.attributes, resource: resourceSpans.resource?.attributes),
+                    Data(body),
+                ])
+                // A span sent twice (a client retrying) is kept once, links included.
+                guard db.changesCount > 0 else { return }
+                written += 1
+                operations.insert(OperationKey(service: service, name: span.name, kind: span.kind.rawValue))
+                for link in span.links {
+                    try insertLink.execute(arguments: [traceID, spanID, link.traceID.hex, link.spanID.hex, start])
                 }
             }
             let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO services (name) VALUES (?)")
@@ -179,29 +209,19 @@ package final class TelemetryStore: TelemetryConsumer {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO logs (time_ns, trace_id, span_id, service, severity, correlation_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-            for resourceLogs in logs.resourceLogs {
+            try logs.forEachLogRecordRequest { resourceLogs, record, body in
                 let service = resourceLogs.resource?.serviceName ?? "unknown_service"
                 services.insert(service)
-                for scopeLogs in resourceLogs.scopeLogs {
-                    for record in scopeLogs.logRecords {
-                        let single = ExportLogsServiceRequest(resourceLogs: [
-                            ResourceLogs(
-                                resource: resourceLogs.resource,
-                                scopeLogs: [ScopeLogs(scope: scopeLogs.scope, logRecords: [record], schemaURL: scopeLogs.schemaURL)],
-                                schemaURL: resourceLogs.schemaURL)
-                        ])
-                        let time = record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano
-                        try insert.execute(arguments: [
-                            Int64(clamping: time),
-                            record.traceID.flatMap { $0.isValid ? $0.hex : nil },
-                            record.spanID.flatMap { $0.isValid ? $0.hex : nil },
-                            service, Int(record.severityNumber.rawValue),
-                            correlation.value(record: record.attributes, resource: resourceLogs.resource?.attributes),
-                            Data(single.protobufBytes()),
-                        ])
-                        written += 1
-                    }
-                }
+                let time = record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano
+                try insert.execute(arguments: [
+                    Int64(clamping: time),
+                    record.traceID.flatMap { $0.isValid ? $0.hex : nil },
+                    record.spanID.flatMap { $0.isValid ? $0.hex : nil },
+                    service, Int(record.severityNumber.rawValue),
+                    correlation.value(record: record.attributes, resource: resourceLogs.resource?.attributes),
+                    Data(body),
+                ])
+                written += 1
             }
             let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO services (name) VALUES (?)")
             for service in services { try insertService.execute(arguments: [service]) }

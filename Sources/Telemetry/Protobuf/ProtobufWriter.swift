@@ -27,6 +27,16 @@ struct ReverseProtobufWriter: ~Copyable {
         Array(UnsafeRawBufferPointer(start: storage + start, count: count))
     }
 
+    /// Lends the encoding so far, front to back, without copying it.
+    func withBytes<Result, Failure: Error>(_ body: (UnsafeRawBufferPointer) throws(Failure) -> Result) throws(Failure) -> Result {
+        try body(UnsafeRawBufferPointer(start: storage + start, count: count))
+    }
+
+    /// Forgets what was written and keeps the storage, for the next message.
+    mutating func removeAll() {
+        start = capacity
+    }
+
     @inline(__always)
     private mutating func reserve(_ byteCount: Int) {
         if start < byteCount { grow(byteCount) }

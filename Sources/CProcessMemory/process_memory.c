@@ -1,0 +1,25 @@
+#include "process_memory.h"
+
+#if defined(__linux__)
+// Brings in <features.h>, which defines __GLIBC__ on glibc systems.
+#include <malloc.h>
+#endif
+
+#if defined(__GLIBC__)
+size_t causeway_heap_in_use(void) {
+    // mallinfo2 (glibc 2.33+) counts in size_t, so it does not wrap past 4 GiB as mallinfo does.
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
+void causeway_heap_trim(void) {
+    malloc_trim(0);
+}
+#else
+size_t causeway_heap_in_use(void) {
+    return 0;
+}
+
+void causeway_heap_trim(void) {
+}
+#endif

@@ -1,0 +1,82 @@
+// Splitting a request into one-record requests, for a store that keeps each span or log
+// record whole with its resource and scope. The resource and scope are encoded once per
+// group rather than once per record, and one buffer serves every record.
+
+extension ExportTraceServiceRequest {
+    /// Calls `body` for each span with the protobuf of a one-span `ExportTraceServiceRequest`
+    /// holding that span, its resource and its scope: the bytes `protobufBytes()` gives
+    /// for such a request. The bytes are valid only during the call.
+    public func forEachSpanRequest<Failure: Error>(
+        _ body: (_ resourceSpans: ResourceSpans, _ span: Span, _ protobuf: UnsafeRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        var writer = ReverseProtobufWriter(capacity: 4096)
+        for resourceSpans in self.resourceSpans {
+            let resource = resourceSpans.resource.map(encodedAsFieldOne)
+            for scopeSpans in resourceSpans.scopeSpans {
+                let scope = scopeSpans.scope.map(encodedAsFieldOne)
+                for span in scopeSpans.spans {
+                    writer.removeAll()
+                    // ResourceSpans { resource = 1; scope_spans = 2; schema_url = 3 }, last field first.
+                    writer.writeString(3, resourceSpans.schemaURL)
+                    let scopeMark = writer.count
+                    writer.writeString(3, scopeSpans.schemaURL)
+                    let spanMark = writer.count
+                    writer.encode(span)
+                    writer.writeLengthAndKey(2, since: spanMark)
+                    if let scope { scope.withUnsafeBytes { writer.writeRaw($0) } }
+                    writer.writeLengthAndKey(2, since: scopeMark)
+                    if let resource { resource.withUnsafeBytes { writer.writeRaw($0) } }
+                    writer.writeLengthAndKey(1, since: 0)
+                    try writer.withBytes { (bytes) throws(Failure) in try body(resourceSpans, span, bytes) }
+                }
+            }
+        }
+    }
+}
+
+extension ExportLogsServiceRequest {
+    /// Calls `body` for each log record with the protobuf of a one-record
+    /// `ExportLogsServiceRequest` holding that record, its resource and its scope: the
+    /// bytes `protobufBytes()` gives for such a request. The bytes are valid only during the call.
+    public func forEachLogRecordRequest<Failure: Error>(
+        _ body: (_ resourceLogs: ResourceLogs, _ record: LogRecord, _ protobuf: UnsafeRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        var writer = ReverseProtobufWriter(capacity: 2048)
+        for resourceLogs in self.resourceLogs {
+            let resource = resourceLogs.resource.map(encodedAsFieldOne)
+            for scopeLogs in resourceLogs.scopeLogs {
+                let scope = scopeLogs.scope.map(encodedAsFieldOne)
+                for record in scopeLogs.logRecords {
+                    writer.removeAll()
+                    // ResourceLogs { resource = 1; scope_logs = 2; schema_url = 3 }, last field first.
+                    writer.writeString(3, resourceLogs.schemaURL)
+                    let scopeMark = writer.count
+                    writer.writeString(3, scopeLogs.schemaURL)
+                    let recordMark = writer.count
+                    writer.encode(record)
+                    writer.writeLengthAndKey(2, since: recordMark)
+                    if let scope { scope.withUnsafeBytes { writer.writeRaw($0) } }
+                    writer.writeLengthAndKey(2, since: scopeMark)
+                    if let resource { resource.withUnsafeBytes { writer.writeRaw($0) } }
+                    writer.writeLengthAndKey(1, since: 0)
+                    try writer.withBytes { (bytes) throws(Failure) in try body(resourceLogs, record, bytes) }
+                }
+            }
+        }
+    }
+}
+
+/// A resource or scope as field 1 of its parent message, key and length included.
+private func encodedAsFieldOne(_ resource: Resource) -> [UInt8] {
+    var writer = ReverseProtobufWriter(capacity: 256)
+    writer.encode(resource)
+    writer.writeLengthAndKey(1, since: 0)
+    return writer.bytes()
+}
+
+private func encodedAsFieldOne(_ scope: InstrumentationScope) -> [UInt8] {
+    var writer = ReverseProtobufWriter(capacity: 128)
+    writer.encode(scope)
+    writer.writeLengthAndKey(1, since: 0)
+    return writer.bytes()
+}
