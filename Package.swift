@@ -218,6 +218,11 @@ let package = Package(
             dependencies: [
                 "Collector",
                 "Telemetry",
+                // The stitcher's scenarios with spans from our own SDK (SDKChainScenarioTests).
+                "EventTracing",
+                "EventTracingOTLP",
+                "EventTracingHTTP",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -29,12 +29,59 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
     var collectorArgument: [String] = []
 
+    @Flag(help: "Run the load twice, with the chain stitcher in the traces pipeline and without it, and print both costs and their ratio.")
+    var compareStitching = false
+
     func run() async throws {
+        guard compareStitching else {
+            let figures = try await measure(collectorArguments: collectorArgument)
+            print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
+            figures.print()
+            return
+        }
+        // Two config files identical but for the stitcher, so that nothing else differs
+        // between the runs (the memory limiter and the store use their defaults in both).
+        let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var runs: [(label: String, figures: IngestFigures)] = []
+        for (label, processors) in [("stitching on", "[memory_limiter, stitcher]"), ("stitching off", "[memory_limiter]")] {
+            let path = (folder as NSString).appendingPathComponent(label.replacingOccurrences(of: " ", with: "-") + ".yaml")
+            try Self.collectorConfiguration(processors: processors).write(toFile: path, atomically: true, encoding: .utf8)
+            runs.append((label, try await measure(collectorArguments: ["--config", path] + collectorArgument)))
+        }
+        print("connections:              \(connections), \(seconds) s per run, standard 512-span protobuf request, store on")
+        for (label, figures) in runs {
+            print("-- \(label)")
+            figures.print()
+        }
+        let on = runs[0].figures.cpuMicrosPerAcceptedSpan, off = runs[1].figures.cpuMicrosPerAcceptedSpan
+        print(String(format: "stitching on / off:       %.3f (CPU per accepted span, %.2f µs vs %.2f µs)", off > 0 ? on / off : 0, on, off))
+    }
+
+    /// A collector config whose traces pipeline lists `processors`; every other key is a default.
+    static func collectorConfiguration(processors: String) -> String {
+        """
+        service:
+          pipelines:
+            traces:
+              receivers: [otlp, zipkin]
+              processors: \(processors)
+            logs:
+              receivers: [otlp]
+              processors: [memory_limiter]
+        processors:
+          memory_limiter: {}
+        """
+    }
+
+    /// Starts a collector with `collectorArguments`, loads it for `seconds`, stops it.
+    func measure(collectorArguments: [String]) async throws -> IngestFigures {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dataDirectory = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-\(UUID().uuidString)")
         let collector = Process()
         collector.executableURL = URL(fileURLWithPath: executable)
-        collector.arguments = ["collector", "--data-dir", dataDirectory, "--otlp-port", "0", "--zipkin-port", "0", "--http-port", "0"] + collectorArgument
+        collector.arguments = ["collector", "--data-dir", dataDirectory, "--otlp-port", "0", "--zipkin-port", "0", "--http-port", "0"] + collectorArguments
         let output = Pipe()
         collector.standardOutput = output
         try collector.run()
@@ -97,17 +144,32 @@ struct IngestBench: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         let after = try ProcessFigures(pid: collector.processIdentifier)
-        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let cpu = after.cpuSeconds - before.cpuSeconds
-        print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
-        print("accepted spans:           \(totals.accepted) (\(Int(Double(totals.accepted) / wall)) spans/s)")
-        print("refused spans (429/503):  \(totals.refused)")
-        print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpu, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0))
-        print("collector peak RSS:       \(after.peakRSSKiB / 1024) MiB")
         try await client.shutdown()
         // The collector drains what it accepted into the store before it exits.
         collector.terminate()
         collector.waitUntilExit()
+        return IngestFigures(
+            accepted: totals.accepted, refused: totals.refused,
+            wallSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRSSKiB: after.peakRSSKiB)
+    }
+}
+
+/// What one load run measured of the collector.
+struct IngestFigures {
+    var accepted: Int
+    var refused: Int
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSKiB: Int
+
+    var cpuMicrosPerAcceptedSpan: Double { accepted > 0 ? cpuSeconds / Double(accepted) * 1e6 : 0 }
+
+    func print() {
+        Swift.print("accepted spans:           \(accepted) (\(Int(Double(accepted) / wallSeconds)) spans/s)")
+        Swift.print("refused spans (429/503):  \(refused)")
+        Swift.print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpuSeconds, cpuMicrosPerAcceptedSpan, cpuMicrosPerAcceptedSpan))
+        Swift.print("collector peak RSS:       \(peakRSSKiB / 1024) MiB")
     }
 }
 
