@@ -458,6 +458,72 @@ import Tracing
         }
     }
 
+    @Test func spansArrivingConsumersFirstFormTheSameChain() async throws {
+        try await withCollector(Self.shortWindows) { collector in
+            let order = SDKService("order", otlp: collector.otlp)
+            let inventory = SDKService("inventory", otlp: collector.otlp)
+            let payment = SDKService("payment", otlp: collector.otlp)
+            let t = self.t
+            let (placed, sent) = await order.send("orders", 0, 1, at: t, correlationID: "order-27")
+            let stock = Captured<(Record, SpanRefHex)>()
+            let reserve = await inventory.process(placed, topic: "orders", 10, 15, at: t) { _ in
+                stock.value = await inventory.send("stock", 12, 13, at: t)
+            }
+            let (stockRecord, stockSpan) = try #require(stock.value)
+            let charge = await payment.process(stockRecord, topic: "stock", 20, 25, at: t)
+            // Exported last hop first: each consumer arrives before the producer it links to.
+            await payment.flush()
+            await inventory.flush()
+            await order.flush()
+
+            let summary = try #require(try await finalized(collector, "correlation_id=order-27").only)
+            #expect(summary["chainID"] as? String == sent.traceID)
+            #expect(summary["status"] as? String == "complete")
+            #expect(summary["revision"] as? Int == 1)
+            #expect(summary["rootService"] as? String == "order")
+            #expect([summary["spanCount"], summary["hopCount"], summary["missingCount"], summary["endToEndNanos"]].map { $0 as? Int } == [4, 2, 0, 25 * ms])
+            let chain = try await detail(collector, charge.traceID)
+            #expect(chain["chainID"] as? String == sent.traceID)
+            #expect(hopShapes(chain) == [
+                HopShape("orders", "order", sent, [Delivered(reserve, "inventory", wait: 9 * ms)]),
+                HopShape("stock", "inventory", stockSpan, [Delivered(charge, "payment", wait: 7 * ms)]),
+            ])
+            #expect(chain["criticalPath"] as? [Int] == [0, 1])
+            for service in [order, inventory, payment] { await service.shutdown() }
+        }
+    }
+
+    @Test func consumerTenMinutesLateReopensTheFinalizedChain() async throws {
+        try await withCollector(Self.shortWindows) { collector in
+            let checkout = SDKService("checkout", otlp: collector.otlp)
+            let shipping = SDKService("shipping", otlp: collector.otlp)
+            let archive = SDKService("archive", otlp: collector.otlp)
+            let t = self.t
+            let minute: UInt64 = 60_000
+            let (placed, sent) = await checkout.send("orders", 0, 2, at: t, correlationID: "order-28")
+            let shipped = await shipping.process(placed, topic: "orders", 5, 9, at: t)
+            await checkout.flush()
+            await shipping.flush()
+            let first = try #require(try await finalized(collector, "correlation_id=order-28").only)
+            #expect([first["revision"], first["spanCount"], first["endToEndNanos"]].map { $0 as? Int } == [1, 2, 9 * ms])
+
+            // Processed ten minutes after it was sent, arriving after the chain was finalized.
+            let archived = await archive.process(placed, topic: "orders", 2 + 10 * minute, 5 + 10 * minute, at: t)
+            await archive.flush()
+            let second = try #require(try await finalized(collector, "correlation_id=order-28") { $0.first?["revision"] as? Int == 2 }.only)
+            #expect(second["chainID"] as? String == sent.traceID)
+            #expect([second["spanCount"], second["hopCount"], second["fanOutHops"]].map { $0 as? Int } == [3, 1, 1])
+            #expect(second["status"] as? String == "complete")
+            #expect(second["endToEndNanos"] as? Int == Int(10 * minute) * ms + 5 * ms)
+            #expect(hopShapes(try await detail(collector, archived.traceID)) == [
+                HopShape("orders", "checkout", sent, [
+                    Delivered(shipped, "shipping", wait: 3 * ms), Delivered(archived, "archive", wait: Int(10 * minute) * ms),
+                ])
+            ])
+            for service in [checkout, shipping, archive] { await service.shutdown() }
+        }
+    }
+
     // MARK: Reading the API
 
     struct Delivered: Equatable, CustomStringConvertible {
