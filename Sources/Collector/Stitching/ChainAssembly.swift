@@ -11,7 +11,7 @@ extension ChainStitcher {
     /// Computes a chain's figures from its members. `waitUntil` is the latest end of a
     /// consume window still running for a message nobody consumed yet.
     func assemble(root: Int32, now: UInt64, open: Bool) -> (chain: Chain, waitUntil: UInt64?) {
-        let state = chainStates[root]!
+        let state = chainState(ofRoot: root)
         var members: [Int32] = []
         members.reserveCapacity(state.spanCount)
         var slot = root

@@ -25,3 +25,14 @@ import Testing
     #expect(index.count == reference.count)
     #expect(keys.allSatisfy { index[$0] == reference[$0] })
 }
+
+@Test func spanIndexInsertIfAbsentKeepsTheFirstSlot() {
+    var index = SpanIndex()
+    let key = SpanKey(trace: TraceKey(high: 1, low: 2), span: 0)
+    index.insertIfAbsent(key, 7)
+    index.insertIfAbsent(key, 9)
+    #expect(index[key] == 7)
+    #expect(index.count == 1)
+    index.insert(key, 9)
+    #expect(index[key] == 9)
+}
