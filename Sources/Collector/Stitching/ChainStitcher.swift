@@ -36,7 +36,9 @@ package struct ChainStitcher {
     var extraLinks: [Int32: [Int32]] = [:]
     var strings = InternedStrings()
     /// Whether each interned topic matches a dead-letter pattern, decided once per topic.
-    var deadLetterTopics: [Int32: Bool] = [:]
+    /// By interned string ID: 0 not decided yet, 1 no, 2 yes (an array read per span where a
+    /// dictionary would hash twice).
+    var deadLetterTopics: [UInt8] = []
     /// Open chains by due time; one live entry per open chain, stale ones skipped on pop.
     var due = DueHeap()
     /// Finalized chains in finalization order, for retention expiry.
@@ -133,9 +135,9 @@ package struct ChainStitcher {
                 if case .string(let topic) = attribute.value {
                     let id = strings.intern(topic)
                     node.topic = id
-                    let deadLetter = deadLetterTopics[id] ?? configuration.isDeadLetterTopic(topic)
-                    deadLetterTopics[id] = deadLetter
-                    if deadLetter { node.flags |= SpanNode.deadLetter }
+                    if deadLetterTopics.count <= Int(id) { deadLetterTopics += repeatElement(0, count: Int(id) + 1 - deadLetterTopics.count) }
+                    if deadLetterTopics[Int(id)] == 0 { deadLetterTopics[Int(id)] = configuration.isDeadLetterTopic(topic) ? 2 : 1 }
+                    if deadLetterTopics[Int(id)] == 2 { node.flags |= SpanNode.deadLetter }
                 }
             case "messaging.destination.partition.id", "messaging.kafka.destination.partition":
                 if let value = attribute.value.integer { node.partition = Int32(truncatingIfNeeded: value) }
@@ -596,12 +598,25 @@ struct DueHeap {
 struct InternedStrings {
     var ids: [String: Int32] = [:]
     var values: [String] = []
+    /// Recently interned IDs, direct-mapped by length and first and last byte: a hit costs
+    /// one comparison of the text instead of hashing it (SipHash), and the few names,
+    /// services, topics and groups of a deployment nearly always hit.
+    var recent = [Int32](repeating: -1, count: 256)
 
     mutating func intern(_ text: String) -> Int32 {
-        if let id = ids[text] { return id }
-        let id = Int32(values.count)
-        values.append(text)
-        ids[text] = id
+        let utf8 = text.utf8
+        let position = Int(truncatingIfNeeded: (utf8.count &* 31 &+ Int(utf8.first ?? 0) &* 7 &+ Int(utf8.last ?? 0)) & 255)
+        let cached = recent[position]
+        if cached >= 0, values[Int(cached)] == text { return cached }
+        let id: Int32
+        if let found = ids[text] {
+            id = found
+        } else {
+            id = Int32(values.count)
+            values.append(text)
+            ids[text] = id
+        }
+        recent[position] = id
         return id
     }
 

@@ -36,3 +36,13 @@ import Testing
     index.insert(key, 9)
     #expect(index[key] == 9)
 }
+
+@Test func internedStringsKeepOneIDPerTextWhenRecentSlotsCollide() {
+    var strings = InternedStrings()
+    // Same length, first and last byte: the same slot of the recent-ID cache.
+    let texts = ["orders-a", "orders-b", "oXXXXXXa", "orders-a", "oXXXXXXa", "orders-b"]
+    let ids = texts.map { strings.intern($0) }
+    #expect(ids == [0, 1, 2, 0, 2, 1])
+    #expect(strings.values == ["orders-a", "orders-b", "oXXXXXXa"])
+    #expect(strings[2] == "oXXXXXXa")
+}
