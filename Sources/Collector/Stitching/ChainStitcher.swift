@@ -32,7 +32,10 @@ package struct ChainStitcher {
     var correlations: [Int32: String] = [:]
     /// Chain IDs a chain was emitted under, by root slot (see `Chain.supersedes`).
     var emitted: [Int32: [ChainID]] = [:]
-    var messageIDs: [Int32: String] = [:]
+    /// Message ID texts in a pool indexed from the node (`SpanNode.messageID`): an array
+    /// write per messaging span where a dictionary insert used to hash the slot.
+    var messageIDTexts: [String] = []
+    var freeMessageIDs: [Int32] = []
     var extraLinks: [Int32: [Int32]] = [:]
     var strings = InternedStrings()
     /// Whether each interned topic matches a dead-letter pattern, decided once per topic.
@@ -79,10 +82,11 @@ package struct ChainStitcher {
         return nodes.capacity * MemoryLayout<SpanNode>.stride
             + freeSlots.capacity * 4
             + index.capacity * SpanIndex.bytesPerBucket + chains.capacity * MemoryLayout<ChainState>.stride + freeChains.capacity * 4
-            + table(correlations) + table(emitted) + table(messageIDs) + table(extraLinks)
+            + messageIDTexts.capacity * MemoryLayout<String>.stride + freeMessageIDs.capacity * 4
+            + table(correlations) + table(emitted) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
-            + messageIDs.values.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
+            + messageIDTexts.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
     }
 
     // MARK: Ingest
@@ -160,7 +164,6 @@ package struct ChainStitcher {
                 node.flags |= SpanNode.duplicateSkipped
             }
         }
-        if let messageID { node.messageIDHash = StableHash.of(messageID) }
 
         let slot: Int32
         if let existing = index[key] {
@@ -179,7 +182,15 @@ package struct ChainStitcher {
             index.insert(key, slot)
             startChain(at: slot, now: now)
         }
-        if let messageID { messageIDs[slot] = messageID }
+        if let messageID {
+            if let free = freeMessageIDs.popLast() {
+                messageIDTexts[Int(free)] = messageID
+                nodes[Int(slot)].messageID = free
+            } else {
+                messageIDTexts.append(messageID)
+                nodes[Int(slot)].messageID = Int32(messageIDTexts.count - 1)
+            }
+        }
         index.insertIfAbsent(SpanKey(trace: key.trace, span: 0), slot)
 
         var root = find(slot)
@@ -436,7 +447,10 @@ package struct ChainStitcher {
             index.remove(node.key)
             let traceEntry = SpanKey(trace: node.key.trace, span: 0)
             if node.isReceived, index[traceEntry] == slot { index.remove(traceEntry) }
-            if node.messageIDHash != 0 { messageIDs.removeValue(forKey: slot) }
+            if node.messageID >= 0 {
+                messageIDTexts[Int(node.messageID)] = ""
+                freeMessageIDs.append(node.messageID)
+            }
             if node.linkTarget >= 0 { extraLinks.removeValue(forKey: slot) }
             freeSlots.append(slot)
             slot = node.nextMember
@@ -508,7 +522,7 @@ struct SpanNode {
     var end: UInt64 = 0
     var offset: Int64 = -1
     var messageTimestamp: UInt64 = 0
-    var messageIDHash: UInt64 = 0
+
     var unionParent: Int32 = -1
     var nextMember: Int32 = -1
     var linkTarget: Int32 = -1
@@ -517,12 +531,17 @@ struct SpanNode {
     var topic: Int32 = -1
     var group: Int32 = -1
     var partition: Int32 = -1
+    /// The `messaging.message.id` of the span: its index in `messageIDTexts`, or -1.
+    var messageID: Int32 = -1
     /// At a chain's root: its state's index in `chains` (in what was padding: no bytes added).
     var chain: Int32 = -1
     var kind: UInt8 = 0
     var flags: UInt8 = 0
 
     init(key: SpanKey) { self.key = key }
+
+    /// Whether the span carried a message ID; its text is `messageIDTexts[messageID]`.
+    var hasMessageID: Bool { messageID >= 0 }
     var isReceived: Bool { flags & SpanNode.received != 0 }
 }
 
