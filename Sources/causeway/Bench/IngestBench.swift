@@ -152,8 +152,12 @@ struct IngestBench: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         var after = try ProcessFigures(pid: collector.processIdentifier)
+        var drainSeconds = 0.0
         if drain {
+            let drainStart = ContinuousClock.now
             after = try await Self.idle(pid: collector.processIdentifier, from: after)
+            let drained = ContinuousClock.now - drainStart
+            drainSeconds = Double(drained.components.seconds) + Double(drained.components.attoseconds) / 1e18
         }
         try await client.shutdown()
         // The collector drains what it accepted into the store before it exits.
@@ -162,17 +166,17 @@ struct IngestBench: AsyncParsableCommand {
         return IngestFigures(
             accepted: totals.accepted, refused: totals.refused,
             wallSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-            cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRSSKiB: after.peakRSSKiB)
+            cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRSSKiB: after.peakRSSKiB, drainSeconds: drainSeconds)
     }
 }
 
 extension IngestBench {
     /// The figures of `pid` once it used at most one clock tick (10 ms) of CPU in half a
     /// second: at least 3 s after `from`, which covers a 1 s idle window and the stitcher's
-    /// 1 s tick, and at most 60 s.
+    /// 1 s tick, and at most 10 minutes.
     static func idle(pid: Int32, from: ProcessFigures) async throws -> ProcessFigures {
         var last = from
-        for round in 0..<120 {
+        for round in 0..<1200 {
             try await Task.sleep(for: .milliseconds(500))
             let now = try ProcessFigures(pid: pid)
             let quiet = now.cpuSeconds - last.cpuSeconds < 0.015
@@ -190,6 +194,8 @@ struct IngestFigures {
     var wallSeconds: Double
     var cpuSeconds: Double
     var peakRSSKiB: Int
+    /// How long the collector stayed busy after the load (0 when not waited for).
+    var drainSeconds = 0.0
 
     var cpuMicrosPerAcceptedSpan: Double { accepted > 0 ? cpuSeconds / Double(accepted) * 1e6 : 0 }
 
@@ -198,6 +204,7 @@ struct IngestFigures {
         Swift.print("refused spans (429/503):  \(refused)")
         Swift.print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpuSeconds, cpuMicrosPerAcceptedSpan, cpuMicrosPerAcceptedSpan))
         Swift.print("collector peak RSS:       \(peakRSSKiB / 1024) MiB")
+        if drainSeconds > 0 { Swift.print(String(format: "busy after the load:      %.1f s", drainSeconds)) }
     }
 }
 
