@@ -26,6 +26,9 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Seconds of load.")
     var seconds = 10
 
+    @Option(help: "Spans per second offered in all (0: as fast as the collector answers). Below the collector's capacity no request is refused, so runs compare the same work.")
+    var rate = 0
+
     @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
     var collectorArgument: [String] = []
 
@@ -35,7 +38,7 @@ struct IngestBench: AsyncParsableCommand {
     func run() async throws {
         guard compareStitching else {
             let figures = try await measure(collectorArguments: collectorArgument)
-            print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
+            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), standard 512-span protobuf request, store on")
             figures.print()
             return
         }
@@ -50,7 +53,7 @@ struct IngestBench: AsyncParsableCommand {
             try Self.collectorConfiguration(processors: processors).write(toFile: path, atomically: true, encoding: .utf8)
             runs.append((label, try await measure(collectorArguments: ["--config", path] + collectorArgument, drain: true)))
         }
-        print("connections:              \(connections), \(seconds) s per run, standard 512-span protobuf request, store on")
+        print("connections:              \(connections), \(seconds) s per run, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), standard 512-span protobuf request, store on")
         print("CPU counted until the collector is idle again (chains finalized after a 1 s idle window and stored)")
         for (label, figures) in runs {
             print("-- \(label)")
@@ -121,7 +124,15 @@ struct IngestBench: AsyncParsableCommand {
                     var accepted = 0
                     var refused = 0
                     var round: UInt64 = 0
+                    // Each connection's share of the rate, one standard request at a time.
+                    let interval: Duration? = rate > 0
+                        ? .nanoseconds(Int64(Double(StandardRequest.spanCount * connections) / Double(rate) * 1e9)) : nil
                     while ContinuousClock.now < deadline {
+                        if let interval {
+                            let due = start + interval * Int(round)
+                            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+                            guard ContinuousClock.now < deadline else { break }
+                        }
                         round += 1
                         var request = template
                         let salt = (UInt64(connection) << 48) | round
