@@ -32,13 +32,19 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
     var collectorArgument: [String] = []
 
+    @Option(help: "standard: the standard 512-span request, fresh trace IDs each time (every span its own chain, linking to a span never sent); chains: the stitcher benchmark's chains (1–4 hops, fan-out, retries, an HTTP call; about 7 spans a chain), shuffled and sent 512 spans a request.")
+    var workload = "standard"
+
     @Flag(help: "Run the load twice, with the chain stitcher in the traces pipeline and without it, and print both costs and their ratio.")
     var compareStitching = false
 
     func run() async throws {
+        guard ["standard", "chains"].contains(workload) else {
+            throw ValidationError("--workload must be standard or chains, got \(workload)")
+        }
         guard compareStitching else {
             let figures = try await measure(collectorArguments: collectorArgument)
-            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), standard 512-span protobuf request, store on")
+            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on")
             figures.print()
             return
         }
@@ -53,7 +59,7 @@ struct IngestBench: AsyncParsableCommand {
             try Self.collectorConfiguration(processors: processors).write(toFile: path, atomically: true, encoding: .utf8)
             runs.append((label, try await measure(collectorArguments: ["--config", path] + collectorArgument, drain: true)))
         }
-        print("connections:              \(connections), \(seconds) s per run, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), standard 512-span protobuf request, store on")
+        print("connections:              \(connections), \(seconds) s per run, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on")
         print("CPU counted until the collector is idle again (chains finalized after a 1 s idle window and stored)")
         for (label, figures) in runs {
             print("-- \(label)")
@@ -117,6 +123,10 @@ struct IngestBench: AsyncParsableCommand {
         }
         let url = "http://127.0.0.1:\(port)/v1/traces"
         let template = StandardRequest.traces()
+        // Enough requests for the whole run at the offered rate (at 100k spans/s without one),
+        // encoded before the clock starts so that generating them costs the load nothing.
+        let chainRequests: [(body: [UInt8], spans: Int)] =
+            workload == "chains" ? Self.chainRequests(spans: (rate > 0 ? rate : 100_000) * seconds * 11 / 10 + connections * 512) : []
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
@@ -140,6 +150,17 @@ struct IngestBench: AsyncParsableCommand {
                             guard ContinuousClock.now < deadline else { break }
                         }
                         round += 1
+                        if !chainRequests.isEmpty {
+                            let next = chainRequests[(Int(round - 1) * connections + connection) % chainRequests.count]
+                            var http = HTTPClientRequest(url: url)
+                            http.method = .POST
+                            http.headers.add(name: "Content-Type", value: "application/x-protobuf")
+                            http.body = .bytes(next.body)
+                            let response = try await client.execute(http, timeout: .seconds(30))
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                            if response.status == .ok { accepted += next.spans } else { refused += next.spans }
+                            continue
+                        }
                         var request = template
                         let salt = (UInt64(connection) << 48) | round
                         for r in request.resourceSpans.indices {
@@ -188,6 +209,34 @@ struct IngestBench: AsyncParsableCommand {
 }
 
 extension IngestBench {
+    /// `ChainShapes`' chains (as `causeway bench stitcher` makes them), shuffled within
+    /// windows of 200 chains and cut into requests of 512 spans, each service's spans under
+    /// its own resource; at least `spans` spans in all.
+    static func chainRequests(spans wanted: Int) -> [(body: [UInt8], spans: Int)] {
+        var generator = ChainShapes()
+        var requests: [(body: [UInt8], spans: Int)] = []
+        var total = 0
+        var first = 0
+        while total < wanted {
+            var spans = (first..<first + 200).flatMap { generator.chain($0) }
+            generator.shuffle(&spans)
+            first += 200
+            var start = 0
+            while start < spans.count {
+                let slice = spans[start..<min(start + StandardRequest.spanCount, spans.count)]
+                var byService: [String: [Span]] = [:]
+                for (service, span) in slice { byService[service, default: []].append(span) }
+                let request = ExportTraceServiceRequest(resourceSpans: byService.sorted { $0.key < $1.key }.map { service, spans in
+                    ResourceSpans(resource: Resource(attributes: [KeyValue("service.name", .string(service))]), scopeSpans: [ScopeSpans(spans: spans)])
+                })
+                requests.append((request.protobufBytes(), slice.count))
+                total += slice.count
+                start += StandardRequest.spanCount
+            }
+        }
+        return requests
+    }
+
     /// The figures of `pid` once it used at most one clock tick (10 ms) of CPU in half a
     /// second: at least 3 s after `from`, which covers a 1 s idle window and the stitcher's
     /// 1 s tick, and at most 10 minutes.
