@@ -218,11 +218,6 @@ let package = Package(
             dependencies: [
                 "Collector",
                 "Telemetry",
-                // The stitcher's scenarios with spans from our own SDK (SDKChainScenarioTests).
-                "EventTracing",
-                "EventTracingOTLP",
-                "EventTracingHTTP",
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -237,6 +232,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                // The stitcher's scenarios with spans from our own SDK (SDKChainScenarioTests).
+                "EventTracing",
+                "EventTracingOTLP",
+                "EventTracingHTTP",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
