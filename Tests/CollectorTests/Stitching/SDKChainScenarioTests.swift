@@ -20,9 +20,11 @@ import Tracing
 /// The same scenarios with the OpenTelemetry Python SDK: Tests/Interop/test_chain_scenarios.py
 /// and test_collector_chains.py.
 @Suite struct SDKChainScenarioTests {
+    /// A 1 s idle window: long enough that a scenario's exports, one service after the
+    /// other, reach a chain before it is finalized even on a loaded machine.
     static func shortWindows(_ configuration: inout CollectorConfiguration) {
-        configuration.stitcher?.idleWindow = .milliseconds(200)
-        configuration.stitcher?.unconsumedWindow = .seconds(2)
+        configuration.stitcher?.idleWindow = .seconds(1)
+        configuration.stitcher?.unconsumedWindow = .seconds(3)
         configuration.stitcher?.topicsWithoutConsumers = ["audit.*"]
     }
 
@@ -326,7 +328,7 @@ import Tracing
             let checkout = SDKService("checkout", otlp: collector.otlp)
             let inventory = SDKService("inventory", otlp: collector.otlp)
             let auditor = SDKService("auditor", otlp: collector.otlp)
-            // The 2 s unconsumed window runs on the collector's clock from the producer's end.
+            // The 3 s unconsumed window runs on the collector's clock from the producer's end.
             let t = Timeline.now
             let (order, sent) = await checkout.send("orders", 0, 1, at: t, correlationID: "order-26")
             await checkout.flush()
