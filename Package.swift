@@ -236,6 +236,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                // The stitcher's scenarios with spans from our own SDK (SDKChainScenarioTests).
+                "EventTracing",
+                "EventTracingOTLP",
+                "EventTracingHTTP",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),

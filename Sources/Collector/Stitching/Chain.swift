@@ -129,4 +129,6 @@ package struct StitcherCounters: Hashable, Sendable {
     package var retainedChainsDroppedEarly = 0
     /// Spans received again with an ID already seen; the first copy is kept.
     package var repeatedSpans = 0
+    /// Spans with an all-zero trace or span ID, which the OTLP spec calls invalid; not stitched.
+    package var invalidSpans = 0
 }

@@ -19,21 +19,29 @@ package struct ChainStitcher {
 
     var nodes: [SpanNode] = []
     var freeSlots: [Int32] = []
+    /// Span key → slot. It also holds one member slot per trace ID, under the key with
+    /// span ID 0 (never a valid span ID, W3C Trace Context §3.2.2.4), so that a chain can be
+    /// found by any of its trace IDs without a second table.
     var index = SpanIndex()
-    /// One member slot per trace ID, so a chain can be found by any of its trace IDs.
-    var traceMembers: [TraceKey: Int32] = [:]
-    /// Chain state by root slot, for open and retained (finalized) chains. Plain data, so
-    /// reading it costs no reference counting; the few strings and arrays a chain has live
-    /// in the two tables after it.
-    var chainStates: [Int32: ChainState] = [:]
+    /// Chain state for open and retained (finalized) chains, in a pool indexed by the root
+    /// node's `chain`: an array access where a hash lookup per span used to be. Plain
+    /// data, so reading it costs no reference counting; the few strings and arrays a chain
+    /// has live in the tables after it.
+    var chains: [ChainState] = []
+    var freeChains: [Int32] = []
     var correlations: [Int32: String] = [:]
     /// Chain IDs a chain was emitted under, by root slot (see `Chain.supersedes`).
     var emitted: [Int32: [ChainID]] = [:]
-    var messageIDs: [Int32: String] = [:]
+    /// Message ID texts in a pool indexed from the node (`SpanNode.messageID`): an array
+    /// write per messaging span where a dictionary insert used to hash the slot.
+    var messageIDTexts: [String] = []
+    var freeMessageIDs: [Int32] = []
     var extraLinks: [Int32: [Int32]] = [:]
     var strings = InternedStrings()
     /// Whether each interned topic matches a dead-letter pattern, decided once per topic.
-    var deadLetterTopics: [Int32: Bool] = [:]
+    /// By interned string ID: 0 not decided yet, 1 no, 2 yes (an array read per span where a
+    /// dictionary would hash twice).
+    var deadLetterTopics: [UInt8] = []
     /// Open chains by due time; one live entry per open chain, stale ones skipped on pop.
     var due = DueHeap()
     /// Finalized chains in finalization order, for retention expiry.
@@ -48,17 +56,19 @@ package struct ChainStitcher {
 
     let idleNanos: UInt64
     let retentionNanos: UInt64
-    let correlationKeys: Set<String>
-    let deadLetterKeys: Set<String>
-    let duplicateEvents: Set<String>
+    // Arrays, not sets: they hold two or three names, and comparing a few strings costs
+    // less than hashing one, which every attribute and event of every span would pay.
+    let correlationKeys: [String]
+    let deadLetterKeys: [String]
+    let duplicateEvents: [String]
 
     package init(configuration: StitcherConfiguration = StitcherConfiguration()) {
         self.configuration = configuration
         idleNanos = configuration.idleWindow.nanoseconds
         retentionNanos = configuration.retention.nanoseconds
-        correlationKeys = Set(configuration.correlationAttributes)
-        deadLetterKeys = Set(configuration.deadLetterAttributes)
-        duplicateEvents = Set(configuration.duplicateSkippedEvents)
+        correlationKeys = configuration.correlationAttributes
+        deadLetterKeys = configuration.deadLetterAttributes
+        duplicateEvents = configuration.duplicateSkippedEvents
     }
 
     /// Spans currently held (open and retained), the figure memory is proportional to.
@@ -71,10 +81,12 @@ package struct ChainStitcher {
         func table<K, V>(_ d: [K: V]) -> Int { d.capacity * (MemoryLayout<K>.stride + MemoryLayout<V>.stride + 1) }
         return nodes.capacity * MemoryLayout<SpanNode>.stride
             + freeSlots.capacity * 4
-            + index.capacity * SpanIndex.bytesPerBucket + table(traceMembers) + table(chainStates) + table(correlations) + table(emitted) + table(messageIDs) + table(extraLinks)
+            + index.capacity * SpanIndex.bytesPerBucket + chains.capacity * MemoryLayout<ChainState>.stride + freeChains.capacity * 4
+            + messageIDTexts.capacity * MemoryLayout<String>.stride + freeMessageIDs.capacity * 4
+            + table(correlations) + table(emitted) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
-            + messageIDs.values.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
+            + messageIDTexts.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
     }
 
     // MARK: Ingest
@@ -87,8 +99,12 @@ package struct ChainStitcher {
             let service = resourceSpans.resource?.serviceName.map { strings.intern($0) } ?? -1
             let resourceCorrelation = correlation(in: resourceAttributes)
             for scopeSpans in resourceSpans.scopeSpans {
-                for span in scopeSpans.spans {
-                    add(span, service: service, resourceCorrelation: resourceCorrelation, now: now)
+                // Through the buffer, so each span is borrowed where iterating would copy it
+                // (a retain and release of each of its arrays and strings).
+                scopeSpans.spans.withUnsafeBufferPointer { spans in
+                    for position in spans.indices {
+                        add(spans[position], service: service, resourceCorrelation: resourceCorrelation, now: now)
+                    }
                 }
             }
             enforceBounds(now: now, into: &early)
@@ -96,8 +112,14 @@ package struct ChainStitcher {
         return early
     }
 
-    mutating func add(_ span: Span, service: Int32, resourceCorrelation: String?, now: UInt64) {
+    mutating func add(_ span: borrowing Span, service: Int32, resourceCorrelation: String?, now: UInt64) {
         counters.spansIngested += 1
+        // All-zero IDs are invalid (OTLP, W3C Trace Context §3.2.2.3–4), and span ID 0 keys
+        // the trace entries of the index.
+        guard span.spanID.value != 0, span.traceID.isValid else {
+            counters.invalidSpans += 1
+            return
+        }
         let key = SpanKey(span.traceID, span.spanID)
         var node = SpanNode(key: key)
         node.parentSpanID = span.parentSpanID?.value ?? 0
@@ -110,15 +132,16 @@ package struct ChainStitcher {
         node.name = strings.intern(span.name)
         var correlationID: String?
         var messageID: String?
-        for attribute in span.attributes {
+        span.attributes.withUnsafeBufferPointer { attributes in
+        for attribute in attributes {
             switch attribute.key {
             case "messaging.destination.name":
                 if case .string(let topic) = attribute.value {
                     let id = strings.intern(topic)
                     node.topic = id
-                    let deadLetter = deadLetterTopics[id] ?? configuration.isDeadLetterTopic(topic)
-                    deadLetterTopics[id] = deadLetter
-                    if deadLetter { node.flags |= SpanNode.deadLetter }
+                    if deadLetterTopics.count <= Int(id) { deadLetterTopics += repeatElement(0, count: Int(id) + 1 - deadLetterTopics.count) }
+                    if deadLetterTopics[Int(id)] == 0 { deadLetterTopics[Int(id)] = configuration.isDeadLetterTopic(topic) ? 2 : 1 }
+                    if deadLetterTopics[Int(id)] == 2 { node.flags |= SpanNode.deadLetter }
                 }
             case "messaging.destination.partition.id", "messaging.kafka.destination.partition":
                 if let value = attribute.value.integer { node.partition = Int32(truncatingIfNeeded: value) }
@@ -135,10 +158,12 @@ package struct ChainStitcher {
                 if correlationID == nil, correlationKeys.contains(attribute.key) { correlationID = attribute.value.text }
             }
         }
-        for event in span.events where duplicateEvents.contains(event.name) {
-            node.flags |= SpanNode.duplicateSkipped
         }
-        if let messageID { node.messageIDHash = StableHash.of(messageID) }
+        span.events.withUnsafeBufferPointer { events in
+            for event in events where duplicateEvents.contains(event.name) {
+                node.flags |= SpanNode.duplicateSkipped
+            }
+        }
 
         let slot: Int32
         if let existing = index[key] {
@@ -149,6 +174,7 @@ package struct ChainStitcher {
             // A placeholder: keep its chain links, take the span's facts.
             node.unionParent = nodes[Int(existing)].unionParent
             node.nextMember = nodes[Int(existing)].nextMember
+            node.chain = nodes[Int(existing)].chain
             nodes[Int(existing)] = node
             slot = existing
         } else {
@@ -156,39 +182,53 @@ package struct ChainStitcher {
             index.insert(key, slot)
             startChain(at: slot, now: now)
         }
-        if let messageID { messageIDs[slot] = messageID }
-        if traceMembers[key.trace] == nil { traceMembers[key.trace] = slot }
+        if let messageID {
+            if let free = freeMessageIDs.popLast() {
+                messageIDTexts[Int(free)] = messageID
+                nodes[Int(slot)].messageID = free
+            } else {
+                messageIDTexts.append(messageID)
+                nodes[Int(slot)].messageID = Int32(messageIDTexts.count - 1)
+            }
+        }
+        index.insertIfAbsent(SpanKey(trace: key.trace, span: 0), slot)
 
         var root = find(slot)
         root = touch(root, now: now)
         if node.parentSpanID != 0 {
-            root = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now)
+            root = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now).root
         }
-        for (position, link) in span.links.enumerated() where link.traceID.isValid && link.spanID.isValid {
-            let target = SpanKey(link.traceID, link.spanID)
-            root = join(root, target, now: now)
-            let targetSlot = index[target]!
-            if position == 0 { nodes[Int(slot)].linkTarget = targetSlot } else { extraLinks[slot, default: []].append(targetSlot) }
+        var linkPosition = 0
+        span.links.withUnsafeBufferPointer { links in
+            for position in links.indices where links[position].traceID.isValid && links[position].spanID.isValid {
+                let (joined, targetSlot) = join(root, SpanKey(links[position].traceID, links[position].spanID), now: now)
+                root = joined
+                if linkPosition == 0 { nodes[Int(slot)].linkTarget = targetSlot } else { extraLinks[slot, default: []].append(targetSlot) }
+                linkPosition += 1
+            }
         }
-        if let found = correlationID ?? resourceCorrelation, correlations[root] == nil {
+        let chain = Int(nodes[Int(root)].chain)
+        if !chains[chain].hasCorrelation, let found = correlationID ?? resourceCorrelation {
             correlations[root] = found
+            chains[chain].hasCorrelation = true
         }
     }
 
     /// Unites the chain at `root` with the chain of `key`, creating a placeholder for an
-    /// unseen span. Returns the root of the united chain.
-    mutating func join(_ root: Int32, _ key: SpanKey, now: UInt64) -> Int32 {
+    /// unseen span. Returns the root of the united chain and the slot of `key`.
+    mutating func join(_ root: Int32, _ key: SpanKey, now: UInt64) -> (root: Int32, slot: Int32) {
         if let other = index[key] {
-            return union(root, find(other), now: now)
+            return (union(root, find(other), now: now), other)
         }
         let slot = allocate(SpanNode(key: key))
         index.insert(key, slot)
         nodes[Int(slot)].unionParent = root
         nodes[Int(slot)].nextMember = nodes[Int(root)].nextMember
         nodes[Int(root)].nextMember = slot
-        chainStates[root]!.spanCount += 1
-        if chainStates[root]!.finalized { retainedSpanCount += 1 } else { openSpanCount += 1 }
-        return root
+        let chain = Int(nodes[Int(root)].chain)
+        chains[chain].spanCount += 1
+        if chains[chain].finalized { retainedSpanCount += 1 } else { openSpanCount += 1 }
+        return (root, slot)
     }
 
     mutating func allocate(_ node: SpanNode) -> Int32 {
@@ -205,7 +245,14 @@ package struct ChainStitcher {
         nodes[Int(slot)].nextMember = slot
         let serial = nextSerial
         nextSerial += 1
-        chainStates[slot] = ChainState(serial: serial, lastActivity: now, dueAt: now &+ idleNanos)
+        let state = ChainState(root: slot, serial: serial, lastActivity: now, dueAt: now &+ idleNanos)
+        if let free = freeChains.popLast() {
+            chains[Int(free)] = state
+            nodes[Int(slot)].chain = free
+        } else {
+            chains.append(state)
+            nodes[Int(slot)].chain = Int32(chains.count - 1)
+        }
         due.push(DueEntry(dueAt: now &+ idleNanos, root: slot, serial: serial))
         openChainCount += 1
         openSpanCount += 1
@@ -233,39 +280,59 @@ package struct ChainStitcher {
     /// Marks activity; re-opens a finalized chain. Modifies the state in place (one hash
     /// lookup, no copy of its strings and arrays): this runs for every span.
     mutating func touch(_ root: Int32, now: UInt64) -> Int32 {
-        let position = chainStates.index(forKey: root)!
-        if chainStates.values[position].finalized {
+        let position = Int(nodes[Int(root)].chain)
+        if chains[position].finalized {
             counters.chainsReopened += 1
-            let spanCount = chainStates.values[position].spanCount
+            let spanCount = chains[position].spanCount
             retainedSpanCount -= spanCount
             openSpanCount += spanCount
             openChainCount += 1
-            chainStates.values[position].finalized = false
-            chainStates.values[position].dueAt = now &+ idleNanos
-            due.push(DueEntry(dueAt: now &+ idleNanos, root: root, serial: chainStates.values[position].serial))
+            chains[position].finalized = false
+            chains[position].dueAt = now &+ idleNanos
+            due.push(DueEntry(dueAt: now &+ idleNanos, root: root, serial: chains[position].serial))
         }
-        chainStates.values[position].lastActivity = now
-        chainStates.values[position].dueAt = max(chainStates.values[position].dueAt, now &+ idleNanos)
+        chains[position].lastActivity = now
+        chains[position].dueAt = max(chains[position].dueAt, now &+ idleNanos)
         return root
+    }
+
+    /// The pool index of the chain whose root is `root`, if it is still the chain `serial`
+    /// names: due and retention entries outlive the chains they were made for.
+    func liveChain(root: Int32, serial: UInt64) -> Int? {
+        guard root >= 0, Int(root) < nodes.count else { return nil }
+        let chain = nodes[Int(root)].chain
+        guard chain >= 0, chains[Int(chain)].root == root, chains[Int(chain)].serial == serial else { return nil }
+        return Int(chain)
+    }
+
+    /// The state of the chain whose root is `root`.
+    func chainState(ofRoot root: Int32) -> ChainState { chains[Int(nodes[Int(root)].chain)] }
+
+    mutating func releaseChain(ofRoot root: Int32) {
+        let chain = nodes[Int(root)].chain
+        chains[Int(chain)].root = -1
+        nodes[Int(root)].chain = -1
+        freeChains.append(chain)
     }
 
     mutating func union(_ a: Int32, _ b: Int32, now: UInt64) -> Int32 {
         if a == b { return a }
         var survivor = a, absorbed = b
-        if chainStates[a]!.spanCount < chainStates[b]!.spanCount { swap(&survivor, &absorbed) }
+        if chainState(ofRoot: a).spanCount < chainState(ofRoot: b).spanCount { swap(&survivor, &absorbed) }
         // Both become (part of) one open chain.
         _ = touch(survivor, now: now)
         _ = touch(absorbed, now: now)
-        let gone = chainStates.removeValue(forKey: absorbed)!
+        let gone = chainState(ofRoot: absorbed)
+        releaseChain(ofRoot: absorbed)
         openChainCount -= 1
-        var state = chainStates[survivor]!
-        state.spanCount += gone.spanCount
-        if let correlation = correlations.removeValue(forKey: absorbed), correlations[survivor] == nil {
+        let kept = Int(nodes[Int(survivor)].chain)
+        chains[kept].spanCount += gone.spanCount
+        if gone.hasCorrelation, let correlation = correlations.removeValue(forKey: absorbed), !chains[kept].hasCorrelation {
             correlations[survivor] = correlation
+            chains[kept].hasCorrelation = true
         }
         if let ids = emitted.removeValue(forKey: absorbed) { emitted[survivor, default: []] += ids }
-        state.revision = max(state.revision, gone.revision)
-        chainStates[survivor] = state
+        chains[kept].revision = max(chains[kept].revision, gone.revision)
         nodes[Int(absorbed)].unionParent = survivor
         let next = nodes[Int(survivor)].nextMember
         nodes[Int(survivor)].nextMember = nodes[Int(absorbed)].nextMember
@@ -281,7 +348,8 @@ package struct ChainStitcher {
         var finished: [Chain] = []
         while let entry = due.peek, entry.dueAt <= now {
             due.pop()
-            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            guard let live = liveChain(root: entry.root, serial: entry.serial), !chains[live].finalized else { continue }
+            let state = chains[live]
             if state.dueAt > entry.dueAt {
                 due.push(DueEntry(dueAt: state.dueAt, root: entry.root, serial: state.serial))
                 continue
@@ -289,7 +357,7 @@ package struct ChainStitcher {
             let (chain, waitUntil) = assemble(root: entry.root, now: now, open: false)
             if let waitUntil, waitUntil > now {
                 // A message is still inside its consume window: wait for its consumers.
-                chainStates[entry.root]!.dueAt = waitUntil
+                chains[live].dueAt = waitUntil
                 due.push(DueEntry(dueAt: waitUntil, root: entry.root, serial: state.serial))
                 continue
             }
@@ -304,7 +372,7 @@ package struct ChainStitcher {
         var finished: [Chain] = []
         while let entry = due.peek {
             due.pop()
-            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            guard let live = liveChain(root: entry.root, serial: entry.serial), !chains[live].finalized else { continue }
             let (chain, _) = assemble(root: entry.root, now: now, open: false)
             finished.append(finalize(root: entry.root, chain: chain, now: now))
         }
@@ -316,7 +384,7 @@ package struct ChainStitcher {
             let entry = due.peek
         {
             due.pop()
-            guard let state = chainStates[entry.root], state.serial == entry.serial, !state.finalized else { continue }
+            guard let live = liveChain(root: entry.root, serial: entry.serial), !chains[live].finalized else { continue }
             var (chain, _) = assemble(root: entry.root, now: now, open: false)
             chain.finalizedEarly = true
             counters.chainsFinalizedEarly += 1
@@ -332,7 +400,7 @@ package struct ChainStitcher {
 
     mutating func finalize(root: Int32, chain: Chain, now: UInt64) -> Chain {
         var chain = chain
-        var state = chainStates[root]!
+        var state = chainState(ofRoot: root)
         state.revision += 1
         chain.revision = state.revision
         chain.supersedes = Set(emitted[root] ?? []).filter { $0 != chain.id }.sorted()
@@ -340,7 +408,7 @@ package struct ChainStitcher {
         state.finalized = true
         state.epoch = nextEpoch
         nextEpoch += 1
-        chainStates[root] = state
+        chains[Int(nodes[Int(root)].chain)] = state
         openChainCount -= 1
         openSpanCount -= state.spanCount
         retainedSpanCount += state.spanCount
@@ -368,21 +436,26 @@ package struct ChainStitcher {
     /// Frees a retained chain's slots, if the entry still describes it.
     @discardableResult
     mutating func forget(_ entry: RetentionEntry) -> Bool {
-        guard let state = chainStates[entry.root], state.serial == entry.serial, state.finalized,
-            state.epoch == entry.epoch
+        guard let live = liveChain(root: entry.root, serial: entry.serial), chains[live].finalized,
+            chains[live].epoch == entry.epoch
         else { return false }
+        let state = chains[live]
+        releaseChain(ofRoot: entry.root)
         var slot = entry.root
         repeat {
             let node = nodes[Int(slot)]
             index.remove(node.key)
-            if traceMembers[node.key.trace] == slot { traceMembers.removeValue(forKey: node.key.trace) }
-            if node.messageIDHash != 0 { messageIDs.removeValue(forKey: slot) }
+            let traceEntry = SpanKey(trace: node.key.trace, span: 0)
+            if node.isReceived, index[traceEntry] == slot { index.remove(traceEntry) }
+            if node.messageID >= 0 {
+                messageIDTexts[Int(node.messageID)] = ""
+                freeMessageIDs.append(node.messageID)
+            }
             if node.linkTarget >= 0 { extraLinks.removeValue(forKey: slot) }
             freeSlots.append(slot)
             slot = node.nextMember
         } while slot != entry.root
-        chainStates.removeValue(forKey: entry.root)
-        correlations.removeValue(forKey: entry.root)
+        if state.hasCorrelation { correlations.removeValue(forKey: entry.root) }
         emitted.removeValue(forKey: entry.root)
         retainedSpanCount -= state.spanCount
         return true
@@ -393,16 +466,17 @@ package struct ChainStitcher {
     /// The current view of the chain (open or retained) holding this trace ID; a chain ID is
     /// one of its trace IDs.
     package func snapshot(chainID: ChainID) -> Chain? {
-        guard let member = traceMembers[TraceKey(chainID.traceID)] else { return nil }
+        guard chainID.traceID.isValid, let member = index[SpanKey(trace: TraceKey(chainID.traceID), span: 0)] else { return nil }
         let root = rootOf(member)
-        return assemble(root: root, now: chainStates[root]!.lastActivity, open: !chainStates[root]!.finalized).chain
+        let state = chainState(ofRoot: root)
+        return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
     }
 
     /// The `limit` most recently active open chains, most recent first. Scans the chain
     /// states once and assembles only those returned.
     package func recentOpenChains(limit: Int) -> [Chain] {
         var candidates: [(activity: UInt64, root: Int32)] = []
-        for (root, state) in chainStates where !state.finalized { candidates.append((state.lastActivity, root)) }
+        for state in chains where state.root >= 0 && !state.finalized { candidates.append((state.lastActivity, state.root)) }
         candidates.sort { ($0.activity, $1.root) > ($1.activity, $0.root) }
         return candidates.prefix(max(0, limit)).map { assemble(root: $0.root, now: $0.activity, open: true).chain }
     }
@@ -410,7 +484,8 @@ package struct ChainStitcher {
     /// The chains (open and retained) carrying this correlation ID, by start time.
     package func chains(correlationID: String) -> [Chain] {
         correlations.compactMap { root, correlation -> Chain? in
-            guard correlation == correlationID, let state = chainStates[root] else { return nil }
+            guard correlation == correlationID else { return nil }
+            let state = chainState(ofRoot: root)
             return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
         }.sorted { ($0.startUnixNano, $0.id) < ($1.startUnixNano, $1.id) }
     }
@@ -447,7 +522,7 @@ struct SpanNode {
     var end: UInt64 = 0
     var offset: Int64 = -1
     var messageTimestamp: UInt64 = 0
-    var messageIDHash: UInt64 = 0
+
     var unionParent: Int32 = -1
     var nextMember: Int32 = -1
     var linkTarget: Int32 = -1
@@ -456,23 +531,36 @@ struct SpanNode {
     var topic: Int32 = -1
     var group: Int32 = -1
     var partition: Int32 = -1
+    /// The `messaging.message.id` of the span: its index in `messageIDTexts`, or -1.
+    var messageID: Int32 = -1
+    /// At a chain's root: its state's index in `chains` (in what was padding: no bytes added).
+    var chain: Int32 = -1
     var kind: UInt8 = 0
     var flags: UInt8 = 0
 
     init(key: SpanKey) { self.key = key }
+
+    /// Whether the span carried a message ID; its text is `messageIDTexts[messageID]`.
+    var hasMessageID: Bool { messageID >= 0 }
     var isReceived: Bool { flags & SpanNode.received != 0 }
 }
 
 struct ChainState {
+    /// The root slot; -1 while the pool entry is free.
+    var root: Int32
     var serial: UInt64
     var lastActivity: UInt64
     var dueAt: UInt64
     var spanCount = 1
     var finalized = false
+    /// Whether `correlations` holds an entry for the chain, so that a span that carries the
+    /// correlation ID again costs no lookup.
+    var hasCorrelation = false
     var epoch: UInt64 = 0
     var revision = 0
 
-    init(serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
+    init(root: Int32, serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
+        self.root = root
         self.serial = serial
         self.lastActivity = lastActivity
         self.dueAt = dueAt
@@ -529,12 +617,25 @@ struct DueHeap {
 struct InternedStrings {
     var ids: [String: Int32] = [:]
     var values: [String] = []
+    /// Recently interned IDs, direct-mapped by length and first and last byte: a hit costs
+    /// one comparison of the text instead of hashing it (SipHash), and the few names,
+    /// services, topics and groups of a deployment nearly always hit.
+    var recent = [Int32](repeating: -1, count: 256)
 
     mutating func intern(_ text: String) -> Int32 {
-        if let id = ids[text] { return id }
-        let id = Int32(values.count)
-        values.append(text)
-        ids[text] = id
+        let utf8 = text.utf8
+        let position = Int(truncatingIfNeeded: (utf8.count &* 31 &+ Int(utf8.first ?? 0) &* 7 &+ Int(utf8.last ?? 0)) & 255)
+        let cached = recent[position]
+        if cached >= 0, values[Int(cached)] == text { return cached }
+        let id: Int32
+        if let found = ids[text] {
+            id = found
+        } else {
+            id = Int32(values.count)
+            values.append(text)
+            ids[text] = id
+        }
+        recent[position] = id
         return id
     }
 

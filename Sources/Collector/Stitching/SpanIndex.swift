@@ -1,21 +1,29 @@
 /// Span key → slot, open addressing with linear probing. Span IDs are random 64-bit values
 /// (W3C Trace Context §3.2.2.4), so a multiply-shift of the key's words spreads them without
-/// SipHash; that and the flat arrays make it about three times cheaper than `Dictionary`
-/// here, which was the stitcher's largest cost per span.
+/// SipHash; that and the flat array make it about three times cheaper than `Dictionary`
+/// here, which was the stitcher's largest cost per span. Key and slot share one 32-byte
+/// bucket, so a probe of a table far larger than the caches costs one miss, not two.
 struct SpanIndex {
-    private var keys: [SpanKey]
-    private var slots: [Int32]  // -1: empty bucket
+    struct Bucket {
+        var key: SpanKey
+        var slot: Int32  // -1: empty
+    }
+
+    private var buckets: [Bucket]
     private var shift: UInt64
     private(set) var count = 0
 
     init() {
-        keys = Array(repeating: SpanKey(trace: TraceKey(high: 0, low: 0), span: 0), count: 16)
-        slots = Array(repeating: -1, count: 16)
+        buckets = Self.empty(16)
         shift = 64 - 4
     }
 
-    var capacity: Int { slots.count }
-    static let bytesPerBucket = MemoryLayout<SpanKey>.stride + MemoryLayout<Int32>.stride
+    private static func empty(_ count: Int) -> [Bucket] {
+        Array(repeating: Bucket(key: SpanKey(trace: TraceKey(high: 0, low: 0), span: 0), slot: -1), count: count)
+    }
+
+    var capacity: Int { buckets.count }
+    static let bytesPerBucket = MemoryLayout<Bucket>.stride
 
     @inline(__always)
     private func bucket(_ key: SpanKey) -> Int {
@@ -24,63 +32,78 @@ struct SpanIndex {
     }
 
     subscript(key: SpanKey) -> Int32? {
-        var i = bucket(key)
-        let mask = slots.count - 1
-        while slots[i] >= 0 {
-            if keys[i] == key { return slots[i] }
-            i = (i + 1) & mask
+        buckets.withUnsafeBufferPointer { buckets in
+            var i = bucket(key)
+            let mask = buckets.count - 1
+            while buckets[i].slot >= 0 {
+                if buckets[i].key == key { return buckets[i].slot }
+                i = (i + 1) & mask
+            }
+            return nil
         }
-        return nil
     }
 
     /// Adds or replaces.
     mutating func insert(_ key: SpanKey, _ slot: Int32) {
-        if (count + 1) * 4 > slots.count * 3 { grow() }
-        var i = bucket(key)
-        let mask = slots.count - 1
-        while slots[i] >= 0 {
-            if keys[i] == key { slots[i] = slot; return }
-            i = (i + 1) & mask
+        _ = place(key, slot, replacing: true)
+    }
+
+    /// Adds unless the key is present: one probe where a lookup and an insert take two.
+    mutating func insertIfAbsent(_ key: SpanKey, _ slot: Int32) {
+        _ = place(key, slot, replacing: false)
+    }
+
+    @inline(__always)
+    private mutating func place(_ key: SpanKey, _ slot: Int32, replacing: Bool) -> Bool {
+        if (count + 1) * 4 > buckets.count * 3 { grow() }
+        let start = bucket(key)
+        return buckets.withUnsafeMutableBufferPointer { buckets in
+            var i = start
+            let mask = buckets.count - 1
+            while buckets[i].slot >= 0 {
+                if buckets[i].key == key {
+                    if replacing { buckets[i].slot = slot }
+                    return false
+                }
+                i = (i + 1) & mask
+            }
+            buckets[i] = Bucket(key: key, slot: slot)
+            count += 1
+            return true
         }
-        keys[i] = key
-        slots[i] = slot
-        count += 1
     }
 
     /// Removes with backward-shift deletion, so lookups never need tombstones.
     mutating func remove(_ key: SpanKey) {
-        let mask = slots.count - 1
+        let mask = buckets.count - 1
         var i = bucket(key)
         while true {
-            guard slots[i] >= 0 else { return }
-            if keys[i] == key { break }
+            guard buckets[i].slot >= 0 else { return }
+            if buckets[i].key == key { break }
             i = (i + 1) & mask
         }
         var hole = i
         var j = i
         while true {
             j = (j + 1) & mask
-            guard slots[j] >= 0 else { break }
-            let home = bucket(keys[j])
+            guard buckets[j].slot >= 0 else { break }
+            let home = bucket(buckets[j].key)
             // Move j into the hole unless its home lies cyclically in (hole, j].
             let between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
             if !between {
-                keys[hole] = keys[j]
-                slots[hole] = slots[j]
+                buckets[hole] = buckets[j]
                 hole = j
             }
         }
-        slots[hole] = -1
+        buckets[hole].slot = -1
         count -= 1
     }
 
     private mutating func grow() {
-        let oldKeys = keys, oldSlots = slots
-        let newCount = slots.count * 2
-        keys = Array(repeating: SpanKey(trace: TraceKey(high: 0, low: 0), span: 0), count: newCount)
-        slots = Array(repeating: -1, count: newCount)
+        let old = buckets
+        buckets = Self.empty(old.count * 2)
         shift -= 1
         count = 0
-        for i in oldSlots.indices where oldSlots[i] >= 0 { insert(oldKeys[i], oldSlots[i]) }
+        for entry in old where entry.slot >= 0 { insert(entry.key, entry.slot) }
     }
 }

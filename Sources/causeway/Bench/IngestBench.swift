@@ -26,15 +26,85 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Seconds of load.")
     var seconds = 10
 
+    @Option(help: "Spans per second offered in all (0: as fast as the collector answers). Below the collector's capacity no request is refused, so runs compare the same work.")
+    var rate = 0
+
     @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
     var collectorArgument: [String] = []
 
+    @Option(help: "standard: the standard 512-span request, fresh trace IDs each time (every span its own chain, linking to a span never sent); chains: the stitcher benchmark's chains (1–4 hops, fan-out, retries, an HTTP call; about 7 spans a chain), shuffled and sent 512 spans a request.")
+    var workload = "standard"
+
+    @Flag(help: "Run the load twice, with the chain stitcher in the traces pipeline and without it, and print both costs and their ratio.")
+    var compareStitching = false
+
     func run() async throws {
+        guard ["standard", "chains"].contains(workload) else {
+            throw ValidationError("--workload must be standard or chains, got \(workload)")
+        }
+        guard compareStitching else {
+            let figures = try await measure(collectorArguments: collectorArgument)
+            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on")
+            figures.print()
+            return
+        }
+        // Two config files identical but for the stitcher, so that nothing else differs
+        // between the runs (the memory limiter and the store use their defaults in both).
+        let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var runs: [(label: String, figures: IngestFigures)] = []
+        for (label, processors) in [("stitching on", "[memory_limiter, stitcher]"), ("stitching off", "[memory_limiter]")] {
+            let path = (folder as NSString).appendingPathComponent(label.replacingOccurrences(of: " ", with: "-") + ".yaml")
+            try Self.collectorConfiguration(processors: processors).write(toFile: path, atomically: true, encoding: .utf8)
+            runs.append((label, try await measure(collectorArguments: ["--config", path] + collectorArgument, drain: true)))
+        }
+        print("connections:              \(connections), \(seconds) s per run, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on")
+        print("CPU counted until the collector is idle again (chains finalized after a 1 s idle window and stored)")
+        for (label, figures) in runs {
+            print("-- \(label)")
+            figures.print()
+        }
+        let on = runs[0].figures.cpuMicrosPerAcceptedSpan, off = runs[1].figures.cpuMicrosPerAcceptedSpan
+        print(String(format: "stitching on / off:       %.3f (CPU per accepted span, %.2f µs vs %.2f µs)", off > 0 ? on / off : 0, on, off))
+    }
+
+    /// A collector config whose traces pipeline lists `processors`; every other key is a
+    /// default but the stitcher's idle window, 1 s instead of 30 s, so that the chains of
+    /// the load are finalized and stored within the run and their cost is counted, and the
+    /// store's maximum age: the standard request's spans are from 2025, and the retention
+    /// sweep deleting them would be counted as the cost of storing them.
+    static func collectorConfiguration(processors: String) -> String {
+        """
+        service:
+          pipelines:
+            traces:
+              receivers: [otlp, zipkin]
+              processors: \(processors)
+            logs:
+              receivers: [otlp]
+              processors: [memory_limiter]
+        processors:
+          memory_limiter: {}
+          stitcher:
+            idle_window: 1s
+        causeway:
+          store:
+            retention:
+              max_age: 100000h
+        """
+    }
+
+    /// Starts a collector with `collectorArguments`, loads it for `seconds`, stops it. With
+    /// `drain`, the collector's CPU is read once it is idle again, so that the work it
+    /// accepted but had not finished when the load stopped (queued batches, chains waiting
+    /// for their idle window) counts too.
+    func measure(collectorArguments: [String], drain: Bool = false) async throws -> IngestFigures {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dataDirectory = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-\(UUID().uuidString)")
         let collector = Process()
         collector.executableURL = URL(fileURLWithPath: executable)
-        collector.arguments = ["collector", "--data-dir", dataDirectory, "--otlp-port", "0", "--zipkin-port", "0", "--http-port", "0"] + collectorArgument
+        collector.arguments = ["collector", "--data-dir", dataDirectory, "--otlp-port", "0", "--zipkin-port", "0", "--http-port", "0"] + collectorArguments
         let output = Pipe()
         collector.standardOutput = output
         try collector.run()
@@ -53,6 +123,10 @@ struct IngestBench: AsyncParsableCommand {
         }
         let url = "http://127.0.0.1:\(port)/v1/traces"
         let template = StandardRequest.traces()
+        // Enough requests for the whole run at the offered rate (at 100k spans/s without one),
+        // encoded before the clock starts so that generating them costs the load nothing.
+        let chainRequests: [(body: [UInt8], spans: Int)] =
+            workload == "chains" ? Self.chainRequests(spans: (rate > 0 ? rate : 100_000) * seconds * 11 / 10 + connections * 512) : []
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
@@ -66,8 +140,27 @@ struct IngestBench: AsyncParsableCommand {
                     var accepted = 0
                     var refused = 0
                     var round: UInt64 = 0
+                    // Each connection's share of the rate, one standard request at a time.
+                    let interval: Duration? = rate > 0
+                        ? .nanoseconds(Int64(Double(StandardRequest.spanCount * connections) / Double(rate) * 1e9)) : nil
                     while ContinuousClock.now < deadline {
+                        if let interval {
+                            let due = start + interval * Int(round)
+                            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+                            guard ContinuousClock.now < deadline else { break }
+                        }
                         round += 1
+                        if !chainRequests.isEmpty {
+                            let next = chainRequests[(Int(round - 1) * connections + connection) % chainRequests.count]
+                            var http = HTTPClientRequest(url: url)
+                            http.method = .POST
+                            http.headers.add(name: "Content-Type", value: "application/x-protobuf")
+                            http.body = .bytes(next.body)
+                            let response = try await client.execute(http, timeout: .seconds(30))
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                            if response.status == .ok { accepted += next.spans } else { refused += next.spans }
+                            continue
+                        }
                         var request = template
                         let salt = (UInt64(connection) << 48) | round
                         for r in request.resourceSpans.indices {
@@ -96,18 +189,88 @@ struct IngestBench: AsyncParsableCommand {
             return sum
         }
         let elapsed = ContinuousClock.now - start
-        let after = try ProcessFigures(pid: collector.processIdentifier)
-        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let cpu = after.cpuSeconds - before.cpuSeconds
-        print("connections:              \(connections), \(seconds) s, standard 512-span protobuf request, store on")
-        print("accepted spans:           \(totals.accepted) (\(Int(Double(totals.accepted) / wall)) spans/s)")
-        print("refused spans (429/503):  \(totals.refused)")
-        print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpu, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0, totals.accepted > 0 ? cpu / Double(totals.accepted) * 1e6 : 0))
-        print("collector peak RSS:       \(after.peakRSSKiB / 1024) MiB")
+        var after = try ProcessFigures(pid: collector.processIdentifier)
+        var drainSeconds = 0.0
+        if drain {
+            let drainStart = ContinuousClock.now
+            after = try await Self.idle(pid: collector.processIdentifier, from: after)
+            let drained = ContinuousClock.now - drainStart
+            drainSeconds = Double(drained.components.seconds) + Double(drained.components.attoseconds) / 1e18
+        }
         try await client.shutdown()
         // The collector drains what it accepted into the store before it exits.
         collector.terminate()
         collector.waitUntilExit()
+        return IngestFigures(
+            accepted: totals.accepted, refused: totals.refused,
+            wallSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRSSKiB: after.peakRSSKiB, drainSeconds: drainSeconds)
+    }
+}
+
+extension IngestBench {
+    /// `ChainShapes`' chains (as `causeway bench stitcher` makes them), shuffled within
+    /// windows of 200 chains and cut into requests of 512 spans, each service's spans under
+    /// its own resource; at least `spans` spans in all.
+    static func chainRequests(spans wanted: Int) -> [(body: [UInt8], spans: Int)] {
+        var generator = ChainShapes()
+        var requests: [(body: [UInt8], spans: Int)] = []
+        var total = 0
+        var first = 0
+        while total < wanted {
+            var spans = (first..<first + 200).flatMap { generator.chain($0) }
+            generator.shuffle(&spans)
+            first += 200
+            var start = 0
+            while start < spans.count {
+                let slice = spans[start..<min(start + StandardRequest.spanCount, spans.count)]
+                var byService: [String: [Span]] = [:]
+                for (service, span) in slice { byService[service, default: []].append(span) }
+                let request = ExportTraceServiceRequest(resourceSpans: byService.sorted { $0.key < $1.key }.map { service, spans in
+                    ResourceSpans(resource: Resource(attributes: [KeyValue("service.name", .string(service))]), scopeSpans: [ScopeSpans(spans: spans)])
+                })
+                requests.append((request.protobufBytes(), slice.count))
+                total += slice.count
+                start += StandardRequest.spanCount
+            }
+        }
+        return requests
+    }
+
+    /// The figures of `pid` once it used at most one clock tick (10 ms) of CPU in half a
+    /// second: at least 3 s after `from`, which covers a 1 s idle window and the stitcher's
+    /// 1 s tick, and at most 10 minutes.
+    static func idle(pid: Int32, from: ProcessFigures) async throws -> ProcessFigures {
+        var last = from
+        for round in 0..<1200 {
+            try await Task.sleep(for: .milliseconds(500))
+            let now = try ProcessFigures(pid: pid)
+            let quiet = now.cpuSeconds - last.cpuSeconds < 0.015
+            last = now
+            if quiet && round >= 5 { break }
+        }
+        return last
+    }
+}
+
+/// What one load run measured of the collector.
+struct IngestFigures {
+    var accepted: Int
+    var refused: Int
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSKiB: Int
+    /// How long the collector stayed busy after the load (0 when not waited for).
+    var drainSeconds = 0.0
+
+    var cpuMicrosPerAcceptedSpan: Double { accepted > 0 ? cpuSeconds / Double(accepted) * 1e6 : 0 }
+
+    func print() {
+        Swift.print("accepted spans:           \(accepted) (\(Int(Double(accepted) / wallSeconds)) spans/s)")
+        Swift.print("refused spans (429/503):  \(refused)")
+        Swift.print(String(format: "collector CPU:            %.2f s user+sys, %.2f CPU-s per million spans (%.2f µs/span)", cpuSeconds, cpuMicrosPerAcceptedSpan, cpuMicrosPerAcceptedSpan))
+        Swift.print("collector peak RSS:       \(peakRSSKiB / 1024) MiB")
+        if drainSeconds > 0 { Swift.print(String(format: "busy after the load:      %.1f s", drainSeconds)) }
     }
 }
 

@@ -320,10 +320,26 @@ private typealias F = Fixture
             let now = F.at(0) + round * 100 * F.second
             for request in F.linearChain() { _ = stitcher.ingest(request, now: now) }
             #expect(stitcher.finalizeIdle(now: now + 61 * F.second).count == 1)
+            #expect(stitcher.snapshot(chainID: ChainID(F.trace(3)))?.id == ChainID(F.trace(1)))
             _ = stitcher.finalizeIdle(now: now + 70 * F.second)
             #expect(stitcher.heldSpanCount == 0)
+            // Neither a span key nor a trace entry is left behind.
+            #expect(stitcher.index.count == 0)
+            #expect(stitcher.snapshot(chainID: ChainID(F.trace(3))) == nil)
         }
         #expect(stitcher.nodes.count == 9)
+        #expect(stitcher.chains.filter { $0.root >= 0 }.isEmpty)
+    }
+
+    @Test func spanWithAnAllZeroIDIsCountedAndNotStitched() throws {
+        var stitcher = ChainStitcher()
+        let invalid = F.span(1, 0, "orders send", kind: .producer, 0, 10, topic: "orders")
+        let valid = F.span(1, 2, parent: 0x99, "handle", 1, 5)
+        _ = stitcher.ingest(F.request("order", [invalid, valid]), now: F.at(200))
+        #expect(stitcher.counters.invalidSpans == 1)
+        #expect(stitcher.counters.spansIngested == 2)
+        let chain = try #require(stitcher.snapshot(chainID: ChainID(F.trace(1))))
+        #expect(chain.spans == [SpanRef(traceID: F.trace(1), spanID: SpanID(2))])
     }
 
     @Test func repeatedSpanIsKeptOnce() throws {

@@ -25,3 +25,24 @@ import Testing
     #expect(index.count == reference.count)
     #expect(keys.allSatisfy { index[$0] == reference[$0] })
 }
+
+@Test func spanIndexInsertIfAbsentKeepsTheFirstSlot() {
+    var index = SpanIndex()
+    let key = SpanKey(trace: TraceKey(high: 1, low: 2), span: 0)
+    index.insertIfAbsent(key, 7)
+    index.insertIfAbsent(key, 9)
+    #expect(index[key] == 7)
+    #expect(index.count == 1)
+    index.insert(key, 9)
+    #expect(index[key] == 9)
+}
+
+@Test func internedStringsKeepOneIDPerTextWhenRecentSlotsCollide() {
+    var strings = InternedStrings()
+    // Same length, first and last byte: the same slot of the recent-ID cache.
+    let texts = ["orders-a", "orders-b", "oXXXXXXa", "orders-a", "oXXXXXXa", "orders-b"]
+    let ids = texts.map { strings.intern($0) }
+    #expect(ids == [0, 1, 2, 0, 2, 1])
+    #expect(strings.values == ["orders-a", "orders-b", "oXXXXXXa"])
+    #expect(strings[2] == "oXXXXXXa")
+}
