@@ -18,9 +18,42 @@ package protocol TelemetryConsumer: Sendable {
     /// Takes a batch of log records. Throwing means the batch was not accepted.
     func consume(_ logs: ExportLogsServiceRequest) async throws
 
+    /// Takes several batches at once, in order; by default one after the other, each on its
+    /// own. A consumer with a cost per write (a transaction) takes them together. Throwing
+    /// means some (the store: all) of them were not accepted.
+    func consume(_ traces: [ExportTraceServiceRequest]) async throws
+
+    /// Takes several batches of log records at once, in order; as `consume(_:)` for spans.
+    func consume(_ logs: [ExportLogsServiceRequest]) async throws
+
+    /// How long the pipeline waits, once a batch is there, for more to hand over with it
+    /// (nil: no wait). For a consumer whose cost is per write rather than per span.
+    var deliveryLinger: Duration? { get }
+
     /// Delivers queued work until the task is cancelled or `shutdown()` finished draining.
     func run() async throws
 
     /// Stops taking batches and returns once everything accepted is delivered or persisted.
     func shutdown() async
+}
+
+extension TelemetryConsumer {
+    package var deliveryLinger: Duration? { nil }
+
+    package func consume(_ traces: [ExportTraceServiceRequest]) async throws {
+        try await eachOnItsOwn(traces) { try await consume($0) }
+    }
+
+    package func consume(_ logs: [ExportLogsServiceRequest]) async throws {
+        try await eachOnItsOwn(logs) { try await consume($0) }
+    }
+
+    /// Offers every batch even when an earlier one was refused, then throws the first refusal.
+    private func eachOnItsOwn<Batch>(_ batches: [Batch], _ consume: (Batch) async throws -> Void) async throws {
+        var firstError: (any Error)?
+        for batch in batches {
+            do { try await consume(batch) } catch { firstError = firstError ?? error }
+        }
+        if let firstError { throw firstError }
+    }
 }

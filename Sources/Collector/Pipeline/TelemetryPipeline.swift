@@ -58,8 +58,7 @@ package final class TelemetryPipeline: Service {
         var consumer: any TelemetryConsumer
         var takesTraces: Bool
         var takesLogs: Bool
-        var stream: AsyncStream<Batch>
-        var continuation: AsyncStream<Batch>.Continuation
+        var queue: LaneQueue<Batch>
     }
 
     struct State {
@@ -86,8 +85,7 @@ package final class TelemetryPipeline: Service {
         consumers: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)], limitBytes: Int, heapLimit: HeapLimit? = nil, logger: Logger
     ) {
         self.lanes = consumers.map { entry in
-            let (stream, continuation) = AsyncStream<Batch>.makeStream()
-            return Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, stream: stream, continuation: continuation)
+            Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, queue: LaneQueue())
         }
         self.limitBytes = limitBytes
         self.heapLimit = heapLimit
@@ -138,7 +136,7 @@ package final class TelemetryPipeline: Service {
             state.queuedBytes += size
             let batch = Batch(payload: payload, bytes: size, lanes: targets.count)
             // Inside the lock so that no batch is yielded after `close()` finished the lanes.
-            for lane in targets { lane.continuation.yield(batch) }
+            for lane in targets { lane.queue.append(batch) }
             return .accepted
         }
         if admission == .accepted { queueBytesGauge.record(queuedBytes) }
@@ -160,7 +158,7 @@ package final class TelemetryPipeline: Service {
         state.withLock { state in
             guard !state.closed else { return }
             state.closed = true
-            for lane in lanes { lane.continuation.finish() }
+            for lane in lanes { lane.queue.finish() }
         }
     }
 
@@ -225,19 +223,42 @@ package final class TelemetryPipeline: Service {
 
     private func deliver(_ lane: Lane) async {
         let refused = Counter(label: "causeway_pipeline_refused_batches_total", dimensions: [("consumer", lane.consumer.name)])
-        // Not cancelled with the task: on cancellation the stream ends, and a graceful
-        // shutdown finishes it after the last batch.
-        for await batch in lane.stream {
-            do {
-                switch batch.payload {
-                case .traces(let traces): try await lane.consumer.consume(traces)
-                case .logs(let logs): try await lane.consumer.consume(logs)
-                }
-            } catch {
-                refused.increment()
-                logger.error("consumer refused a batch", metadata: ["consumer": "\(lane.consumer.name)", "error": "\(error)"])
+        // Ends when the task is cancelled, or once a graceful shutdown finished the queue
+        // and the last batch is delivered.
+        while var batches = await lane.queue.next(upTo: Self.batchesPerDelivery) {
+            if let linger = lane.consumer.deliveryLinger, batches.count < Self.batchesPerDelivery {
+                try? await Task.sleep(for: linger)
+                batches += lane.queue.available(upTo: Self.batchesPerDelivery - batches.count)
             }
-            release(batch)
+            // Runs of one signal, in order, each handed over whole.
+            var start = batches.startIndex
+            while start < batches.endIndex {
+                var end = start + 1
+                switch batches[start].payload {
+                case .traces:
+                    while end < batches.endIndex, case .traces = batches[end].payload { end += 1 }
+                    let run = batches[start..<end].compactMap { if case .traces(let traces) = $0.payload { traces } else { nil } }
+                    await hand(run.count, to: lane, refused: refused) { try await lane.consumer.consume(run) }
+                case .logs:
+                    while end < batches.endIndex, case .logs = batches[end].payload { end += 1 }
+                    let run = batches[start..<end].compactMap { if case .logs(let logs) = $0.payload { logs } else { nil } }
+                    await hand(run.count, to: lane, refused: refused) { try await lane.consumer.consume(run) }
+                }
+                for batch in batches[start..<end] { release(batch) }
+                start = end
+            }
+        }
+    }
+
+    /// The most batches handed to a consumer at once.
+    static let batchesPerDelivery = 64
+
+    private func hand(_ count: Int, to lane: Lane, refused: Counter, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            refused.increment(by: count)
+            logger.error("consumer refused batches", metadata: ["consumer": "\(lane.consumer.name)", "batches": "\(count)", "error": "\(error)"])
         }
     }
 }

@@ -15,7 +15,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     private let store: TelemetryStore
     private let stitchedExporters: [any TelemetryConsumer]
     private let logger: Logger
-    private let queue = AsyncStream<Chain>.makeStream()
+    private let queue = LaneQueue<Chain>()
     private let drained = AsyncStream<Void>.makeStream()
 
     /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
@@ -27,7 +27,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     }
 
     package func chainFinalized(_ chain: Chain) {
-        queue.continuation.yield(chain)
+        queue.append(chain)
     }
 
     package func consume(_ traces: ExportTraceServiceRequest) async throws {}
@@ -35,26 +35,29 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
 
     package func run() async throws {
         defer { drained.continuation.finish() }
-        for await chain in queue.stream {
+        // The chains finalized since the last write, stored in one transaction.
+        while let chains = await queue.next(upTo: 512) {
             do {
-                try await store.saveChain(chain)
+                try await store.saveChains(chains)
             } catch {
-                logger.error("cannot store a chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+                logger.error("cannot store chains", metadata: ["chains": "\(chains.map(\.id))", "error": "\(error)"])
             }
-            ChainMetrics.record(chain)
-            guard !stitchedExporters.isEmpty else { continue }
-            do {
-                let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
-                let stitched = StitchedExport.rewrite(spans, chainID: chain.id)
-                for exporter in stitchedExporters { try await exporter.consume(stitched) }
-            } catch {
-                logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+            for chain in chains {
+                ChainMetrics.record(chain)
+                guard !stitchedExporters.isEmpty else { continue }
+                do {
+                    let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
+                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id)
+                    for exporter in stitchedExporters { try await exporter.consume(stitched) }
+                } catch {
+                    logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+                }
             }
         }
     }
 
     package func shutdown() async {
-        queue.continuation.finish()
+        queue.finish()
         for await _ in drained.stream {}
     }
 }

@@ -126,66 +126,83 @@ extension TelemetryStore {
     /// Stores a finalized chain, replacing the rows of the chains it supersedes and any
     /// earlier revision of itself.
     package func saveChain(_ chain: Chain) async throws {
-        let body = try ChainJSON.data(ChainJSON.detail(chain))
-        let id = chain.id.description
+        try await saveChains([chain])
+    }
+
+    /// Stores finalized chains in order, in one transaction (a commit per chain was most of
+    /// the collector's cost with the stitcher on).
+    package func saveChains(_ chains: [Chain]) async throws {
+        let bodies = try chains.map { try ChainJSON.data(ChainJSON.detail($0)) }
         try await pool.write { db in
-            try Self.deleteChains(db, ids: [id] + chain.supersedes.map(\.description))
-            try db.execute(sql: """
-                INSERT INTO chains (chain_id, correlation_id, root_service, root_operation, start_ns, end_ns, duration_ns, status,
-                    span_count, hop_count, error_count, missing_count, dead_letter_hops, finalized_early, revision, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    id, chain.correlationID, chain.rootService, chain.rootOperation, Int64(clamping: chain.startUnixNano),
-                    Int64(clamping: chain.endUnixNano), Int64(clamping: chain.endToEndNanos), chain.status.rawValue,
-                    chain.spans.count, chain.hops.count, chain.errorCount, chain.missing.count, chain.deadLetterHops,
-                    chain.finalizedEarly, chain.revision, body,
-                ])
-            var services = Set([chain.rootService].compactMap { $0 })
-            let insertHop = try db.cachedStatement(sql: """
-                INSERT INTO chain_hops (chain_id, position, producer_trace_id, producer_span_id, producer_service, topic, dead_letter)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            let insertDelivery = try db.cachedStatement(sql: """
-                INSERT INTO chain_deliveries (chain_id, hop, trace_id, span_id, service, consumer_group, queue_wait_ns, attempt, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for (position, hop) in chain.hops.enumerated() {
-                try insertHop.execute(arguments: [
-                    id, position, hop.producer.traceID.hex, hop.producer.spanID.hex, hop.producerService, hop.topic, hop.isDeadLetter,
-                ])
-                if let service = hop.producerService { services.insert(service) }
-                for delivery in hop.deliveries {
-                    try insertDelivery.execute(arguments: [
-                        id, position, delivery.consumer.traceID.hex, delivery.consumer.spanID.hex, delivery.service,
-                        delivery.consumerGroup, delivery.queueWaitNanos, delivery.attempt, delivery.isError,
-                    ])
-                    if let service = delivery.service { services.insert(service) }
-                }
-            }
-            let insertMissing = try db.cachedStatement(sql: """
-                INSERT INTO chain_missing (chain_id, kind, trace_id, span_id, target_trace_id, target_span_id, topic) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            for part in chain.missing {
-                switch part {
-                case .unconsumedMessage(let producer, let topic):
-                    try insertMissing.execute(arguments: [id, "unconsumed_message", producer.traceID.hex, producer.spanID.hex, nil, nil, topic])
-                case .orphanLink(let consumer, let target):
-                    try insertMissing.execute(arguments: [
-                        id, "orphan_link", consumer.traceID.hex, consumer.spanID.hex, target.traceID.hex, target.spanID.hex, nil,
-                    ])
-                }
-            }
-            let insertSpan = try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_spans (trace_id, span_id, chain_id) VALUES (?, ?, ?)")
-            for span in chain.spans {
-                try insertSpan.execute(arguments: [span.traceID.hex, span.spanID.hex, id])
-            }
-            // Services of spans outside the hops (an HTTP call inside a handler), as far as stored.
-            for traceID in chain.traceIDs {
-                services.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT service FROM spans WHERE trace_id = ?", arguments: [traceID.hex]))
-            }
-            let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_services (service, chain_id) VALUES (?, ?)")
-            for service in services { try insertService.execute(arguments: [service, id]) }
+            for (chain, body) in zip(chains, bodies) { try Self.insertChain(chain, body: body, db) }
         }
+    }
+
+    private static func insertChain(_ chain: Chain, body: Data, _ db: Database) throws {
+        let id = chain.id.description
+        // One id at a time through cached statements: this runs for every chain, and
+        // preparing the statements each time was most of the cost of storing a chain.
+        for gone in [id] + chain.supersedes.map(\.description) {
+            for table in chainTables {
+                try db.cachedStatement(sql: "DELETE FROM \(table) WHERE chain_id = ?").execute(arguments: [gone])
+            }
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO chains (chain_id, correlation_id, root_service, root_operation, start_ns, end_ns, duration_ns, status,
+                span_count, hop_count, error_count, missing_count, dead_letter_hops, finalized_early, revision, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                id, chain.correlationID, chain.rootService, chain.rootOperation, Int64(clamping: chain.startUnixNano),
+                Int64(clamping: chain.endUnixNano), Int64(clamping: chain.endToEndNanos), chain.status.rawValue,
+                chain.spans.count, chain.hops.count, chain.errorCount, chain.missing.count, chain.deadLetterHops,
+                chain.finalizedEarly, chain.revision, body,
+            ])
+        var services = Set([chain.rootService].compactMap { $0 })
+        let insertHop = try db.cachedStatement(sql: """
+            INSERT INTO chain_hops (chain_id, position, producer_trace_id, producer_span_id, producer_service, topic, dead_letter)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertDelivery = try db.cachedStatement(sql: """
+            INSERT INTO chain_deliveries (chain_id, hop, trace_id, span_id, service, consumer_group, queue_wait_ns, attempt, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (position, hop) in chain.hops.enumerated() {
+            try insertHop.execute(arguments: [
+                id, position, hop.producer.traceID.hex, hop.producer.spanID.hex, hop.producerService, hop.topic, hop.isDeadLetter,
+            ])
+            if let service = hop.producerService { services.insert(service) }
+            for delivery in hop.deliveries {
+                try insertDelivery.execute(arguments: [
+                    id, position, delivery.consumer.traceID.hex, delivery.consumer.spanID.hex, delivery.service,
+                    delivery.consumerGroup, delivery.queueWaitNanos, delivery.attempt, delivery.isError,
+                ])
+                if let service = delivery.service { services.insert(service) }
+            }
+        }
+        let insertMissing = try db.cachedStatement(sql: """
+            INSERT INTO chain_missing (chain_id, kind, trace_id, span_id, target_trace_id, target_span_id, topic) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for part in chain.missing {
+            switch part {
+            case .unconsumedMessage(let producer, let topic):
+                try insertMissing.execute(arguments: [id, "unconsumed_message", producer.traceID.hex, producer.spanID.hex, nil, nil, topic])
+            case .orphanLink(let consumer, let target):
+                try insertMissing.execute(arguments: [
+                    id, "orphan_link", consumer.traceID.hex, consumer.spanID.hex, target.traceID.hex, target.spanID.hex, nil,
+                ])
+            }
+        }
+        let insertSpan = try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_spans (trace_id, span_id, chain_id) VALUES (?, ?, ?)")
+        for span in chain.spans {
+            try insertSpan.execute(arguments: [span.traceID.hex, span.spanID.hex, id])
+        }
+        // Services of spans outside the hops (an HTTP call inside a handler), as far as stored.
+        let traceServices = try db.cachedStatement(sql: "SELECT DISTINCT service FROM spans WHERE trace_id = ?")
+        for traceID in chain.traceIDs {
+            services.formUnion(try String.fetchAll(traceServices, arguments: [traceID.hex]))
+        }
+        let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_services (service, chain_id) VALUES (?, ?)")
+        for service in services { try insertService.execute(arguments: [service, id]) }
     }
 
     /// The stored chains matching `query`, the most recent start first.

@@ -1,0 +1,85 @@
+import Synchronization
+
+/// A consumer's lane: the batches accepted for it, in order, handed over as many at a time
+/// as are waiting so that a consumer with a per-write cost (the store's transaction) pays
+/// it once for a run of batches rather than once each.
+final class LaneQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var head = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds an element; false when the queue is finished and took nothing.
+    @discardableResult
+    func append(_ element: Element) -> Bool {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            state.items.append(element)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+        return true
+    }
+
+    /// No more elements will come; `next` returns what is left, then nil.
+    func finish() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// The waiting elements, at most `limit`, in order; waits while there are none. Nil once
+    /// the queue is finished and empty, or when the task is cancelled while waiting.
+    /// One task takes from a queue.
+    func next(upTo limit: Int) async -> [Element]? {
+        while true {
+            if let taken = take(upTo: limit) { return taken.isEmpty ? nil : taken }
+            if Task.isCancelled { return nil }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let ready = state.withLock { state in
+                        if state.head < state.items.count || state.finished || Task.isCancelled { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
+            }
+        }
+    }
+
+    /// What is waiting, at most `limit`, without waiting (empty when there is nothing).
+    func available(upTo limit: Int) -> [Element] {
+        take(upTo: limit) ?? []
+    }
+
+    /// What is waiting (empty when finished and drained), or nil when there is nothing yet.
+    private func take(upTo limit: Int) -> [Element]? {
+        state.withLock { state in
+            let available = state.items.count - state.head
+            if available == 0 { return state.finished ? [] : nil }
+            let end = state.head + min(available, limit)
+            let taken = Array(state.items[state.head..<end])
+            state.head = end
+            if state.head == state.items.count {
+                state.items.removeAll(keepingCapacity: true)
+                state.head = 0
+            }
+            return taken
+        }
+    }
+}
