@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "KafkaWire",
             dependencies: [
+                "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
@@ -134,6 +135,8 @@ let package = Package(
         ),
         // The C library's heap figures (mallinfo2, malloc_trim), for the collector's memory limiter.
         .target(name: "CProcessMemory"),
+        // CRC-32C with the processor's instruction, for KafkaWire.
+        .target(name: "CCRC32C"),
         .executableTarget(
             name: "causeway",
             dependencies: [

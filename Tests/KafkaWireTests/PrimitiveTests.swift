@@ -1,4 +1,4 @@
-import KafkaWire
+@testable import KafkaWire
 import NIOCore
 import Testing
 
@@ -22,13 +22,19 @@ private func bitwiseCRC32C(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     return ~crc
 }
 
+/// Both ways of computing it, the processor's instruction (where `checksum` uses it) and
+/// the tables, at every length 0–80 and alignment 0–7, and continued from a prefix.
 @Test func crc32cMatchesTheBitwiseDefinitionAtEveryLengthAndAlignment() {
     let bytes = (0..<80).map { UInt8(truncatingIfNeeded: $0 &* 151 &+ 7) }
     for start in 0..<8 {
         for end in start...bytes.count {
             let slice = bytes[start..<end]
-            let fast = slice.withUnsafeBytes { CRC32C.checksum($0) }
-            #expect(fast == bitwiseCRC32C(slice), "bytes \(start)..<\(end)")
+            let expected = bitwiseCRC32C(slice)
+            #expect(slice.withUnsafeBytes { CRC32C.checksum($0) } == expected, "bytes \(start)..<\(end)")
+            #expect(slice.withUnsafeBytes { CRC32C.tableChecksum($0) } == expected, "tables, bytes \(start)..<\(end)")
+            let middle = (start + end) / 2
+            let prefix = bytes[start..<middle].withUnsafeBytes { CRC32C.checksum($0) }
+            #expect(bytes[middle..<end].withUnsafeBytes { CRC32C.checksum($0, continuing: prefix) } == expected)
         }
     }
 }
