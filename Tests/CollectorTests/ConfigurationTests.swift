@@ -14,7 +14,7 @@ import Yams
         #expect(configuration.dataDirectory == "./.causeway")
         #expect(configuration.memoryLimitBytes == 512 << 20)
         #expect(configuration.memorySoftLimitBytes == 412 << 20)
-        #expect(configuration.memoryCheckInterval == .milliseconds(100))
+        #expect(configuration.memoryCheckInterval == .milliseconds(250))
         #expect(configuration.traces?.receivers == ["otlp", "zipkin"])
         #expect(configuration.logs?.receivers == ["otlp"])
         #expect(configuration.retentionMaxAgeSeconds == 72 * 3600)

@@ -42,7 +42,7 @@ package struct CollectorConfiguration {
     /// of the limit. Data is refused above `memoryLimitBytes - spike`.
     package var memorySpikeLimitBytes: Int?
     /// How often the heap in use is read.
-    package var memoryCheckInterval: Duration = .milliseconds(100)
+    package var memoryCheckInterval: Duration = .milliseconds(250)
     /// The level above which receivers refuse data: the bound on queued decoded batches
     /// and on the process's heap.
     package var memorySoftLimitBytes: Int {

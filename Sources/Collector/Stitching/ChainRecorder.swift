@@ -1,5 +1,6 @@
 package import Logging
 import Metrics
+import Synchronization
 package import Telemetry
 
 /// Where the daemon's stitcher hands finalized chains: it stores them (replacing earlier
@@ -17,24 +18,57 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     private let logger: Logger
     private let queue = LaneQueue<Chain>()
     private let drained = AsyncStream<Void>.makeStream()
+    /// Chains queued and not yet written, and the stitcher waiting for that to fall.
+    private let backlog = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>], closed: Bool)>((0, [], false))
+    /// Past this many unwritten chains the stitcher waits (`waitForRoom`) until half are written.
+    private let maxBacklog: Int
 
     /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
     ///   sent to, rewritten into one trace; a re-finalized chain is sent again.
-    package init(store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], logger: Logger) {
+    package init(store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], maxBacklog: Int = 20_000, logger: Logger) {
+        self.maxBacklog = maxBacklog
         self.store = store
         self.stitchedExporters = stitchedExporters
         self.logger = logger
     }
 
     package func chainFinalized(_ chain: Chain) {
+        backlog.withLock { $0.count += 1 }
         queue.append(chain)
+    }
+
+    package func waitForRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = backlog.withLock { backlog in
+                guard backlog.count > maxBacklog, !backlog.closed else { return false }
+                backlog.waiters.append(continuation)
+                return true
+            }
+            if !wait { continuation.resume() }
+        }
+    }
+
+    /// Counts chains as written and lets a waiting stitcher go on once half the backlog is;
+    /// with `closing`, for good (nothing is written any more).
+    private func written(_ count: Int, closing: Bool = false) {
+        let waiters: [CheckedContinuation<Void, Never>] = backlog.withLock { backlog in
+            backlog.count -= count
+            backlog.closed = backlog.closed || closing
+            guard backlog.closed || backlog.count <= maxBacklog / 2 else { return [] }
+            defer { backlog.waiters = [] }
+            return backlog.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     package func consume(_ traces: ExportTraceServiceRequest) async throws {}
     package func consume(_ logs: ExportLogsServiceRequest) async throws {}
 
     package func run() async throws {
-        defer { drained.continuation.finish() }
+        defer {
+            written(0, closing: true)
+            drained.continuation.finish()
+        }
         // The chains finalized since the last write, stored in one transaction.
         while let chains = await queue.next(upTo: 512) {
             do {
@@ -53,6 +87,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
                     logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
                 }
             }
+            written(chains.count)
         }
     }
 

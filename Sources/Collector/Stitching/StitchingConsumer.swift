@@ -5,6 +5,15 @@ package import Telemetry
 /// stitcher's actor, so it must return quickly (queue the chain, do not write it inline).
 package protocol ChainSink: Sendable {
     func chainFinalized(_ chain: Chain)
+
+    /// Returns once the sink's backlog is small enough to take more; the stitcher waits
+    /// here after each batch, so a store slower than ingest holds up the stitcher's lane
+    /// and the pipeline's memory limiter refuses data rather than chains piling up.
+    func waitForRoom() async
+}
+
+extension ChainSink {
+    package func waitForRoom() async {}
 }
 
 /// The stitcher as a pipeline consumer. Stitching runs inline in `consume`: it costs well
@@ -39,6 +48,7 @@ package actor StitchingConsumer: TelemetryConsumer {
     package func consume(_ traces: ExportTraceServiceRequest) async throws {
         guard !stopped else { throw StitcherStopped() }
         deliver(stitcher.ingest(traces, now: clock()))
+        await sink.waitForRoom()
     }
 
     /// Logs are not part of chains; the store joins them to spans by span ID.

@@ -141,8 +141,11 @@ extension TelemetryStore {
     private static func insertChain(_ chain: Chain, body: Data, _ db: Database) throws {
         let id = chain.id.description
         // One id at a time through cached statements: this runs for every chain, and
-        // preparing the statements each time was most of the cost of storing a chain.
-        for gone in [id] + chain.supersedes.map(\.description) {
+        // preparing the statements each time was most of the cost of storing a chain. Most
+        // chains are stored once, so one probe of the chains table decides whether the
+        // six tables need deleting from (a chain's rows are written all together).
+        let stored = try db.cachedStatement(sql: "SELECT 1 FROM chains WHERE chain_id = ?")
+        for gone in [id] + chain.supersedes.map(\.description) where try Bool.fetchOne(stored, arguments: [gone]) != nil {
             for table in chainTables {
                 try db.cachedStatement(sql: "DELETE FROM \(table) WHERE chain_id = ?").execute(arguments: [gone])
             }

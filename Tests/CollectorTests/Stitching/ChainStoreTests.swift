@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Telemetry
 import Testing
 
@@ -43,5 +44,28 @@ private typealias F = Fixture
         await store.sweep(now: F.at(130) + 3601 * F.second)
         #expect(try await store.findChains(ChainQuery()).isEmpty)
         #expect(try await store.chain(id: F.trace(3).hex) == nil)
+    }
+
+    /// The stitcher's back-pressure: past `maxBacklog` unwritten chains `waitForRoom` holds
+    /// the stitcher until the recorder has written half, and never once it has stopped.
+    @Test func recorderHoldsTheStitcherWhileItsBacklogIsFull() async throws {
+        let recorder = ChainRecorder(store: try store(), maxBacklog: 2, logger: quietLogger)
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        await recorder.waitForRoom()  // empty: returns at once
+        for _ in 0..<3 { recorder.chainFinalized(chain) }
+        let released = Mutex(false)
+        let waiting = Task {
+            await recorder.waitForRoom()
+            released.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!released.withLock { $0 }, "three chains are over a backlog of two")
+        let writer = Task { try await recorder.run() }
+        await waiting.value
+        #expect(released.withLock { $0 })
+        await recorder.shutdown()
+        try await writer.value
+        for _ in 0..<5 { recorder.chainFinalized(chain) }
+        await recorder.waitForRoom()  // stopped: never holds
     }
 }
