@@ -157,6 +157,7 @@ package final class TelemetryStore: TelemetryConsumer {
                 DROP INDEX span_links_source;
                 """)
         }
+        registerChainKeyMigration(&migrator)
         return migrator
     }
 

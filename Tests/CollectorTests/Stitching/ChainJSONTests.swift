@@ -26,6 +26,24 @@ private typealias F = Fixture
         }
     }
 
+    /// The store writes `detailData`, typed; the API builds `detail` to add to it. Both
+    /// must be the same bytes, for hops with and without consumers, both kinds of missing
+    /// part, and absent fields (null).
+    @Test func typedDetailIsTheSameBytesAsTheDictionary() throws {
+        let chains = F.stitch(
+            F.linearChain() + [
+                F.request("billing", [F.span(40, 1, "invoices process", kind: .consumer, 0, 7, topic: "invoices", linksTo: [(41, 2)])]),
+                F.request("audit", [F.span(50, 1, "audit send", kind: .producer, 0, 3, topic: "audit \"quoted\"", messageID: "m-9")]),
+            ],
+            finalizeAfter: 120 * F.second)
+        #expect(chains.count == 3)
+        #expect(chains.contains { $0.missing.contains { if case .unconsumedMessage = $0 { true } else { false } } })
+        for chain in chains {
+            let typed = ChainJSON.detailData(chain)
+            #expect(typed == (try ChainJSON.data(ChainJSON.detail(chain))), "\(String(decoding: typed, as: UTF8.self))")
+        }
+    }
+
     @Test func stringsAreEscapedAndKeysSorted() throws {
         let object: [String: Any] = [
             "zeta": "quote \" backslash \\ newline \n tab \t bell \u{7} é ☕ /", "alpha": NSNull(), "mid": [1, -2, 3],

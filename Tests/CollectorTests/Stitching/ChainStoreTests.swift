@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Telemetry
 import Testing
@@ -67,5 +68,51 @@ private typealias F = Fixture
         try await writer.value
         for _ in 0..<5 { recorder.chainFinalized(chain) }
         await recorder.waitForRoom()  // stopped: never holds
+    }
+
+    /// A store from before v4 (chain tables keyed by chain ID) keeps its chains: found by ID,
+    /// by trace, by service and topic, with their spans and edges, and replaced whole by a
+    /// chain that supersedes them.
+    @Test func aStoreFromBeforeChainKeysIsMigratedWithItsChains() async throws {
+        let directory = try temporaryDirectory()
+        let old = F.trace(7).hex, body = Data(#"{"chainID":"\#(F.trace(7).hex)"}"#.utf8)
+        do {
+            let pool = try DatabasePool(path: (directory as NSString).appendingPathComponent("store.sqlite"))
+            try TelemetryStore.migrator.migrate(pool, upTo: "v3-spans-rowid")
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO chains VALUES (?, 'order-1', 'orders', 'send', 100, 900, 800, 'complete', 2, 1, 0, 1, 0, 0, 1, ?);
+                        INSERT INTO chain_hops VALUES (?, 0, ?, '00000000000000a1', 'orders', 'payments', 0);
+                        INSERT INTO chain_deliveries VALUES (?, 0, ?, '00000000000000b1', 'billing', 'billing-group', 50, 1, 0);
+                        INSERT INTO chain_missing VALUES (?, 'orphan_link', ?, '00000000000000b1', ?, '00000000000000c1', NULL);
+                        INSERT INTO chain_spans VALUES (?, '00000000000000a1', ?), (?, '00000000000000b1', ?);
+                        INSERT INTO chain_services VALUES ('orders', ?), ('billing', ?);
+                        """,
+                    arguments: [old, body, old, old, old, F.trace(8).hex, old, F.trace(8).hex, F.trace(9).hex, old, old, F.trace(8).hex, old, old, old])
+            }
+        }
+        let store = try TelemetryStore(
+            directory: directory, retention: .init(maxAgeSeconds: 3600, maxBytes: 1 << 30, intervalSeconds: 60),
+            correlationAttributes: [], logger: quietLogger)
+        let migrated = try #require(try await store.chain(id: F.trace(8).hex))
+        #expect(migrated.chainID == old)
+        #expect(migrated.json == body)
+        #expect(migrated.spans.map(\.spanID).sorted() == ["00000000000000a1", "00000000000000b1"])
+        var byTopic = ChainQuery(), byService = ChainQuery()
+        byTopic.topic = "payments"
+        byService.service = "billing"
+        #expect(try await store.findChains(byTopic) == [body])
+        #expect(try await store.findChains(byService) == [body])
+        let edges = try await store.messageEdges(startNanos: nil, endNanos: nil)
+        #expect(edges.map(\.messages) == [1, 1])
+        #expect(edges.last?.queueWaitsNanos == [50])
+
+        var newer = try #require(F.stitch(F.linearChain()).first)
+        newer.supersedes = [ChainID(F.trace(7))]
+        try await store.saveChain(newer)
+        #expect(try await store.chain(id: old) == nil)
+        #expect(try await store.chain(id: F.trace(8).hex) == nil)
+        #expect(try await store.findChains(byService).isEmpty)
     }
 }
