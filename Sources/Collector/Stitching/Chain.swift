@@ -102,6 +102,8 @@ package struct Chain: Hashable, Sendable {
     /// The received spans, earliest start first.
     package var spans: [SpanRef]
     package var traceIDs: [TraceID]
+    /// The services of the received spans, sorted.
+    package var services: [String]
     package var startUnixNano: UInt64
     package var endUnixNano: UInt64
     /// Hops in causal order (producer start).

@@ -195,6 +195,7 @@ extension ChainStitcher {
             rootService: strings[rootNode.service], rootOperation: strings[rootNode.name],
             spans: received.map { nodes[Int($0)].key.ref },
             traceIDs: Set(received.map { nodes[Int($0)].key.trace.traceID }).sorted(),
+            services: Set(received.compactMap { strings[nodes[Int($0)].service] }).sorted(),
             startUnixNano: start, endUnixNano: end, hops: orderedHops, criticalPath: critical,
             errorCount: errorCount, missing: missing)
         return (chain, waitUntil)

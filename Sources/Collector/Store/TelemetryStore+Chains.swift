@@ -278,7 +278,6 @@ extension TelemetryStore {
                 chain.finalizedEarly, chain.revision, body,
             ])
         let key = db.lastInsertedRowID
-        var services = Set([chain.rootService].compactMap { $0 })
         let insertHop = try db.cachedStatement(sql: """
             INSERT INTO chain_hops (chain_key, position, producer_trace_id, producer_span_id, producer_service, topic, dead_letter)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -291,13 +290,11 @@ extension TelemetryStore {
             try insertHop.execute(arguments: [
                 key, position, hop.producer.traceID.hex, hop.producer.spanID.hex, hop.producerService, hop.topic, hop.isDeadLetter,
             ])
-            if let service = hop.producerService { services.insert(service) }
             for delivery in hop.deliveries {
                 try insertDelivery.execute(arguments: [
                     key, position, delivery.consumer.traceID.hex, delivery.consumer.spanID.hex, delivery.service,
                     delivery.consumerGroup, delivery.queueWaitNanos, delivery.attempt, delivery.isError,
                 ])
-                if let service = delivery.service { services.insert(service) }
             }
         }
         let insertMissing = try db.cachedStatement(sql: """
@@ -317,13 +314,10 @@ extension TelemetryStore {
         for span in chain.spans {
             try insertSpan.execute(arguments: [span.traceID.hex, span.spanID.hex, key])
         }
-        // Services of spans outside the hops (an HTTP call inside a handler), as far as stored.
-        let traceServices = try db.cachedStatement(sql: "SELECT DISTINCT service FROM spans WHERE trace_id = ?")
-        for traceID in chain.traceIDs {
-            services.formUnion(try String.fetchAll(traceServices, arguments: [traceID.hex]))
-        }
+        // Every span's service, an HTTP call inside a handler's included: the stitcher knows
+        // them, where the spans table may not have the spans yet.
         let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_services (service, chain_key) VALUES (?, ?)")
-        for service in services { try insertService.execute(arguments: [service, key]) }
+        for service in chain.services { try insertService.execute(arguments: [service, key]) }
     }
 
     /// The stored chains matching `query`, the most recent start first.

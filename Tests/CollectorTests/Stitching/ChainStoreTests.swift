@@ -37,6 +37,20 @@ private typealias F = Fixture
         #expect(try await store.chain(id: F.trace(1).hex)?.chainID == F.trace(9).hex)
     }
 
+    /// The service filter covers every span's service from the chain itself, so it holds
+    /// while the spans are still queued for the store (none are stored here).
+    @Test func chainIsFoundByTheServiceOfEachOfItsSpansBeforeTheSpansAreStored() async throws {
+        let store = try store()
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        #expect(chain.services == ["audit", "inventory", "notification", "order", "payment"])
+        try await store.saveChain(chain)
+        for service in chain.services {
+            var query = ChainQuery()
+            query.service = service
+            #expect(try ids(try await store.findChains(query)) == [chain.id.description], "\(service)")
+        }
+    }
+
     @Test func ageSweepRemovesChainsEndedBeforeTheCutoff() async throws {
         let store = try store()
         try await store.saveChain(try #require(F.stitch(F.linearChain()).first))
