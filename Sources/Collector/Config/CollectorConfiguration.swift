@@ -48,6 +48,13 @@ package struct CollectorConfiguration {
     package var memorySoftLimitBytes: Int {
         max(1, memoryLimitBytes - (memorySpikeLimitBytes ?? memoryLimitBytes / 5))
     }
+    /// The bound on queued decoded batches: the soft limit less what the stitcher may hold
+    /// (its state grows from the queued spans while they wait for the store, and the
+    /// process's heap must hold both), but never under a quarter of the soft limit.
+    package var pipelineQueueLimitBytes: Int {
+        guard let stitcher else { return memorySoftLimitBytes }
+        return max(memorySoftLimitBytes / 4, memorySoftLimitBytes - stitcher.footprintBoundBytes)
+    }
     /// The `Retry-After` answered while the pipeline is full.
     package var retryAfterSeconds: Int = 1
     /// Every exporter section by name (`otlphttp/jaeger`), in file order, for ExporterFactory.

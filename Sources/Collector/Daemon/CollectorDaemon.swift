@@ -88,7 +88,7 @@ package final class CollectorDaemon: Sendable {
         for consumer in extraConsumers { consumers.append((consumer, true, true)) }
         consumers += exporters
         pipeline = TelemetryPipeline(
-            consumers: consumers, limitBytes: configuration.memorySoftLimitBytes,
+            consumers: consumers, limitBytes: configuration.pipelineQueueLimitBytes,
             heapLimit: HeapLimit(softLimitBytes: configuration.memorySoftLimitBytes, checkInterval: configuration.memoryCheckInterval),
             logger: logger)
         self.configuration = CollectorConfigurationSnapshot(configuration)

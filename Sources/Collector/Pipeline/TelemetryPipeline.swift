@@ -200,10 +200,14 @@ package final class TelemetryPipeline: Service {
     /// Collector's limiter forces a garbage collection).
     private func watchHeap(_ limit: HeapLimit) async {
         var wasOver = false
+        // Trimming walks the whole heap; while the heap stays over (the stitcher's retained
+        // chains can keep it there after a burst) it is done every few seconds, not every check.
+        var lastTrim: ContinuousClock.Instant?
         while !Task.isCancelled {
             var inUse = causeway_heap_in_use()
-            if inUse > limit.softLimitBytes {
+            if inUse > limit.softLimitBytes, lastTrim.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
                 causeway_heap_trim()
+                lastTrim = .now
                 inUse = causeway_heap_in_use()
             }
             let isOver = inUse > limit.softLimitBytes

@@ -32,6 +32,12 @@ package struct StitcherConfiguration: Sendable {
 
     package init() {}
 
+    /// What a held span costs the stitcher, about (see `causeway bench stitcher`).
+    package static let bytesPerHeldSpan = 300
+
+    /// The most the stitcher's state grows to with these bounds, about.
+    package var footprintBoundBytes: Int { (maxOpenSpans + maxRetainedSpans) * Self.bytesPerHeldSpan }
+
     func unconsumedWindowNanos(topic: String?) -> UInt64 {
         if let topic, let window = unconsumedWindowByTopic[topic] { return window.nanoseconds }
         return unconsumedWindow.nanoseconds
