@@ -112,7 +112,11 @@ struct OTLPHTTPExporterTests {
     func retriesOn503HonouringRetryAfter() async throws {
         let server = try await TestCollector.start()
         server.enqueue(TestCollector.Reply(status: .serviceUnavailable, headers: [("Retry-After", "1")]))
-        let exporter = OTLPHTTPExporter(configuration: Self.configuration(server))
+        // Room for the 1 s wait on a loaded machine: with 3 s, a first answer that took
+        // 2 s (CI running every suite at once) left no time for the retry.
+        var configuration = Self.configuration(server)
+        configuration.timeout = .seconds(20)
+        let exporter = OTLPHTTPExporter(configuration: configuration)
         let start = ContinuousClock.now
         let result = await exporter.export(Self.request())
         let elapsed = ContinuousClock.now - start
