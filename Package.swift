@@ -116,6 +116,7 @@ let package = Package(
             name: "Collector",
             dependencies: [
                 "Telemetry",
+                "KafkaWire",
                 "CProcessMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

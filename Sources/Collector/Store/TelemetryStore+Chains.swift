@@ -417,28 +417,22 @@ extension TelemetryStore {
     /// (producer service → consumer service) plus parent → child spans of different
     /// services within a trace, for chains and spans starting in the window.
     package func dependencies(startNanos: Int64, endNanos: Int64) async throws -> [(parent: String, child: String, callCount: Int)] {
-        try await pool.read { db in
-            var counts: [String: [String: Int]] = [:]
-            let messages = try Row.fetchAll(db, sql: """
+        var counts = try await spans.with { files in files.serviceCalls(startNanos: startNanos, endNanos: endNanos) }
+        let messages = try await pool.read { db in
+            try Row.fetchAll(db, sql: """
                 SELECT h.producer_service, d.service, COUNT(*) FROM chains c
                 JOIN chain_hops h ON h.chain_key = c.chain_key
                 JOIN chain_deliveries d ON d.chain_key = h.chain_key AND d.hop = h.position
                 WHERE c.start_ns >= ? AND c.start_ns <= ? AND h.producer_service IS NOT NULL AND d.service IS NOT NULL
                 GROUP BY h.producer_service, d.service
                 """, arguments: [startNanos, endNanos])
-            let calls = try Row.fetchAll(db, sql: """
-                SELECT p.service, c.service, COUNT(*) FROM spans c
-                JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
-                GROUP BY p.service, c.service
-                """, arguments: [startNanos, endNanos])
-            for row in messages + calls {
-                let parent: String = row[0], child: String = row[1], count: Int = row[2]
-                counts[parent, default: [:]][child, default: 0] += count
-            }
-            return counts.flatMap { parent, children in children.map { (parent, $0.key, $0.value) } }
-                .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
         }
+        for row in messages {
+            let parent: String = row[0], child: String = row[1], count: Int = row[2]
+            counts[parent, default: [:]][child, default: 0] += count
+        }
+        return counts.flatMap { parent, children in children.map { (parent, $0.key, $0.value) } }
+            .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
     }
 
     /// The message edges of the chains starting in the window: producer service → topic

@@ -67,42 +67,7 @@ extension TelemetryStore {
     /// The IDs of the traces with at least one span matching every condition, the most
     /// recent first.
     package func findTraceIDs(_ query: TraceQuery) async throws -> [String] {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let service = query.service { conditions.append("service = ?"); arguments += [service] }
-        if let operation = query.operation { conditions.append("operation = ?"); arguments += [operation] }
-        if let start = query.startNanos { conditions.append("start_ns >= ?"); arguments += [start] }
-        if let end = query.endNanos { conditions.append("start_ns <= ?"); arguments += [end] }
-        if let minimum = query.minDurationNanos { conditions.append("duration_ns >= ?"); arguments += [minimum] }
-        if let maximum = query.maxDurationNanos { conditions.append("duration_ns <= ?"); arguments += [maximum] }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let tags = query.tags
-        let limit = query.limit
-        let filter = arguments
-        return try await pool.read { db in
-            var found: [String] = []
-            var seen: Set<String> = []
-            if tags.isEmpty {
-                let rows = try Row.fetchCursor(db, sql: "SELECT trace_id FROM spans \(whereClause) ORDER BY start_ns DESC", arguments: filter)
-                while let row = try rows.next(), found.count < limit {
-                    let traceID: String = row[0]
-                    if seen.insert(traceID).inserted { found.append(traceID) }
-                }
-            } else {
-                let rows = try Row.fetchCursor(db, sql: "SELECT trace_id, body FROM spans \(whereClause) ORDER BY start_ns DESC", arguments: filter)
-                while let row = try rows.next(), found.count < limit {
-                    let traceID: String = row[0]
-                    if seen.contains(traceID) { continue }
-                    let body: Data = row[1]
-                    guard let request = try? ExportTraceServiceRequest(protobuf: Array(body)) else { continue }
-                    if Self.matches(request, tags: tags) {
-                        seen.insert(traceID)
-                        found.append(traceID)
-                    }
-                }
-            }
-            return found
-        }
+        try await spans.with { files throws(SpanStoreError) in try files.findTraceIDs(query) }.map(\.hex)
     }
 
     static func matches(_ request: ExportTraceServiceRequest, tags: [String: String]) -> Bool {
@@ -133,16 +98,12 @@ extension TelemetryStore {
     /// Every stored span of the traces, merged into one request in start order; empty
     /// when none is stored.
     package func traces(_ traceIDs: [String]) async throws -> ExportTraceServiceRequest {
-        guard !traceIDs.isEmpty else { return ExportTraceServiceRequest() }
-        let bodies = try await pool.read { db in
-            try Data.fetchAll(
-                db,
-                sql: "SELECT body FROM spans WHERE trace_id IN (\(databaseQuestionMarks(count: traceIDs.count))) ORDER BY start_ns, span_id",
-                arguments: StatementArguments(traceIDs))
-        }
+        let wanted = Set(traceIDs.compactMap { TraceID(hex: $0) })
+        guard !wanted.isEmpty else { return ExportTraceServiceRequest() }
+        let stored = try await spans.with { files throws(SpanStoreError) in try files.spans(of: wanted) }
         var merged = ExportTraceServiceRequest()
-        for body in bodies {
-            guard let single = try? ExportTraceServiceRequest(protobuf: Array(body)) else { continue }
+        for span in stored {
+            guard let single = try? ExportTraceServiceRequest(protobuf: span.body) else { continue }
             merged.resourceSpans.append(contentsOf: single.resourceSpans)
         }
         return merged
@@ -150,16 +111,8 @@ extension TelemetryStore {
 
     /// The spans that link to `spanID` of `traceID`.
     package func backlinks(traceID: String, spanID: String) async throws -> [SpanReference] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT l.source_trace_id, l.source_span_id, COALESCE(s.service, ''), COALESCE(s.operation, ''), l.start_ns
-                FROM span_links l LEFT JOIN spans s ON s.trace_id = l.source_trace_id AND s.span_id = l.source_span_id
-                WHERE l.target_trace_id = ? AND l.target_span_id = ?
-                ORDER BY l.start_ns, l.source_trace_id, l.source_span_id
-                """, arguments: [traceID, spanID]).map { row in
-                SpanReference(traceID: row[0], spanID: row[1], service: row[2], operation: row[3], startNanos: row[4])
-            }
-        }
+        guard let target = StoredSpanKey(hex: traceID, spanID) else { return [] }
+        return try await spans.with { files in files.backlinks(to: target) }
     }
 
     /// The logs matching `query`, oldest first, as one request.

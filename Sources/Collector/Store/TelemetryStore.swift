@@ -4,15 +4,18 @@ package import Logging
 import Metrics
 package import Telemetry
 
-/// The embedded store: SQLite (WAL) under `DATA_DIR/collector/store.sqlite`.
+/// The embedded store under `DATA_DIR/collector/`: spans in append-only segment files
+/// (`spans/`, see `SpanSegments`), everything else in SQLite (WAL, `store.sqlite`): logs,
+/// services and operations, and the stitcher's chains.
 ///
-/// Each span is kept whole, as the protobuf of a one-span `ExportTraceServiceRequest`
+/// Each span and log record is kept whole, as the protobuf of a one-record export request
 /// (its resource and scope included, encoded once per group by `forEachSpanRequest`),
-/// beside the columns queries filter on; logs likewise.
-/// So the query API gives back every field that was received.
+/// beside the fields queries filter on. So the query API gives back every field that was
+/// received.
 package final class TelemetryStore: TelemetryConsumer {
     package let name = "store"
     let pool: DatabasePool
+    let spans: SpanSegments
     let correlation: CorrelationAttributes
     private let logger: Logger
     private let retention: Retention
@@ -58,6 +61,64 @@ package final class TelemetryStore: TelemetryConsumer {
         self.correlation = CorrelationAttributes(keys: correlationAttributes)
         self.logger = logger
         try Self.migrator.migrate(pool)
+        var files = try SpanSegmentFiles(
+            directory: (directory as NSString).appendingPathComponent("spans"), segmentBytes: Self.segmentBytes(retention), logger: logger)
+        try Self.moveSpanRows(from: pool, into: &files, logger: logger)
+        spans = SpanSegments(files: files)
+    }
+
+    /// Segments are a sixteenth of the size limit (removing the oldest frees about 6 %),
+    /// between 16 KiB and 64 MiB.
+    static func segmentBytes(_ retention: Retention) -> Int {
+        min(64 << 20, max(16 << 10, retention.maxBytes / 16))
+    }
+
+    /// Spans were SQLite rows before they moved to segment files: a store from then has
+    /// its rows appended to the segments, in the order they were stored, and the tables
+    /// dropped. A crash in between leaves the rows, which are moved again on the next
+    /// start; reads show each span once.
+    private static func moveSpanRows(from pool: DatabasePool, into files: inout SpanSegmentFiles, logger: Logger) throws {
+        guard try pool.read({ db in try db.tableExists("spans") }) else { return }
+        let moved = try pool.write { db -> Int in
+            var links: [StoredSpanKey: [StoredSpanKey]] = [:]
+            let linkRows = try Row.fetchCursor(db, sql: "SELECT source_trace_id, source_span_id, target_trace_id, target_span_id FROM span_links")
+            while let row = try linkRows.next() {
+                guard let source = StoredSpanKey(hex: row[0], row[1]), let target = StoredSpanKey(hex: row[2], row[3]) else { continue }
+                links[source, default: []].append(target)
+            }
+            var moved = 0
+            var buffer: [UInt8] = []
+            var records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns, status, body FROM spans ORDER BY rowid
+                """)
+            while let row = try rows.next() {
+                guard let key = StoredSpanKey(hex: row[0], row[1]) else { continue }
+                let parent: String? = row[2]
+                let body: Data = row[9]
+                let record = SpanSegmentFormat.Record(
+                    key: key, parentSpanID: parent.flatMap { SpanID(hex: $0)?.value } ?? 0, startNanos: row[6], durationNanos: row[7],
+                    status: UInt8(truncatingIfNeeded: row[8] as Int), kind: UInt8(truncatingIfNeeded: row[5] as Int),
+                    service: row[3], operation: row[4], links: links[key] ?? [], bodyOffset: 0, bodyLength: body.count, length: 0)
+                let bodyStart = body.withUnsafeBytes { body in
+                    SpanSegmentFormat.appendRecord(
+                        to: &buffer, key: key, parentSpanID: record.parentSpanID, startNanos: record.startNanos,
+                        durationNanos: record.durationNanos, status: record.status, kind: record.kind,
+                        service: record.service, operation: record.operation, links: record.links, body: body)
+                }
+                records.append((record, bodyStart))
+                moved += 1
+                if buffer.count >= 4 << 20 {
+                    try files.add(records, bytes: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                    records.removeAll(keepingCapacity: true)
+                }
+            }
+            try files.add(records, bytes: buffer)
+            try db.execute(sql: "DROP TABLE spans; DROP TABLE span_links")
+            return moved
+        }
+        if moved > 0 { logger.notice("moved the store's spans from SQLite rows to segment files", metadata: ["spans": "\(moved)"]) }
     }
 
     package static var migrator: DatabaseMigrator {
@@ -174,54 +235,30 @@ package final class TelemetryStore: TelemetryConsumer {
     /// Batches arriving within this time are written in one transaction.
     package var deliveryLinger: Duration? { .milliseconds(250) }
 
-    /// Writes the batches in one transaction: with indexes on random trace IDs every insert
-    /// dirties its own index pages, and each commit writes the dirty pages to the WAL, so
-    /// fewer, larger commits write each page once for many spans.
+    /// Appends the batches' spans to the segments in one write, and the services and
+    /// operations seen for the first time to SQLite.
     package func consume(_ batches: [ExportTraceServiceRequest]) async throws {
-        let correlation = self.correlation
-        let written = try await pool.write { db -> Int in
-            var written = 0
-            var services: Set<String> = []
-            var operations: Set<OperationKey> = []
-            let insertSpan = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, service, operation, kind, start_ns, duration_ns, status, correlation_id, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let insertLink = try db.cachedStatement(sql: """
-                INSERT INTO span_links (source_trace_id, source_span_id, target_trace_id, target_span_id, start_ns) VALUES (?, ?, ?, ?, ?)
-                """)
-            for traces in batches { try traces.forEachSpanRequest { resourceSpans, span, body in
-                let service = resourceSpans.resource?.serviceName ?? "unknown_service"
-                services.insert(service)
-                let traceID = span.traceID.hex
-                let spanID = span.spanID.hex
-                let start = Int64(clamping: span.startTimeUnixNano)
-                try insertSpan.execute(arguments: [
-                    traceID, spanID, span.parentSpanID.map(\.hex), service, span.name, Int(span.kind.rawValue),
-                    start, Int64(clamping: span.durationNanos), Int(span.status.code.rawValue),
-                    correlation.value(record: span.attributes, resource: resourceSpans.resource?.attributes),
-                    Data(body),
-                ])
-                // A span sent twice (a client retrying) is kept once, links included.
-                guard db.changesCount > 0 else { return }
-                written += 1
-                operations.insert(OperationKey(service: service, name: span.name, kind: span.kind.rawValue))
-                for link in span.links {
-                    try insertLink.execute(arguments: [traceID, spanID, link.traceID.hex, link.spanID.hex, start])
+        let appended = try await spans.with { files throws(SpanStoreError) in try files.append(batches) }
+        if !appended.services.isEmpty || !appended.operations.isEmpty {
+            do {
+                try await pool.write { db in
+                    let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO services (name) VALUES (?)")
+                    for service in appended.services { try insertService.execute(arguments: [service]) }
+                    let insertOperation = try db.cachedStatement(sql: "INSERT OR IGNORE INTO operations (service, name, kind) VALUES (?, ?, ?)")
+                    for operation in appended.operations {
+                        try insertOperation.execute(arguments: [operation.service, operation.name, Int(operation.kind)])
+                    }
                 }
-            } }
-            let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO services (name) VALUES (?)")
-            for service in services { try insertService.execute(arguments: [service]) }
-            let insertOperation = try db.cachedStatement(sql: "INSERT OR IGNORE INTO operations (service, name, kind) VALUES (?, ?, ?)")
-            for operation in operations {
-                try insertOperation.execute(arguments: [operation.service, operation.name, Int(operation.kind)])
+            } catch {
+                // The spans are stored; the names are written with a later batch.
+                try await spans.with { files in files.forgetNames(appended) }
+                throw error
             }
-            return written
         }
-        writtenSpans.increment(by: written)
+        writtenSpans.increment(by: appended.written)
     }
 
-    /// Writes the batches in one transaction, as for spans.
+    /// Writes the batches in one transaction.
     package func consume(_ batches: [ExportLogsServiceRequest]) async throws {
         let correlation = self.correlation
         let written = try await pool.write { db -> Int in
@@ -273,30 +310,24 @@ package final class TelemetryStore: TelemetryConsumer {
 
     // MARK: Retention
 
-    /// Removes data older than the maximum age, then the oldest data while the store is
-    /// over its size, and records the store's size.
+    /// Removes data older than the maximum age (span segments whose spans all are), then
+    /// the oldest data while the store is over its size, and records the store's size.
     package func sweep(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)) async {
         do {
             let (maxAge, overflow) = Int64(retention.maxAgeSeconds).multipliedReportingOverflow(by: 1_000_000_000)
             let cutoff = overflow ? Int64.min : Int64(clamping: now).subtractingReportingOverflow(maxAge).partialValue
+            try await spans.with { files throws(SpanStoreError) in try files.removeSegments(startingBefore: cutoff) }
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM spans WHERE start_ns < ?", arguments: [cutoff])
-                try db.execute(sql: "DELETE FROM span_links WHERE start_ns < ?", arguments: [cutoff])
                 try db.execute(sql: "DELETE FROM logs WHERE time_ns < ?", arguments: [cutoff])
                 try Self.deleteChains(db, endingBefore: cutoff)
             }
-            // Trim the oldest rows, at least a tenth at a time, until under the size limit.
+            // Trim the oldest data, at least a tenth at a time, until under the size limit.
             for _ in 0..<10 {
                 let used = try await usedBytes()
                 guard used > retention.maxBytes else { break }
                 let fraction = max(0.1, 1 - Double(retention.maxBytes) / Double(used))
+                try await spans.with { files throws(SpanStoreError) in try files.removeOldest(fraction: fraction) }
                 try await pool.write { db in
-                    let spans = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM spans") ?? 0
-                    let spanOffset = max(Int(Double(spans) * fraction), 1) - 1
-                    if spans > 0, let edge = try Int64.fetchOne(db, sql: "SELECT start_ns FROM spans ORDER BY start_ns LIMIT 1 OFFSET ?", arguments: [spanOffset]) {
-                        try db.execute(sql: "DELETE FROM spans WHERE start_ns <= ?", arguments: [edge])
-                        try db.execute(sql: "DELETE FROM span_links WHERE start_ns <= ?", arguments: [edge])
-                    }
                     let logs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM logs") ?? 0
                     let logOffset = max(Int(Double(logs) * fraction), 1) - 1
                     if logs > 0, let edge = try Int64.fetchOne(db, sql: "SELECT time_ns FROM logs ORDER BY time_ns LIMIT 1 OFFSET ?", arguments: [logOffset]) {
@@ -304,22 +335,23 @@ package final class TelemetryStore: TelemetryConsumer {
                     }
                 }
             }
-            let (spans, logs, bytes) = try await pool.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM spans") ?? 0,
-                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM logs") ?? 0,
-                 try Self.usedBytes(db))
+            let (logs, bytes) = try await pool.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM logs") ?? 0, try Self.usedBytes(db))
             }
-            spanRows.record(spans)
+            let (spanCount, spanBytes) = try await spans.with { files in (files.spanCount, files.byteCount) }
+            spanRows.record(spanCount)
             logRows.record(logs)
-            storeBytes.record(bytes)
+            storeBytes.record(bytes + spanBytes)
         } catch {
             logger.error("retention sweep failed", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Bytes of the database in use (free pages, which SQLite reuses, not counted).
+    /// Bytes in use: the span segments and the database (free pages, which SQLite
+    /// reuses, not counted).
     package func usedBytes() async throws -> Int {
-        try await pool.read { db in try Self.usedBytes(db) }
+        let database = try await pool.read { db in try Self.usedBytes(db) }
+        return try await spans.with { files in files.byteCount } + database
     }
 
     private static func usedBytes(_ db: Database) throws -> Int {

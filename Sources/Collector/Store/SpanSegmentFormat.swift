@@ -1,0 +1,289 @@
+import KafkaWire
+import Telemetry
+
+/// What the store keeps of a span beside its body: the fields queries filter on and where
+/// the body lies in its segment file.
+struct SpanEntry: Equatable {
+    var traceID: TraceID
+    var spanID: UInt64
+    /// 0 for a root (an all-zero span ID is invalid in OTLP).
+    var parentSpanID: UInt64
+    var startNanos: Int64
+    var durationNanos: Int64
+    /// Offset of the body in the segment file.
+    var bodyOffset: UInt64
+    var bodyLength: UInt32
+    /// Indexes into the segment's strings.
+    var service: UInt32
+    var operation: UInt32
+    var status: UInt8
+    var kind: UInt8
+
+    var key: StoredSpanKey { StoredSpanKey(traceID: traceID, spanID: spanID) }
+}
+
+struct StoredSpanKey: Hashable, Comparable {
+    var traceID: TraceID
+    var spanID: UInt64
+
+    init(traceID: TraceID, spanID: UInt64) {
+        self.traceID = traceID
+        self.spanID = spanID
+    }
+
+    /// From 32 and 16 hex digits; `nil` if either is not.
+    init?(hex traceID: String, _ spanID: String) {
+        guard let trace = TraceID(hex: traceID), let span = SpanID(hex: spanID) else { return nil }
+        self.init(traceID: trace, spanID: span.value)
+    }
+
+    static func < (lhs: StoredSpanKey, rhs: StoredSpanKey) -> Bool {
+        (lhs.traceID, lhs.spanID) < (rhs.traceID, rhs.spanID)
+    }
+}
+
+/// A span link, kept so that "who links to this span" is a lookup.
+struct LinkEntry {
+    var target: StoredSpanKey
+    /// The linking span: an index into its segment's entries.
+    var source: UInt32
+}
+
+/// The bytes of span segments and their index files.
+///
+/// A segment file (`<12-digit number>.spans`) is a sequence of records, one per span:
+///
+/// | bytes | field |
+/// | --- | --- |
+/// | 4 | length of what follows the checksum (little-endian `UInt32`) |
+/// | 4 | CRC-32C of those bytes |
+/// | 8, 8, 8, 8 | trace ID high and low, span ID, parent span ID (0: none) |
+/// | 8, 8 | start and duration in nanoseconds (`Int64`) |
+/// | 1, 1, 2 | status code, span kind, zero |
+/// | 4, 4, 4 | service length, operation length, link count |
+/// | … | service and operation (UTF-8), links (trace ID high and low, span ID: 24 bytes each) |
+/// | … | the body: the protobuf of a one-span `ExportTraceServiceRequest` |
+///
+/// The record carries every indexed field, so a segment whose index is missing or damaged
+/// is indexed again from its records, and a record cut short by a crash fails its length
+/// or checksum and is where the file is truncated.
+///
+/// A full segment gets an index file (`<number>.index`): a header, the entries sorted by
+/// trace ID and span ID (so a trace is a binary search), the links sorted by target, and
+/// the segment's distinct service and operation names.
+enum SpanSegmentFormat {
+    static let recordHeaderSize = 8
+    static let fixedFieldsSize = 64
+    static let linkSize = 24
+    static let entrySize = 72
+    static let indexLinkSize = 32
+    static let indexHeaderSize = 48
+    static let indexMagic: [UInt8] = Array("CWSPIDX1".utf8)
+
+    /// Appends one span's record to `bytes`; the body starts at the returned position.
+    static func appendRecord(
+        to bytes: inout [UInt8], key: StoredSpanKey, parentSpanID: UInt64, startNanos: Int64, durationNanos: Int64,
+        status: UInt8, kind: UInt8, service: String, operation: String, links: [StoredSpanKey], body: UnsafeRawBufferPointer
+    ) -> Int {
+        let start = bytes.count
+        bytes.appendLittleEndian(UInt32(0))
+        bytes.appendLittleEndian(UInt32(0))
+        bytes.appendLittleEndian(key.traceID.high)
+        bytes.appendLittleEndian(key.traceID.low)
+        bytes.appendLittleEndian(key.spanID)
+        bytes.appendLittleEndian(parentSpanID)
+        bytes.appendLittleEndian(startNanos)
+        bytes.appendLittleEndian(durationNanos)
+        bytes.append(status)
+        bytes.append(kind)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(UInt32(service.utf8.count))
+        bytes.appendLittleEndian(UInt32(operation.utf8.count))
+        bytes.appendLittleEndian(UInt32(links.count))
+        bytes.append(contentsOf: service.utf8)
+        bytes.append(contentsOf: operation.utf8)
+        for link in links {
+            bytes.appendLittleEndian(link.traceID.high)
+            bytes.appendLittleEndian(link.traceID.low)
+            bytes.appendLittleEndian(link.spanID)
+        }
+        let bodyStart = bytes.count
+        bytes.append(contentsOf: body)
+        let payloadStart = start + recordHeaderSize
+        let checksum = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+        let length = UInt32(bytes.count - payloadStart)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self)
+            raw.storeBytes(of: checksum.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+        }
+        return bodyStart
+    }
+
+    /// A record read back.
+    struct Record {
+        var key: StoredSpanKey
+        var parentSpanID: UInt64
+        var startNanos: Int64
+        var durationNanos: Int64
+        var status: UInt8
+        var kind: UInt8
+        var service: String
+        var operation: String
+        var links: [StoredSpanKey]
+        var bodyOffset: Int
+        var bodyLength: Int
+        /// Header included.
+        var length: Int
+    }
+
+    /// The record at `offset`, or `nil` when what is there is not a whole, intact record
+    /// (the torn tail of a crash).
+    static func record(in raw: UnsafeRawBufferPointer, at offset: Int) -> Record? {
+        guard raw.count - offset >= recordHeaderSize + fixedFieldsSize else { return nil }
+        let length = Int(raw.littleEndian(UInt32.self, at: offset))
+        let payload = offset + recordHeaderSize
+        guard length >= fixedFieldsSize, raw.count - payload >= length else { return nil }
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[payload..<(payload + length)])) == raw.littleEndian(UInt32.self, at: offset + 4) else {
+            return nil
+        }
+        let serviceLength = Int(raw.littleEndian(UInt32.self, at: payload + 52))
+        let operationLength = Int(raw.littleEndian(UInt32.self, at: payload + 56))
+        let linkCount = Int(raw.littleEndian(UInt32.self, at: payload + 60))
+        let variable = serviceLength.addingReportingOverflow(operationLength).partialValue
+            .addingReportingOverflow(linkCount.multipliedReportingOverflow(by: linkSize).partialValue).partialValue
+        guard serviceLength >= 0, operationLength >= 0, variable >= 0, variable <= length - fixedFieldsSize else { return nil }
+        var position = payload + fixedFieldsSize
+        let service = String(decoding: raw[position..<(position + serviceLength)], as: UTF8.self)
+        position += serviceLength
+        let operation = String(decoding: raw[position..<(position + operationLength)], as: UTF8.self)
+        position += operationLength
+        var links: [StoredSpanKey] = []
+        links.reserveCapacity(linkCount)
+        for _ in 0..<linkCount {
+            links.append(StoredSpanKey(
+                traceID: TraceID(high: raw.littleEndian(UInt64.self, at: position), low: raw.littleEndian(UInt64.self, at: position + 8)),
+                spanID: raw.littleEndian(UInt64.self, at: position + 16)))
+            position += linkSize
+        }
+        return Record(
+            key: StoredSpanKey(
+                traceID: TraceID(high: raw.littleEndian(UInt64.self, at: payload), low: raw.littleEndian(UInt64.self, at: payload + 8)),
+                spanID: raw.littleEndian(UInt64.self, at: payload + 16)),
+            parentSpanID: raw.littleEndian(UInt64.self, at: payload + 24),
+            startNanos: raw.littleEndian(Int64.self, at: payload + 32),
+            durationNanos: raw.littleEndian(Int64.self, at: payload + 40),
+            status: raw[payload + 48], kind: raw[payload + 49],
+            service: service, operation: operation, links: links,
+            bodyOffset: position, bodyLength: payload + length - position, length: recordHeaderSize + length)
+    }
+
+    // MARK: Index files
+
+    static func appendEntry(_ entry: SpanEntry, to bytes: inout [UInt8]) {
+        bytes.appendLittleEndian(entry.traceID.high)
+        bytes.appendLittleEndian(entry.traceID.low)
+        bytes.appendLittleEndian(entry.spanID)
+        bytes.appendLittleEndian(entry.parentSpanID)
+        bytes.appendLittleEndian(entry.startNanos)
+        bytes.appendLittleEndian(entry.durationNanos)
+        bytes.appendLittleEndian(entry.bodyOffset)
+        bytes.appendLittleEndian(entry.bodyLength)
+        bytes.appendLittleEndian(entry.service)
+        bytes.appendLittleEndian(entry.operation)
+        bytes.append(entry.status)
+        bytes.append(entry.kind)
+        bytes.appendLittleEndian(UInt16(0))
+    }
+
+    static func entry(in raw: UnsafeRawBufferPointer, at offset: Int) -> SpanEntry {
+        SpanEntry(
+            traceID: TraceID(high: raw.littleEndian(UInt64.self, at: offset), low: raw.littleEndian(UInt64.self, at: offset + 8)),
+            spanID: raw.littleEndian(UInt64.self, at: offset + 16),
+            parentSpanID: raw.littleEndian(UInt64.self, at: offset + 24),
+            startNanos: raw.littleEndian(Int64.self, at: offset + 32),
+            durationNanos: raw.littleEndian(Int64.self, at: offset + 40),
+            bodyOffset: raw.littleEndian(UInt64.self, at: offset + 48),
+            bodyLength: raw.littleEndian(UInt32.self, at: offset + 56),
+            service: raw.littleEndian(UInt32.self, at: offset + 60),
+            operation: raw.littleEndian(UInt32.self, at: offset + 64),
+            status: raw[offset + 68], kind: raw[offset + 69])
+    }
+
+    static func appendLink(_ link: LinkEntry, to bytes: inout [UInt8]) {
+        bytes.appendLittleEndian(link.target.traceID.high)
+        bytes.appendLittleEndian(link.target.traceID.low)
+        bytes.appendLittleEndian(link.target.spanID)
+        bytes.appendLittleEndian(link.source)
+        bytes.appendLittleEndian(UInt32(0))
+    }
+
+    static func link(in raw: UnsafeRawBufferPointer, at offset: Int) -> LinkEntry {
+        LinkEntry(
+            target: StoredSpanKey(
+                traceID: TraceID(high: raw.littleEndian(UInt64.self, at: offset), low: raw.littleEndian(UInt64.self, at: offset + 8)),
+                spanID: raw.littleEndian(UInt64.self, at: offset + 16)),
+            source: raw.littleEndian(UInt32.self, at: offset + 24))
+    }
+
+    /// An index file's bytes: entries and links must already be sorted.
+    static func index(entries: [SpanEntry], links: [LinkEntry], strings: [String], minStart: Int64, maxStart: Int64, segmentBytes: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(indexHeaderSize + entries.count * entrySize + links.count * indexLinkSize + strings.count * 24)
+        bytes.append(contentsOf: indexMagic)
+        bytes.appendLittleEndian(UInt32(entries.count))
+        bytes.appendLittleEndian(UInt32(links.count))
+        bytes.appendLittleEndian(UInt32(strings.count))
+        bytes.appendLittleEndian(UInt32(0))
+        bytes.appendLittleEndian(minStart)
+        bytes.appendLittleEndian(maxStart)
+        bytes.appendLittleEndian(UInt64(segmentBytes))
+        for entry in entries { appendEntry(entry, to: &bytes) }
+        for link in links { appendLink(link, to: &bytes) }
+        for string in strings {
+            bytes.appendLittleEndian(UInt32(string.utf8.count))
+            bytes.append(contentsOf: string.utf8)
+        }
+        return bytes
+    }
+
+    /// An index file's header and strings, checked against its size; `nil` if damaged.
+    struct IndexHeader {
+        var entryCount: Int
+        var linkCount: Int
+        var minStart: Int64
+        var maxStart: Int64
+        var segmentBytes: Int
+        var strings: [String]
+        var entriesOffset: Int { indexHeaderSize }
+        var linksOffset: Int { indexHeaderSize + entryCount * entrySize }
+    }
+
+    static func indexHeader(_ raw: UnsafeRawBufferPointer) -> IndexHeader? {
+        guard raw.count >= indexHeaderSize, raw[0..<8].elementsEqual(indexMagic) else { return nil }
+        let entryCount = Int(raw.littleEndian(UInt32.self, at: 8))
+        let linkCount = Int(raw.littleEndian(UInt32.self, at: 12))
+        let stringCount = Int(raw.littleEndian(UInt32.self, at: 16))
+        var position = indexHeaderSize + entryCount * entrySize + linkCount * indexLinkSize
+        guard position <= raw.count else { return nil }
+        var strings: [String] = []
+        for _ in 0..<stringCount {
+            guard raw.count - position >= 4 else { return nil }
+            let length = Int(raw.littleEndian(UInt32.self, at: position))
+            position += 4
+            guard raw.count - position >= length else { return nil }
+            strings.append(String(decoding: raw[position..<(position + length)], as: UTF8.self))
+            position += length
+        }
+        guard position == raw.count else { return nil }
+        return IndexHeader(
+            entryCount: entryCount, linkCount: linkCount,
+            minStart: raw.littleEndian(Int64.self, at: 24), maxStart: raw.littleEndian(Int64.self, at: 32),
+            segmentBytes: Int(raw.littleEndian(UInt64.self, at: 40)), strings: strings)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}

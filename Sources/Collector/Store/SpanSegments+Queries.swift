@@ -1,0 +1,160 @@
+import Telemetry
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SpanSegmentFiles {
+    /// A stored span's body with what orders it.
+    struct StoredSpan: Sendable {
+        var key: StoredSpanKey
+        var startNanos: Int64
+        var body: [UInt8]
+    }
+
+    /// Every stored span of the traces, each once, in start order (then span ID).
+    func spans(of traceIDs: Set<TraceID>) throws(SpanStoreError) -> [StoredSpan] {
+        var found: [StoredSpan] = []
+        var seen: Set<StoredSpanKey> = []
+        for segment in sealed {
+            for traceID in traceIDs {
+                for position in segment.entries(of: traceID) {
+                    let entry = segment.entry(at: position)
+                    guard seen.insert(entry.key).inserted else { continue }
+                    found.append(StoredSpan(key: entry.key, startNanos: entry.startNanos, body: try body(of: entry, in: segment.descriptor, segment.number)))
+                }
+            }
+        }
+        for entry in active.entries where traceIDs.contains(entry.traceID) {
+            guard seen.insert(entry.key).inserted else { continue }
+            found.append(StoredSpan(key: entry.key, startNanos: entry.startNanos, body: try body(of: entry, in: active.descriptor, active.number)))
+        }
+        return found.sorted { ($0.startNanos, $0.key.spanID) < ($1.startNanos, $1.key.spanID) }
+    }
+
+    /// The traces with at least one span matching every condition of `query`, the most
+    /// recent first; a span's tags are checked on its body.
+    func findTraceIDs(_ query: TraceQuery) throws(SpanStoreError) -> [TraceID] {
+        guard query.limit > 0 else { return [] }
+        if query.tags.isEmpty {
+            var latest: [TraceID: Int64] = [:]
+            forEachEntry(matching: query) { entry, _, _ in
+                if let known = latest[entry.traceID], known >= entry.startNanos { return }
+                latest[entry.traceID] = entry.startNanos
+            }
+            return latest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
+        }
+        var candidates: [(entry: SpanEntry, descriptor: Int32, number: UInt64)] = []
+        forEachEntry(matching: query) { entry, descriptor, number in candidates.append((entry, descriptor, number)) }
+        candidates.sort { ($0.entry.startNanos, $0.entry.traceID) > ($1.entry.startNanos, $1.entry.traceID) }
+        var found: [TraceID] = []
+        var matched: Set<TraceID> = []
+        for candidate in candidates where !matched.contains(candidate.entry.traceID) {
+            let bytes = try body(of: candidate.entry, in: candidate.descriptor, candidate.number)
+            guard let request = try? ExportTraceServiceRequest(protobuf: bytes), TelemetryStore.matches(request, tags: query.tags) else { continue }
+            matched.insert(candidate.entry.traceID)
+            found.append(candidate.entry.traceID)
+            if found.count == query.limit { break }
+        }
+        return found
+    }
+
+    /// Calls `visit` with each span matching the query's service, operation, start and
+    /// duration (not its tags), with the descriptor and number of its segment file.
+    private func forEachEntry(matching query: TraceQuery, _ visit: (SpanEntry, Int32, UInt64) -> Void) {
+        func scan(stringIDs: [String: UInt32], minStart: Int64, maxStart: Int64, count: Int, entry: (Int) -> SpanEntry, descriptor: Int32, number: UInt64) {
+            guard count > 0 else { return }
+            if let start = query.startNanos, maxStart < start { return }
+            if let end = query.endNanos, minStart > end { return }
+            var service: UInt32?
+            var operation: UInt32?
+            if let name = query.service {
+                guard let id = stringIDs[name] else { return }
+                service = id
+            }
+            if let name = query.operation {
+                guard let id = stringIDs[name] else { return }
+                operation = id
+            }
+            for position in 0..<count {
+                let entry = entry(position)
+                if let service, entry.service != service { continue }
+                if let operation, entry.operation != operation { continue }
+                if let start = query.startNanos, entry.startNanos < start { continue }
+                if let end = query.endNanos, entry.startNanos > end { continue }
+                if let minimum = query.minDurationNanos, entry.durationNanos < minimum { continue }
+                if let maximum = query.maxDurationNanos, entry.durationNanos > maximum { continue }
+                visit(entry, descriptor, number)
+            }
+        }
+        for segment in sealed {
+            scan(
+                stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart,
+                count: segment.entryCount, entry: segment.entry(at:), descriptor: segment.descriptor, number: segment.number)
+        }
+        let entries = active.entries
+        scan(
+            stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart,
+            count: entries.count, entry: { entries[$0] }, descriptor: active.descriptor, number: active.number)
+    }
+
+    /// The spans that link to `target`, each once, in start order.
+    func backlinks(to target: StoredSpanKey) -> [SpanReference] {
+        var references: [StoredSpanKey: SpanReference] = [:]
+        func reference(_ source: SpanEntry, _ strings: [String]) -> SpanReference {
+            SpanReference(
+                traceID: source.traceID.hex, spanID: SpanID(source.spanID).hex,
+                service: strings[Int(source.service)], operation: strings[Int(source.operation)], startNanos: source.startNanos)
+        }
+        for segment in sealed {
+            for position in segment.links(to: target) {
+                let source = segment.entry(at: Int(segment.link(at: position).source))
+                references[source.key] = reference(source, segment.header.strings)
+            }
+        }
+        for link in active.links where link.target == target {
+            let source = active.entries[Int(link.source)]
+            references[source.key] = reference(source, active.strings)
+        }
+        return references.values.sorted { ($0.startNanos, $0.traceID, $0.spanID) < ($1.startNanos, $1.traceID, $1.spanID) }
+    }
+
+    /// Parent → child span counts between different services, for child spans starting in
+    /// the window.
+    func serviceCalls(startNanos: Int64, endNanos: Int64) -> [String: [String: Int]] {
+        var children: [StoredSpanKey: [String]] = [:]
+        forEachEntry { entry, strings in
+            guard entry.parentSpanID != 0, entry.startNanos >= startNanos, entry.startNanos <= endNanos else { return }
+            children[StoredSpanKey(traceID: entry.traceID, spanID: entry.parentSpanID), default: []].append(strings[Int(entry.service)])
+        }
+        guard !children.isEmpty else { return [:] }
+        var counts: [String: [String: Int]] = [:]
+        forEachEntry { entry, strings in
+            guard let services = children.removeValue(forKey: entry.key) else { return }
+            let parent = strings[Int(entry.service)]
+            for child in services where child != parent { counts[parent, default: [:]][child, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    private func forEachEntry(_ visit: (SpanEntry, [String]) -> Void) {
+        for segment in sealed {
+            let strings = segment.header.strings
+            for position in 0..<segment.entryCount { visit(segment.entry(at: position), strings) }
+        }
+        for entry in active.entries { visit(entry, active.strings) }
+    }
+
+    private func body(of entry: SpanEntry, in descriptor: Int32, _ number: UInt64) throws(SpanStoreError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Int(entry.bodyLength))
+        let path = segmentPath(number)
+        guard try Self.readFully(descriptor, into: &bytes, at: Int(entry.bodyOffset), path: path) == bytes.count else {
+            throw .io(operation: "read", path: path, errno: EIO)
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,466 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Telemetry
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why the span segments could not be read or written.
+package enum SpanStoreError: Error, CustomStringConvertible {
+    case io(operation: String, path: String, errno: Int32)
+
+    package var description: String {
+        switch self {
+        case .io(let operation, let path, let errno):
+            "span store: \(operation) \(path) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        }
+    }
+}
+
+/// The spans of the store, in append-only segment files under `DATA_DIR/collector/spans/`
+/// (the format is in `SpanSegmentFormat`).
+///
+/// Each span was a SQLite row with six index entries, and one writer inserting into seven
+/// B-trees on random keys topped out near 18k spans/s at a full core. Here a batch of
+/// spans is one `pwrite` of records to the current segment, whose index lives in memory
+/// until the segment is full (`segmentBytes`); then its index is sorted and written beside
+/// it and mapped, and queries binary-search it for a trace or a link target, and scan its
+/// entries for a search (72 bytes a span, no bodies). Retention removes whole segments.
+///
+/// A span sent twice is kept once when the second copy arrives while the first is in the
+/// current segment or the one sealed before it in this run (a client's retries come within seconds); reads also
+/// drop duplicates, so an older copy is never shown twice.
+///
+/// The actor runs on a thread of its own: its reads and writes block on the disk, and a
+/// blocked thread of Swift's cooperative pool (two threads on this machine) would stall
+/// everything else.
+package actor SpanSegments {
+    static let diskThread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let loop: any EventLoop
+    nonisolated package var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+    private var files: SpanSegmentFiles
+
+    init(files: consuming sending SpanSegmentFiles) {
+        self.loop = Self.diskThread.next()
+        self.files = files
+    }
+
+    /// Runs `body` on the segments, alone.
+    func with<T: Sendable>(_ body: @Sendable (inout SpanSegmentFiles) throws(SpanStoreError) -> T) throws(SpanStoreError) -> T {
+        try body(&files)
+    }
+}
+
+/// A full segment: its file open for reading bodies and its index mapped.
+///
+/// `@unchecked Sendable`: every stored property is set once in `init`; the mapping is
+/// read-only and released in `deinit`, when no query holds the segment any more.
+final class SealedSpanSegment: @unchecked Sendable {
+    let number: UInt64
+    let descriptor: Int32
+    let header: SpanSegmentFormat.IndexHeader
+    let stringIDs: [String: UInt32]
+    /// Segment and index file.
+    let byteCount: Int
+    private let mapping: UnsafeMutableRawPointer
+    private let mappingLength: Int
+    var index: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: mapping, count: mappingLength) }
+
+    /// Opens segment `number` with its index; `nil` when the index is missing, damaged or
+    /// not of this segment's length.
+    init?(number: UInt64, segmentPath: String, indexPath: String) {
+        let indexDescriptor = open(indexPath, O_RDONLY | O_CLOEXEC)
+        guard indexDescriptor >= 0 else { return nil }
+        defer { close(indexDescriptor) }
+        let length = Int(lseek(indexDescriptor, 0, SEEK_END))
+        guard length > 0, let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, indexDescriptor, 0), mapped != MAP_FAILED
+        else { return nil }
+        let descriptor = open(segmentPath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0,
+            let header = SpanSegmentFormat.indexHeader(UnsafeRawBufferPointer(start: mapped, count: length)),
+            header.segmentBytes == Int(lseek(descriptor, 0, SEEK_END))
+        else {
+            if descriptor >= 0 { close(descriptor) }
+            munmap(mapped, length)
+            return nil
+        }
+        self.number = number
+        self.descriptor = descriptor
+        self.header = header
+        self.stringIDs = Dictionary(header.strings.enumerated().map { ($0.element, UInt32($0.offset)) }, uniquingKeysWith: { first, _ in first })
+        self.byteCount = length + header.segmentBytes
+        self.mapping = mapped
+        self.mappingLength = length
+    }
+
+    deinit {
+        munmap(mapping, mappingLength)
+        close(descriptor)
+    }
+
+    var entryCount: Int { header.entryCount }
+
+    func entry(at position: Int) -> SpanEntry {
+        SpanSegmentFormat.entry(in: index, at: header.entriesOffset + position * SpanSegmentFormat.entrySize)
+    }
+
+    func link(at position: Int) -> LinkEntry {
+        SpanSegmentFormat.link(in: index, at: header.linksOffset + position * SpanSegmentFormat.indexLinkSize)
+    }
+
+    /// The positions of the entries of `traceID` (entries are sorted by trace and span).
+    func entries(of traceID: TraceID) -> Range<Int> {
+        let first = partitionPoint(count: entryCount) { entry(at: $0).traceID >= traceID }
+        let end = partitionPoint(count: entryCount, from: first) { entry(at: $0).traceID > traceID }
+        return first..<end
+    }
+
+    /// The positions of the links to `target` (links are sorted by target).
+    func links(to target: StoredSpanKey) -> Range<Int> {
+        let first = partitionPoint(count: header.linkCount) { link(at: $0).target >= target }
+        let end = partitionPoint(count: header.linkCount, from: first) { link(at: $0).target > target }
+        return first..<end
+    }
+}
+
+/// The first position in `from..<count` for which `isAfter` holds, `isAfter` being false
+/// then true along the range.
+private func partitionPoint(count: Int, from start: Int = 0, _ isAfter: (Int) -> Bool) -> Int {
+    var low = start
+    var high = count
+    while low < high {
+        let middle = low + (high - low) / 2
+        if isAfter(middle) { high = middle } else { low = middle + 1 }
+    }
+    return low
+}
+
+/// The segment being written: its index in memory.
+struct ActiveSpanSegment {
+    let number: UInt64
+    let descriptor: Int32
+    /// Bytes of whole records in the file.
+    var size = 0
+    var entries: [SpanEntry] = []
+    /// Sources are positions in `entries`.
+    var links: [LinkEntry] = []
+    var strings: [String] = []
+    var stringIDs: [String: UInt32] = [:]
+    var keys: Set<StoredSpanKey> = []
+    var minStart = Int64.max
+    var maxStart = Int64.min
+
+    mutating func stringID(_ string: String) -> UInt32 {
+        if let id = stringIDs[string] { return id }
+        let id = UInt32(strings.count)
+        strings.append(string)
+        stringIDs[string] = id
+        return id
+    }
+
+    /// Indexes a record whose body starts at `bodyOffset` of the file.
+    mutating func add(_ record: SpanSegmentFormat.Record, bodyOffset: Int) {
+        let position = UInt32(entries.count)
+        entries.append(SpanEntry(
+            traceID: record.key.traceID, spanID: record.key.spanID, parentSpanID: record.parentSpanID,
+            startNanos: record.startNanos, durationNanos: record.durationNanos,
+            bodyOffset: UInt64(bodyOffset), bodyLength: UInt32(record.bodyLength),
+            service: stringID(record.service), operation: stringID(record.operation),
+            status: record.status, kind: record.kind))
+        for target in record.links { links.append(LinkEntry(target: target, source: position)) }
+        keys.insert(record.key)
+        minStart = min(minStart, record.startNanos)
+        maxStart = max(maxStart, record.startNanos)
+    }
+}
+
+/// Sealed segments and the active one, with what queries need of them.
+package struct SpanSegmentFiles {
+    let directory: String
+    /// A segment is sealed once it holds this many bytes.
+    let segmentBytes: Int
+    private let logger: Logger
+    private(set) var sealed: [SealedSpanSegment] = []
+    private(set) var active: ActiveSpanSegment
+    /// The span keys of the segment sealed last, for the duplicate check: a set rather
+    /// than the mapped index, whose pages every lookup would bring into memory.
+    private var previousKeys: Set<StoredSpanKey> = []
+    /// Services and operations seen since the store opened: only new ones go to SQLite.
+    private var knownServices: Set<String> = []
+    private var knownOperations: Set<OperationKey> = []
+
+    func segmentPath(_ number: UInt64) -> String { path(number, "spans") }
+    func indexPath(_ number: UInt64) -> String { path(number, "index") }
+
+    private func path(_ number: UInt64, _ suffix: String) -> String {
+        let digits = String(number)
+        return directory + "/" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + "." + suffix
+    }
+
+    /// Opens the segments in `directory`, indexing again any full segment whose index is
+    /// missing or damaged and truncating a torn record at the end of the last one.
+    init(directory: String, segmentBytes: Int, logger: Logger) throws(SpanStoreError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(operation: "create directory", path: directory, errno: EACCES)
+        }
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        self.logger = logger
+        let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { name -> UInt64? in
+            guard name.hasSuffix(".spans") else { return nil }
+            return UInt64(name.dropLast(6))
+        }.sorted()
+        // A placeholder until the last segment is read; replaced below.
+        active = ActiveSpanSegment(number: 0, descriptor: -1)
+        var recovered: ActiveSpanSegment?
+        for (position, number) in numbers.enumerated() {
+            if let segment = SealedSpanSegment(number: number, segmentPath: segmentPath(number), indexPath: indexPath(number)) {
+                sealed.append(segment)
+                continue
+            }
+            var segment = try Self.read(segmentPath(number), number: number, logger: logger)
+            if position == numbers.count - 1, segment.size < segmentBytes {
+                recovered = segment
+            } else {
+                try seal(&segment)
+            }
+        }
+        if let recovered {
+            active = recovered
+        } else {
+            let next = (numbers.last ?? 0) + 1
+            active = try Self.create(segmentPath(next), number: next)
+        }
+    }
+
+    private static func create(_ path: String, number: UInt64) throws(SpanStoreError) -> ActiveSpanSegment {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .io(operation: "create", path: path, errno: errno) }
+        return ActiveSpanSegment(number: number, descriptor: descriptor)
+    }
+
+    /// Reads a segment's records into an active segment, truncating the file after the
+    /// last whole record.
+    private static func read(_ path: String, number: UInt64, logger: Logger) throws(SpanStoreError) -> ActiveSpanSegment {
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        var segment = ActiveSpanSegment(number: number, descriptor: descriptor)
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size >= 0 else { throw .io(operation: "seek", path: path, errno: errno) }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let got = try readFully(descriptor, into: &bytes, at: 0, path: path)
+        bytes.withUnsafeBytes { raw in
+            let raw = UnsafeRawBufferPointer(rebasing: raw[0..<got])
+            var offset = 0
+            while let record = SpanSegmentFormat.record(in: raw, at: offset) {
+                segment.add(record, bodyOffset: record.bodyOffset)
+                offset += record.length
+            }
+            segment.size = offset
+        }
+        if segment.size < got {
+            logger.warning("span segment ends in a torn record (a crash while writing); truncated after the last whole record", metadata: [
+                "path": "\(path)", "kept_bytes": "\(segment.size)", "dropped_bytes": "\(got - segment.size)",
+            ])
+            guard ftruncate(descriptor, off_t(segment.size)) == 0 else { throw .io(operation: "truncate", path: path, errno: errno) }
+        }
+        return segment
+    }
+
+    /// Sorts the segment's index, writes it beside the segment and keeps the segment as
+    /// sealed.
+    private mutating func seal(_ segment: inout ActiveSpanSegment) throws(SpanStoreError) {
+        let order = segment.entries.indices.sorted { segment.entries[$0].key < segment.entries[$1].key }
+        var newPosition = [UInt32](repeating: 0, count: order.count)
+        for (new, old) in order.enumerated() { newPosition[old] = UInt32(new) }
+        let entries = order.map { segment.entries[$0] }
+        let links = segment.links.map { LinkEntry(target: $0.target, source: newPosition[Int($0.source)]) }
+            .sorted { ($0.target, $0.source) < ($1.target, $1.source) }
+        let bytes = SpanSegmentFormat.index(
+            entries: entries, links: links, strings: segment.strings,
+            minStart: segment.entries.isEmpty ? 0 : segment.minStart, maxStart: segment.entries.isEmpty ? 0 : segment.maxStart,
+            segmentBytes: segment.size)
+        let path = indexPath(segment.number)
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .io(operation: "create", path: temporary, errno: errno) }
+        defer { close(descriptor) }
+        try Self.writeFully(descriptor, bytes[...], at: 0, path: temporary)
+        // Not synced: an index lost or torn in a power cut fails its checks on the next
+        // start and is built again from the segment's records.
+        guard rename(temporary, path) == 0 else { throw .io(operation: "rename", path: temporary, errno: errno) }
+        close(segment.descriptor)
+        guard let opened = SealedSpanSegment(number: segment.number, segmentPath: segmentPath(segment.number), indexPath: path) else {
+            throw .io(operation: "map", path: path, errno: errno)
+        }
+        sealed.append(opened)
+    }
+
+    // MARK: Writing
+
+    /// What an append added.
+    package struct Appended: Sendable {
+        var written = 0
+        /// Services and operations not seen before.
+        var services: Set<String> = []
+        var operations: Set<OperationKey> = []
+    }
+
+    /// Appends the spans of `batches` not already stored, in one write.
+    mutating func append(_ batches: [ExportTraceServiceRequest]) throws(SpanStoreError) -> Appended {
+        var appended = Appended()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        var records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)] = []
+        var pending: Set<StoredSpanKey> = []
+        for traces in batches {
+            traces.forEachSpanRequest { resourceSpans, span, body in
+                let key = StoredSpanKey(traceID: span.traceID, spanID: span.spanID.value)
+                guard !isStored(key), pending.insert(key).inserted else { return }
+                let service = resourceSpans.resource?.serviceName ?? "unknown_service"
+                let links = span.links.map { StoredSpanKey(traceID: $0.traceID, spanID: $0.spanID.value) }
+                let record = SpanSegmentFormat.Record(
+                    key: key, parentSpanID: span.parentSpanID?.value ?? 0,
+                    startNanos: Int64(clamping: span.startTimeUnixNano), durationNanos: Int64(clamping: span.durationNanos),
+                    status: UInt8(truncatingIfNeeded: span.status.code.rawValue), kind: UInt8(truncatingIfNeeded: span.kind.rawValue),
+                    service: service, operation: span.name, links: links, bodyOffset: 0, bodyLength: body.count, length: 0)
+                let bodyStart = SpanSegmentFormat.appendRecord(
+                    to: &buffer, key: key, parentSpanID: record.parentSpanID, startNanos: record.startNanos,
+                    durationNanos: record.durationNanos, status: record.status, kind: record.kind,
+                    service: service, operation: span.name, links: links, body: body)
+                records.append((record, bodyStart))
+                if !knownServices.contains(service) { appended.services.insert(service) }
+                let operation = OperationKey(service: service, name: span.name, kind: span.kind.rawValue)
+                if !knownOperations.contains(operation) { appended.operations.insert(operation) }
+            }
+        }
+        try add(records, bytes: buffer)
+        appended.written = records.count
+        knownServices.formUnion(appended.services)
+        knownOperations.formUnion(appended.operations)
+        return appended
+    }
+
+    /// Appends records already encoded in `bytes` (with each body's position in it) and
+    /// indexes them once written; seals the segment when it is full.
+    mutating func add(_ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8]) throws(SpanStoreError) {
+        guard !records.isEmpty else { return }
+        try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
+        for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset) }
+        active.size += bytes.count
+        if active.size >= segmentBytes { try sealActive() }
+    }
+
+    /// Forgets what was seen so that the next append writes services and operations again
+    /// (after a failed SQLite write).
+    mutating func forgetNames(_ appended: Appended) {
+        knownServices.subtract(appended.services)
+        knownOperations.subtract(appended.operations)
+    }
+
+    private mutating func sealActive() throws(SpanStoreError) {
+        var segment = active
+        let next = try Self.create(segmentPath(segment.number + 1), number: segment.number + 1)
+        try seal(&segment)
+        previousKeys = segment.keys
+        active = next
+    }
+
+    private func isStored(_ key: StoredSpanKey) -> Bool {
+        active.keys.contains(key) || previousKeys.contains(key)
+    }
+
+    // MARK: Retention
+
+    var spanCount: Int { sealed.reduce(active.entries.count) { $0 + $1.entryCount } }
+    var byteCount: Int { sealed.reduce(active.size) { $0 + $1.byteCount } }
+
+    /// Removes the segments whose spans all start before `cutoff`.
+    mutating func removeSegments(startingBefore cutoff: Int64) throws(SpanStoreError) {
+        while let oldest = sealed.first, oldest.entryCount == 0 || oldest.header.maxStart < cutoff {
+            removeOldestSealed()
+        }
+        // Segments are in arrival order, so a late span can keep an older one: look at all.
+        for segment in sealed where segment.header.maxStart < cutoff { remove(segment) }
+        if !active.entries.isEmpty, active.maxStart < cutoff { try replaceActive() }
+    }
+
+    /// Removes the oldest segments holding at least `fraction` of the spans' bytes (at
+    /// least one); the segment being written only when no other is left.
+    mutating func removeOldest(fraction: Double) throws(SpanStoreError) {
+        let target = Int(Double(byteCount) * fraction)
+        var removed = 0
+        repeat {
+            guard let oldest = sealed.first else {
+                if !active.entries.isEmpty { try replaceActive() }
+                return
+            }
+            removed += oldest.byteCount
+            removeOldestSealed()
+        } while removed < target
+    }
+
+    private mutating func removeOldestSealed() {
+        let oldest = sealed.removeFirst()
+        previousKeys = []
+        unlink(indexPath(oldest.number))
+        unlink(segmentPath(oldest.number))
+    }
+
+    private mutating func remove(_ segment: SealedSpanSegment) {
+        sealed.removeAll { $0 === segment }
+        previousKeys = []
+        unlink(indexPath(segment.number))
+        unlink(segmentPath(segment.number))
+    }
+
+    private mutating func replaceActive() throws(SpanStoreError) {
+        let old = active
+        previousKeys = []
+        active = try Self.create(segmentPath(old.number + 1), number: old.number + 1)
+        close(old.descriptor)
+        unlink(segmentPath(old.number))
+    }
+
+    // MARK: Files
+
+    static func writeFully(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>, at offset: Int, path: String) throws(SpanStoreError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "write", path: path, errno: errno)
+            }
+            written += result
+        }
+    }
+
+    /// Reads up to `bytes.count` bytes from `offset`; returns how many there were.
+    static func readFully(_ descriptor: Int32, into bytes: inout [UInt8], at offset: Int, path: String) throws(SpanStoreError) -> Int {
+        var got = 0
+        while got < bytes.count {
+            let result = bytes.withUnsafeMutableBytes { raw in
+                pread(descriptor, raw.baseAddress! + got, raw.count - got, off_t(offset + got))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "read", path: path, errno: errno)
+            }
+            if result == 0 { break }
+            got += result
+        }
+        return got
+    }
+}

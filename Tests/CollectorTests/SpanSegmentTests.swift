@@ -1,0 +1,138 @@
+@testable import Collector
+import Foundation
+import Telemetry
+import Testing
+
+/// The span store's segment files: what survives a restart, a crash mid-write and a lost
+/// index, and that queries read sealed segments as they read the one being written.
+@Suite struct SpanSegmentTests {
+    /// 256 KiB of retention makes 16 KiB segments: one is sealed every three or four batches.
+    static let retention = TelemetryStore.Retention(maxAgeSeconds: 1 << 40, maxBytes: 256 * 1024, intervalSeconds: 60)
+
+    func openStore(_ directory: String) throws -> TelemetryStore {
+        try TelemetryStore(directory: directory, retention: Self.retention, correlationAttributes: ["correlation.id"], logger: quietLogger)
+    }
+
+    /// Batch `n`: a producer in trace (n, 1) and its consumer in trace (n, 2) linking to it,
+    /// `n` seconds after the samples, each span padded to about 2 KB.
+    func batch(_ n: Int) -> ExportTraceServiceRequest {
+        var traces = Samples.traces
+        let padding = KeyValue("padding", .string(String(repeating: "x", count: 2048)))
+        for r in traces.resourceSpans.indices {
+            traces.resourceSpans[r].scopeSpans[0].spans[0].traceID = TraceID(high: UInt64(n), low: UInt64(r + 1))
+            traces.resourceSpans[r].scopeSpans[0].spans[0].startTimeUnixNano += UInt64(n) * 1_000_000_000
+            traces.resourceSpans[r].scopeSpans[0].spans[0].endTimeUnixNano += UInt64(n) * 1_000_000_000
+            traces.resourceSpans[r].scopeSpans[0].spans[0].attributes.append(padding)
+        }
+        traces.resourceSpans[1].scopeSpans[0].spans[0].links[0].traceID = TraceID(high: UInt64(n), low: 1)
+        return traces
+    }
+
+    func segmentFiles(_ directory: String, _ suffix: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory + "/spans").filter { $0.hasSuffix(suffix) }.sorted()
+            .map { directory + "/spans/" + $0 }
+    }
+
+    @Test func spansInSealedAndCurrentSegmentsAreReadAfterARestart() async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try openStore(directory)
+            for n in 1...20 { try await store.consume(batch(n)) }
+        }
+        #expect(try segmentFiles(directory, ".index").count >= 4)
+        let store = try openStore(directory)
+        for n in [1, 10, 20] {
+            let trace = try await store.traces([TraceID(high: UInt64(n), low: 2).hex])
+            #expect(trace.resourceSpans.first?.scopeSpans.first?.spans.first?.links.first?.traceID == TraceID(high: UInt64(n), low: 1))
+            let backlinks = try await store.backlinks(traceID: TraceID(high: UInt64(n), low: 1).hex, spanID: Samples.producerSpan.hex)
+            #expect(backlinks.map(\.traceID) == [TraceID(high: UInt64(n), low: 2).hex])
+            #expect(backlinks.first?.service == "inventory-service")
+        }
+        var query = TraceQuery()
+        query.service = "inventory-service"
+        query.limit = 3
+        #expect(try await store.findTraceIDs(query) == [20, 19, 18].map { TraceID(high: $0, low: 2).hex })
+        query.startNanos = Int64(1_700_000_000_000_000_000 + 2 * 1_000_000_000)
+        query.endNanos = Int64(1_700_000_000_000_000_000 + 4 * 1_000_000_000)
+        query.limit = 20
+        #expect(try await store.findTraceIDs(query) == [3, 2].map { TraceID(high: $0, low: 2).hex })
+        query.tags = ["error": "true"]
+        #expect(try await store.findTraceIDs(query).count == 2)
+        query.tags = ["error": "false"]
+        #expect(try await store.findTraceIDs(query).isEmpty)
+    }
+
+    @Test func aSpanSentAgainAfterItsSegmentWasSealedIsShownOnce() async throws {
+        let store = try openStore(try temporaryDirectory())
+        for n in 1...20 { try await store.consume(batch(n)) }
+        try await store.consume(batch(1))
+        #expect(try await store.traces([TraceID(high: 1, low: 1).hex, TraceID(high: 1, low: 2).hex]).spanCount == 2)
+        #expect(try await store.backlinks(traceID: TraceID(high: 1, low: 1).hex, spanID: Samples.producerSpan.hex).count == 1)
+    }
+
+    @Test func aTornRecordAtTheEndOfTheCurrentSegmentIsCutOffAndTheRestKept() async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try openStore(directory)
+            try await store.consume(batch(1))
+        }
+        let current = try #require(try segmentFiles(directory, ".spans").last)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: current))
+        // A crash in the middle of the second batch's write: its first record, cut short.
+        let second = try await {
+            let scratch = try temporaryDirectory()
+            let store = try openStore(scratch)
+            try await store.consume(batch(2))
+            return try Data(contentsOf: URL(fileURLWithPath: try #require(try segmentFiles(scratch, ".spans").last)))
+        }()
+        try (whole + second.prefix(second.count / 3)).write(to: URL(fileURLWithPath: current))
+        let store = try openStore(directory)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: current)) == whole)
+        #expect(try await store.traces([TraceID(high: 1, low: 2).hex]).spanCount == 1)
+        #expect(try await store.traces([TraceID(high: 2, low: 1).hex]).spanCount == 0)
+        try await store.consume(batch(2))
+        #expect(try await store.traces([TraceID(high: 2, low: 1).hex, TraceID(high: 2, low: 2).hex]).spanCount == 2)
+    }
+
+    @Test(arguments: ["missing", "damaged"])
+    func aSealedSegmentWhoseIndexIsLostIsIndexedAgainFromItsRecords(_ fault: String) async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try openStore(directory)
+            for n in 1...20 { try await store.consume(batch(n)) }
+        }
+        let first = try #require(try segmentFiles(directory, ".index").first)
+        if fault == "missing" {
+            try FileManager.default.removeItem(atPath: first)
+        } else {
+            try Data(repeating: 0x5A, count: 300).write(to: URL(fileURLWithPath: first))
+        }
+        let store = try openStore(directory)
+        #expect(FileManager.default.fileExists(atPath: first))
+        #expect(try await store.traces([TraceID(high: 1, low: 1).hex, TraceID(high: 1, low: 2).hex]).spanCount == 2)
+        #expect(try await store.backlinks(traceID: TraceID(high: 1, low: 1).hex, spanID: Samples.producerSpan.hex).count == 1)
+    }
+
+    @Test func recordsReadBackAsTheyWereWritten() throws {
+        var bytes: [UInt8] = [1, 2, 3]
+        let key = StoredSpanKey(traceID: TraceID(high: 7, low: 8), spanID: 9)
+        let links = [StoredSpanKey(traceID: TraceID(high: 1, low: 2), spanID: 3)]
+        let body: [UInt8] = [10, 20, 30, 40]
+        let bodyStart = body.withUnsafeBytes {
+            SpanSegmentFormat.appendRecord(
+                to: &bytes, key: key, parentSpanID: 5, startNanos: -1, durationNanos: 42, status: 2, kind: 4,
+                service: "sérvice", operation: "op", links: links, body: $0)
+        }
+        let record = try #require(bytes.withUnsafeBytes { SpanSegmentFormat.record(in: $0, at: 3) })
+        #expect(record.key == key && record.parentSpanID == 5 && record.startNanos == -1 && record.durationNanos == 42)
+        #expect(record.status == 2 && record.kind == 4 && record.service == "sérvice" && record.operation == "op" && record.links == links)
+        #expect(record.bodyOffset == bodyStart && Array(bytes[record.bodyOffset..<(record.bodyOffset + record.bodyLength)]) == body)
+        #expect(record.length == bytes.count - 3)
+        // Any flipped byte fails the checksum.
+        for position in 3..<bytes.count {
+            var damaged = bytes
+            damaged[position] ^= 0x01
+            #expect(damaged.withUnsafeBytes { SpanSegmentFormat.record(in: $0, at: 3) } == nil)
+        }
+    }
+}
