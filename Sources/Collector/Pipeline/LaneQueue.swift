@@ -6,7 +6,6 @@ import Synchronization
 final class LaneQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
-        var head = 0
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
     }
@@ -46,7 +45,7 @@ final class LaneQueue<Element: Sendable>: Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let ready = state.withLock { state in
-                        if state.head < state.items.count || state.finished || Task.isCancelled { return true }
+                        if !state.items.isEmpty || state.finished || Task.isCancelled { return true }
                         state.waiter = continuation
                         return false
                     }
@@ -70,15 +69,12 @@ final class LaneQueue<Element: Sendable>: Sendable {
     /// What is waiting (empty when finished and drained), or nil when there is nothing yet.
     private func take(upTo limit: Int) -> [Element]? {
         state.withLock { state in
-            let available = state.items.count - state.head
-            if available == 0 { return state.finished ? [] : nil }
-            let end = state.head + min(available, limit)
-            let taken = Array(state.items[state.head..<end])
-            state.head = end
-            if state.head == state.items.count {
-                state.items.removeAll(keepingCapacity: true)
-                state.head = 0
-            }
+            if state.items.isEmpty { return state.finished ? [] : nil }
+            let taken = Array(state.items.prefix(limit))
+            // Removed now, not once the queue runs empty: under steady load it never does,
+            // and every batch handed over stayed referenced here (twice the queue's
+            // counted bytes were live at 130k spans/s).
+            state.items.removeFirst(taken.count)
             return taken
         }
     }

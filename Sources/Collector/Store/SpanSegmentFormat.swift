@@ -246,27 +246,38 @@ enum SpanSegmentFormat {
         return bytes
     }
 
-    /// An index file's header and strings, checked against its size; `nil` if damaged.
+    /// An index file's header, with its strings still to read (`strings` is empty).
     struct IndexHeader {
         var entryCount: Int
         var linkCount: Int
+        var stringCount: Int
         var minStart: Int64
         var maxStart: Int64
         var segmentBytes: Int
-        var strings: [String]
+        var strings: [String] = []
         var entriesOffset: Int { indexHeaderSize }
         var linksOffset: Int { indexHeaderSize + entryCount * entrySize }
+        var stringsOffset: Int { linksOffset + linkCount * indexLinkSize }
     }
 
-    static func indexHeader(_ raw: UnsafeRawBufferPointer) -> IndexHeader? {
+    /// The header at the start of an index file of `fileLength` bytes; `nil` when it is not
+    /// one or its counts do not fit the file.
+    static func indexHeader(_ raw: UnsafeRawBufferPointer, fileLength: Int) -> IndexHeader? {
         guard raw.count >= indexHeaderSize, raw[0..<8].elementsEqual(indexMagic) else { return nil }
-        let entryCount = Int(raw.littleEndian(UInt32.self, at: 8))
-        let linkCount = Int(raw.littleEndian(UInt32.self, at: 12))
-        let stringCount = Int(raw.littleEndian(UInt32.self, at: 16))
-        var position = indexHeaderSize + entryCount * entrySize + linkCount * indexLinkSize
-        guard position <= raw.count else { return nil }
+        let header = IndexHeader(
+            entryCount: Int(raw.littleEndian(UInt32.self, at: 8)), linkCount: Int(raw.littleEndian(UInt32.self, at: 12)),
+            stringCount: Int(raw.littleEndian(UInt32.self, at: 16)),
+            minStart: raw.littleEndian(Int64.self, at: 24), maxStart: raw.littleEndian(Int64.self, at: 32),
+            segmentBytes: Int(raw.littleEndian(UInt64.self, at: 40)))
+        guard header.stringsOffset + header.stringCount * 4 <= fileLength else { return nil }
+        return header
+    }
+
+    /// The `count` strings that end an index file; `nil` unless they fill `raw` exactly.
+    static func strings(_ raw: UnsafeRawBufferPointer, count: Int) -> [String]? {
+        var position = 0
         var strings: [String] = []
-        for _ in 0..<stringCount {
+        for _ in 0..<count {
             guard raw.count - position >= 4 else { return nil }
             let length = Int(raw.littleEndian(UInt32.self, at: position))
             position += 4
@@ -274,11 +285,7 @@ enum SpanSegmentFormat {
             strings.append(String(decoding: raw[position..<(position + length)], as: UTF8.self))
             position += length
         }
-        guard position == raw.count else { return nil }
-        return IndexHeader(
-            entryCount: entryCount, linkCount: linkCount,
-            minStart: raw.littleEndian(Int64.self, at: 24), maxStart: raw.littleEndian(Int64.self, at: 32),
-            segmentBytes: Int(raw.littleEndian(UInt64.self, at: 40)), strings: strings)
+        return position == raw.count ? strings : nil
     }
 }
 

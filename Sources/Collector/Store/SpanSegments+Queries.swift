@@ -22,8 +22,8 @@ extension SpanSegmentFiles {
         var seen: Set<StoredSpanKey> = []
         for segment in sealed {
             for traceID in traceIDs {
-                for position in segment.entries(of: traceID) {
-                    let entry = segment.entry(at: position)
+                for position in try segment.entries(of: traceID) {
+                    let entry = try segment.entry(at: position)
                     guard seen.insert(entry.key).inserted else { continue }
                     found.append(StoredSpan(key: entry.key, startNanos: entry.startNanos, body: try body(of: entry, in: segment.descriptor, segment.number)))
                 }
@@ -42,14 +42,14 @@ extension SpanSegmentFiles {
         guard query.limit > 0 else { return [] }
         if query.tags.isEmpty {
             var latest: [TraceID: Int64] = [:]
-            forEachEntry(matching: query) { entry, _, _ in
+            try forEachEntry(matching: query) { entry, _, _ in
                 if let known = latest[entry.traceID], known >= entry.startNanos { return }
                 latest[entry.traceID] = entry.startNanos
             }
             return latest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
         }
         var candidates: [(entry: SpanEntry, descriptor: Int32, number: UInt64)] = []
-        forEachEntry(matching: query) { entry, descriptor, number in candidates.append((entry, descriptor, number)) }
+        try forEachEntry(matching: query) { entry, descriptor, number in candidates.append((entry, descriptor, number)) }
         candidates.sort { ($0.entry.startNanos, $0.entry.traceID) > ($1.entry.startNanos, $1.entry.traceID) }
         var found: [TraceID] = []
         var matched: Set<TraceID> = []
@@ -65,25 +65,27 @@ extension SpanSegmentFiles {
 
     /// Calls `visit` with each span matching the query's service, operation, start and
     /// duration (not its tags), with the descriptor and number of its segment file.
-    private func forEachEntry(matching query: TraceQuery, _ visit: (SpanEntry, Int32, UInt64) -> Void) {
-        func scan(stringIDs: [String: UInt32], minStart: Int64, maxStart: Int64, count: Int, entry: (Int) -> SpanEntry, descriptor: Int32, number: UInt64) {
-            guard count > 0 else { return }
-            if let start = query.startNanos, maxStart < start { return }
-            if let end = query.endNanos, minStart > end { return }
-            var service: UInt32?
-            var operation: UInt32?
+    private func forEachEntry(matching query: TraceQuery, _ visit: (SpanEntry, Int32, UInt64) -> Void) throws(SpanStoreError) {
+        /// Whether a segment can hold a match, and the IDs of the service and operation
+        /// asked for in its strings.
+        func filter(stringIDs: [String: UInt32], minStart: Int64, maxStart: Int64) -> (service: UInt32?, operation: UInt32?)? {
+            if let start = query.startNanos, maxStart < start { return nil }
+            if let end = query.endNanos, minStart > end { return nil }
+            var ids: (service: UInt32?, operation: UInt32?) = (nil, nil)
             if let name = query.service {
-                guard let id = stringIDs[name] else { return }
-                service = id
+                guard let id = stringIDs[name] else { return nil }
+                ids.service = id
             }
             if let name = query.operation {
-                guard let id = stringIDs[name] else { return }
-                operation = id
+                guard let id = stringIDs[name] else { return nil }
+                ids.operation = id
             }
-            for position in 0..<count {
-                let entry = entry(position)
-                if let service, entry.service != service { continue }
-                if let operation, entry.operation != operation { continue }
+            return ids
+        }
+        func scan(_ entries: [SpanEntry], _ ids: (service: UInt32?, operation: UInt32?), descriptor: Int32, number: UInt64) {
+            for entry in entries {
+                if let service = ids.service, entry.service != service { continue }
+                if let operation = ids.operation, entry.operation != operation { continue }
                 if let start = query.startNanos, entry.startNanos < start { continue }
                 if let end = query.endNanos, entry.startNanos > end { continue }
                 if let minimum = query.minDurationNanos, entry.durationNanos < minimum { continue }
@@ -92,18 +94,15 @@ extension SpanSegmentFiles {
             }
         }
         for segment in sealed {
-            scan(
-                stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart,
-                count: segment.entryCount, entry: segment.entry(at:), descriptor: segment.descriptor, number: segment.number)
+            guard let ids = filter(stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart) else { continue }
+            scan(try segment.entries(), ids, descriptor: segment.descriptor, number: segment.number)
         }
-        let entries = active.entries
-        scan(
-            stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart,
-            count: entries.count, entry: { entries[$0] }, descriptor: active.descriptor, number: active.number)
+        guard !active.entries.isEmpty, let ids = filter(stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart) else { return }
+        scan(active.entries, ids, descriptor: active.descriptor, number: active.number)
     }
 
     /// The spans that link to `target`, each once, in start order.
-    func backlinks(to target: StoredSpanKey) -> [SpanReference] {
+    func backlinks(to target: StoredSpanKey) throws(SpanStoreError) -> [SpanReference] {
         var references: [StoredSpanKey: SpanReference] = [:]
         func reference(_ source: SpanEntry, _ strings: [String]) -> SpanReference {
             SpanReference(
@@ -111,8 +110,8 @@ extension SpanSegmentFiles {
                 service: strings[Int(source.service)], operation: strings[Int(source.operation)], startNanos: source.startNanos)
         }
         for segment in sealed {
-            for position in segment.links(to: target) {
-                let source = segment.entry(at: Int(segment.link(at: position).source))
+            for position in try segment.links(to: target) {
+                let source = try segment.entry(at: Int(try segment.link(at: position).source))
                 references[source.key] = reference(source, segment.header.strings)
             }
         }
@@ -125,15 +124,15 @@ extension SpanSegmentFiles {
 
     /// Parent → child span counts between different services, for child spans starting in
     /// the window.
-    func serviceCalls(startNanos: Int64, endNanos: Int64) -> [String: [String: Int]] {
+    func serviceCalls(startNanos: Int64, endNanos: Int64) throws(SpanStoreError) -> [String: [String: Int]] {
         var children: [StoredSpanKey: [String]] = [:]
-        forEachEntry { entry, strings in
+        try forEachEntry { entry, strings in
             guard entry.parentSpanID != 0, entry.startNanos >= startNanos, entry.startNanos <= endNanos else { return }
             children[StoredSpanKey(traceID: entry.traceID, spanID: entry.parentSpanID), default: []].append(strings[Int(entry.service)])
         }
         guard !children.isEmpty else { return [:] }
         var counts: [String: [String: Int]] = [:]
-        forEachEntry { entry, strings in
+        try forEachEntry { entry, strings in
             guard let services = children.removeValue(forKey: entry.key) else { return }
             let parent = strings[Int(entry.service)]
             for child in services where child != parent { counts[parent, default: [:]][child, default: 0] += 1 }
@@ -141,10 +140,10 @@ extension SpanSegmentFiles {
         return counts
     }
 
-    private func forEachEntry(_ visit: (SpanEntry, [String]) -> Void) {
+    private func forEachEntry(_ visit: (SpanEntry, [String]) -> Void) throws(SpanStoreError) {
         for segment in sealed {
             let strings = segment.header.strings
-            for position in 0..<segment.entryCount { visit(segment.entry(at: position), strings) }
+            for entry in try segment.entries() { visit(entry, strings) }
         }
         for entry in active.entries { visit(entry, active.strings) }
     }

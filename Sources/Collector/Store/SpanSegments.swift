@@ -31,7 +31,7 @@ package enum SpanStoreError: Error, CustomStringConvertible {
 /// B-trees on random keys topped out near 18k spans/s at a full core. Here a batch of
 /// spans is one `pwrite` of records to the current segment, whose index lives in memory
 /// until the segment is full (`segmentBytes`); then its index is sorted and written beside
-/// it and mapped, and queries binary-search it for a trace or a link target, and scan its
+/// it, and queries binary-search it for a trace or a link target, and scan its
 /// entries for a search (72 bytes a span, no bodies). Retention removes whole segments.
 ///
 /// A span sent twice is kept once when the second copy arrives while the first is in the
@@ -58,86 +58,118 @@ package actor SpanSegments {
     }
 }
 
-/// A full segment: its file open for reading bodies and its index mapped.
+/// A full segment: its file and its index file open for reading.
 ///
-/// `@unchecked Sendable`: every stored property is set once in `init`; the mapping is
-/// read-only and released in `deinit`, when no query holds the segment any more.
+/// The index is read with `pread`, not mapped: mapped pages count in the collector's RSS
+/// (the memory limit) for as long as they stay mapped, while the page cache behind `pread`
+/// is the kernel's to reclaim.
+///
+/// `@unchecked Sendable`: every stored property is set once in `init`; the descriptors
+/// are closed in `deinit`, when no query holds the segment any more.
 final class SealedSpanSegment: @unchecked Sendable {
     let number: UInt64
     let descriptor: Int32
+    let indexDescriptor: Int32
+    let indexPath: String
     let header: SpanSegmentFormat.IndexHeader
     let stringIDs: [String: UInt32]
     /// Segment and index file.
     let byteCount: Int
-    private let mapping: UnsafeMutableRawPointer
-    private let mappingLength: Int
-    var index: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: mapping, count: mappingLength) }
 
     /// Opens segment `number` with its index; `nil` when the index is missing, damaged or
     /// not of this segment's length.
     init?(number: UInt64, segmentPath: String, indexPath: String) {
         let indexDescriptor = open(indexPath, O_RDONLY | O_CLOEXEC)
         guard indexDescriptor >= 0 else { return nil }
-        defer { close(indexDescriptor) }
-        let length = Int(lseek(indexDescriptor, 0, SEEK_END))
-        guard length > 0, let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, indexDescriptor, 0), mapped != MAP_FAILED
-        else { return nil }
         let descriptor = open(segmentPath, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0,
-            let header = SpanSegmentFormat.indexHeader(UnsafeRawBufferPointer(start: mapped, count: length)),
-            header.segmentBytes == Int(lseek(descriptor, 0, SEEK_END))
+        let indexLength = Int(lseek(indexDescriptor, 0, SEEK_END))
+        var head = [UInt8](repeating: 0, count: SpanSegmentFormat.indexHeaderSize)
+        guard descriptor >= 0, indexLength >= head.count,
+            (try? SpanSegmentFiles.readFully(indexDescriptor, into: &head, at: 0, path: indexPath)) == head.count,
+            let counts = head.withUnsafeBytes({ SpanSegmentFormat.indexHeader($0, fileLength: indexLength) }),
+            indexLength - counts.stringsOffset <= 1 << 30
         else {
+            close(indexDescriptor)
             if descriptor >= 0 { close(descriptor) }
-            munmap(mapped, length)
             return nil
         }
+        var tail = [UInt8](repeating: 0, count: indexLength - counts.stringsOffset)
+        guard (try? SpanSegmentFiles.readFully(indexDescriptor, into: &tail, at: counts.stringsOffset, path: indexPath)) == tail.count,
+            let strings = tail.withUnsafeBytes({ SpanSegmentFormat.strings($0, count: counts.stringCount) }),
+            counts.segmentBytes == Int(lseek(descriptor, 0, SEEK_END))
+        else {
+            close(indexDescriptor)
+            close(descriptor)
+            return nil
+        }
+        var header = counts
+        header.strings = strings
         self.number = number
         self.descriptor = descriptor
+        self.indexDescriptor = indexDescriptor
+        self.indexPath = indexPath
         self.header = header
-        self.stringIDs = Dictionary(header.strings.enumerated().map { ($0.element, UInt32($0.offset)) }, uniquingKeysWith: { first, _ in first })
-        self.byteCount = length + header.segmentBytes
-        self.mapping = mapped
-        self.mappingLength = length
+        self.stringIDs = Dictionary(strings.enumerated().map { ($0.element, UInt32($0.offset)) }, uniquingKeysWith: { first, _ in first })
+        self.byteCount = indexLength + header.segmentBytes
     }
 
     deinit {
-        munmap(mapping, mappingLength)
+        close(indexDescriptor)
         close(descriptor)
     }
 
     var entryCount: Int { header.entryCount }
 
-    func entry(at position: Int) -> SpanEntry {
-        SpanSegmentFormat.entry(in: index, at: header.entriesOffset + position * SpanSegmentFormat.entrySize)
+    private func read(_ count: Int, at offset: Int) throws(SpanStoreError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        guard try SpanSegmentFiles.readFully(indexDescriptor, into: &bytes, at: offset, path: indexPath) == count else {
+            throw .io(operation: "read", path: indexPath, errno: EIO)
+        }
+        return bytes
     }
 
-    func link(at position: Int) -> LinkEntry {
-        SpanSegmentFormat.link(in: index, at: header.linksOffset + position * SpanSegmentFormat.indexLinkSize)
+    func entry(at position: Int) throws(SpanStoreError) -> SpanEntry {
+        let bytes = try read(SpanSegmentFormat.entrySize, at: header.entriesOffset + position * SpanSegmentFormat.entrySize)
+        return bytes.withUnsafeBytes { SpanSegmentFormat.entry(in: $0, at: 0) }
+    }
+
+    func link(at position: Int) throws(SpanStoreError) -> LinkEntry {
+        let bytes = try read(SpanSegmentFormat.indexLinkSize, at: header.linksOffset + position * SpanSegmentFormat.indexLinkSize)
+        return bytes.withUnsafeBytes { SpanSegmentFormat.link(in: $0, at: 0) }
+    }
+
+    /// Every entry, read in one go, in index order.
+    func entries() throws(SpanStoreError) -> [SpanEntry] {
+        let bytes = try read(entryCount * SpanSegmentFormat.entrySize, at: header.entriesOffset)
+        return bytes.withUnsafeBytes { raw in
+            (0..<entryCount).map { SpanSegmentFormat.entry(in: raw, at: $0 * SpanSegmentFormat.entrySize) }
+        }
     }
 
     /// The positions of the entries of `traceID` (entries are sorted by trace and span).
-    func entries(of traceID: TraceID) -> Range<Int> {
-        let first = partitionPoint(count: entryCount) { entry(at: $0).traceID >= traceID }
-        let end = partitionPoint(count: entryCount, from: first) { entry(at: $0).traceID > traceID }
+    func entries(of traceID: TraceID) throws(SpanStoreError) -> Range<Int> {
+        let first = try partitionPoint(count: entryCount) { (position) throws(SpanStoreError) in try entry(at: position).traceID >= traceID }
+        let end = try partitionPoint(count: entryCount, from: first) { (position) throws(SpanStoreError) in try entry(at: position).traceID > traceID }
         return first..<end
     }
 
     /// The positions of the links to `target` (links are sorted by target).
-    func links(to target: StoredSpanKey) -> Range<Int> {
-        let first = partitionPoint(count: header.linkCount) { link(at: $0).target >= target }
-        let end = partitionPoint(count: header.linkCount, from: first) { link(at: $0).target > target }
+    func links(to target: StoredSpanKey) throws(SpanStoreError) -> Range<Int> {
+        let count = header.linkCount
+        let first = try partitionPoint(count: count) { (position) throws(SpanStoreError) in try link(at: position).target >= target }
+        let end = try partitionPoint(count: count, from: first) { (position) throws(SpanStoreError) in try link(at: position).target > target }
         return first..<end
     }
 }
 
 /// The first position in `from..<count` for which `isAfter` holds, `isAfter` being false
 /// then true along the range.
-private func partitionPoint(count: Int, from start: Int = 0, _ isAfter: (Int) -> Bool) -> Int {
+private func partitionPoint(count: Int, from start: Int = 0, _ isAfter: (Int) throws(SpanStoreError) -> Bool) throws(SpanStoreError) -> Int {
     var low = start
     var high = count
     while low < high {
         let middle = low + (high - low) / 2
-        if isAfter(middle) { high = middle } else { low = middle + 1 }
+        if try isAfter(middle) { high = middle } else { low = middle + 1 }
     }
     return low
 }

@@ -417,7 +417,7 @@ extension TelemetryStore {
     /// (producer service → consumer service) plus parent → child spans of different
     /// services within a trace, for chains and spans starting in the window.
     package func dependencies(startNanos: Int64, endNanos: Int64) async throws -> [(parent: String, child: String, callCount: Int)] {
-        var counts = try await spans.with { files in files.serviceCalls(startNanos: startNanos, endNanos: endNanos) }
+        var counts = try await spans.with { files throws(SpanStoreError) in try files.serviceCalls(startNanos: startNanos, endNanos: endNanos) }
         let messages = try await pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT h.producer_service, d.service, COUNT(*) FROM chains c

@@ -112,7 +112,7 @@ extension TelemetryStore {
     /// The spans that link to `spanID` of `traceID`.
     package func backlinks(traceID: String, spanID: String) async throws -> [SpanReference] {
         guard let target = StoredSpanKey(hex: traceID, spanID) else { return [] }
-        return try await spans.with { files in files.backlinks(to: target) }
+        return try await spans.with { files throws(SpanStoreError) in try files.backlinks(to: target) }
     }
 
     /// The logs matching `query`, oldest first, as one request.
