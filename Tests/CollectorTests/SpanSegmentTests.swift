@@ -70,6 +70,14 @@ import Testing
         #expect(try await store.backlinks(traceID: TraceID(high: 1, low: 1).hex, spanID: Samples.producerSpan.hex).count == 1)
     }
 
+    @Test func spansStayWithinTheSizeLimitAsTheyAreWrittenWithoutASweep() async throws {
+        let store = try openStore(try temporaryDirectory())
+        for n in 1...120 { try await store.consume(batch(n)) }
+        #expect(try await store.spans.with { files in files.byteCount } <= Self.retention.maxBytes)
+        #expect(try await store.traces([TraceID(high: 120, low: 1).hex]).spanCount == 1)
+        #expect(try await store.traces([TraceID(high: 1, low: 1).hex]).spanCount == 0)
+    }
+
     @Test func aTornRecordAtTheEndOfTheCurrentSegmentIsCutOffAndTheRestKept() async throws {
         let directory = try temporaryDirectory()
         do {

@@ -218,6 +218,8 @@ package struct SpanSegmentFiles {
     let directory: String
     /// A segment is sealed once it holds this many bytes.
     let segmentBytes: Int
+    /// The most bytes the segments may hold: past it, sealing a segment removes the oldest.
+    let maxBytes: Int
     private let logger: Logger
     private(set) var sealed: [SealedSpanSegment] = []
     private(set) var active: ActiveSpanSegment
@@ -238,7 +240,7 @@ package struct SpanSegmentFiles {
 
     /// Opens the segments in `directory`, indexing again any full segment whose index is
     /// missing or damaged and truncating a torn record at the end of the last one.
-    init(directory: String, segmentBytes: Int, logger: Logger) throws(SpanStoreError) {
+    init(directory: String, segmentBytes: Int, maxBytes: Int, logger: Logger) throws(SpanStoreError) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -246,6 +248,7 @@ package struct SpanSegmentFiles {
         }
         self.directory = directory
         self.segmentBytes = segmentBytes
+        self.maxBytes = maxBytes
         self.logger = logger
         let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { name -> UInt64? in
             guard name.hasSuffix(".spans") else { return nil }
@@ -405,6 +408,9 @@ package struct SpanSegmentFiles {
         try seal(&segment)
         previousKeys = segment.keys
         active = next
+        // At 100k spans/s a gibibyte of spans is written in seconds, far within the
+        // retention sweep's interval: the size bound is kept as segments fill.
+        while byteCount > maxBytes, sealed.count > 1 { removeOldestSealed() }
     }
 
     private func isStored(_ key: StoredSpanKey) -> Bool {

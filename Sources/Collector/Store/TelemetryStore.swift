@@ -62,7 +62,8 @@ package final class TelemetryStore: TelemetryConsumer {
         self.logger = logger
         try Self.migrator.migrate(pool)
         var files = try SpanSegmentFiles(
-            directory: (directory as NSString).appendingPathComponent("spans"), segmentBytes: Self.segmentBytes(retention), logger: logger)
+            directory: (directory as NSString).appendingPathComponent("spans"), segmentBytes: Self.segmentBytes(retention),
+            maxBytes: retention.maxBytes, logger: logger)
         try Self.moveSpanRows(from: pool, into: &files, logger: logger)
         spans = SpanSegments(files: files)
     }
