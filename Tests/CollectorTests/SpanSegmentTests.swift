@@ -79,20 +79,21 @@ import Testing
     }
 
     @Test func aTornRecordAtTheEndOfTheCurrentSegmentIsCutOffAndTheRestKept() async throws {
-        let directory = try temporaryDirectory()
-        do {
-            let store = try openStore(directory)
-            try await store.consume(batch(1))
+        /// The current segment's records after `batches` (opened again, which cuts off the
+        /// zeros that pad direct writes to a block).
+        func segment(after batches: [Int], in directory: String) async throws -> (path: String, bytes: Data) {
+            do {
+                let store = try openStore(directory)
+                for n in batches { try await store.consume(batch(n)) }
+            }
+            _ = try openStore(directory)
+            let path = try #require(try segmentFiles(directory, ".spans").last)
+            return (path, try Data(contentsOf: URL(fileURLWithPath: path)))
         }
-        let current = try #require(try segmentFiles(directory, ".spans").last)
-        let whole = try Data(contentsOf: URL(fileURLWithPath: current))
+        let directory = try temporaryDirectory()
+        let (current, whole) = try await segment(after: [1], in: directory)
+        let second = try await segment(after: [2], in: try temporaryDirectory()).bytes
         // A crash in the middle of the second batch's write: its first record, cut short.
-        let second = try await {
-            let scratch = try temporaryDirectory()
-            let store = try openStore(scratch)
-            try await store.consume(batch(2))
-            return try Data(contentsOf: URL(fileURLWithPath: try #require(try segmentFiles(scratch, ".spans").last)))
-        }()
         try (whole + second.prefix(second.count / 3)).write(to: URL(fileURLWithPath: current))
         let store = try openStore(directory)
         #expect(try Data(contentsOf: URL(fileURLWithPath: current)) == whole)
@@ -100,6 +101,20 @@ import Testing
         #expect(try await store.traces([TraceID(high: 2, low: 1).hex]).spanCount == 0)
         try await store.consume(batch(2))
         #expect(try await store.traces([TraceID(high: 2, low: 1).hex, TraceID(high: 2, low: 2).hex]).spanCount == 2)
+    }
+
+    @Test func directWritesPadToABlockAndReadBackWhole() async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try openStore(directory)
+            // Batches of odd sizes, so that each write starts inside a block.
+            for n in 1...3 { try await store.consume(batch(n)) }
+            #expect(try await store.traces((1...3).map { TraceID(high: UInt64($0), low: 2).hex }).spanCount == 3)
+        }
+        let store = try openStore(directory)
+        #expect(try await store.traces((1...3).flatMap { [TraceID(high: UInt64($0), low: 1).hex, TraceID(high: UInt64($0), low: 2).hex] }).spanCount == 6)
+        try await store.consume(batch(4))
+        #expect(try await store.traces([TraceID(high: 4, low: 2).hex, TraceID(high: 1, low: 1).hex]).spanCount == 2)
     }
 
     @Test(arguments: ["missing", "damaged"])
@@ -142,5 +157,26 @@ import Testing
             damaged[position] ^= 0x01
             #expect(damaged.withUnsafeBytes { SpanSegmentFormat.record(in: $0, at: 3) } == nil)
         }
+    }
+}
+
+@Suite struct DirectAppenderTests {
+    @Test func appendsOfAnySizeLandWhereBufferedWritesWould() throws {
+        let path = try temporaryDirectory() + "/file"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        // Where the file system takes no direct I/O the store writes through the page
+        // cache, which other tests cover.
+        guard let appender = DirectAppender(path: path, tail: []) else { return }
+        var expected: [UInt8] = []
+        // Sizes crossing block and staging-chunk boundaries.
+        for (index, size) in [1, 4095, 3, 5000, DirectAppender.chunk + 7, 0, 12].enumerated() {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index &+ 1) }
+            try appender.append(bytes[...], at: expected.count)
+            expected += bytes
+        }
+        let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(file.count % DirectAppender.block == 0)
+        #expect(Array(file.prefix(expected.count)) == expected)
+        #expect(file.dropFirst(expected.count).allSatisfy { $0 == 0 })
     }
 }

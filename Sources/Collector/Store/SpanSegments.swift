@@ -177,7 +177,10 @@ private func partitionPoint(count: Int, from start: Int = 0, _ isAfter: (Int) th
 /// The segment being written: its index in memory.
 struct ActiveSpanSegment {
     let number: UInt64
+    /// Read and truncated through this; written through `appender` where the file system
+    /// takes direct I/O.
     let descriptor: Int32
+    var appender: DirectAppender?
     /// Bytes of whole records in the file.
     var size = 0
     var entries: [SpanEntry] = []
@@ -280,7 +283,7 @@ package struct SpanSegmentFiles {
     private static func create(_ path: String, number: UInt64) throws(SpanStoreError) -> ActiveSpanSegment {
         let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .io(operation: "create", path: path, errno: errno) }
-        return ActiveSpanSegment(number: number, descriptor: descriptor)
+        return ActiveSpanSegment(number: number, descriptor: descriptor, appender: DirectAppender(path: path, tail: []))
     }
 
     /// Reads a segment's records into an active segment, truncating the file after the
@@ -303,17 +306,28 @@ package struct SpanSegmentFiles {
             segment.size = offset
         }
         if segment.size < got {
-            logger.warning("span segment ends in a torn record (a crash while writing); truncated after the last whole record", metadata: [
-                "path": "\(path)", "kept_bytes": "\(segment.size)", "dropped_bytes": "\(got - segment.size)",
-            ])
+            // Zeros are the padding of direct writes up to a block boundary, left by a stop
+            // before the segment was truncated to its records; anything else is torn.
+            if !bytes[segment.size..<got].allSatisfy({ $0 == 0 }) {
+                logger.warning("span segment ends in a torn record (a crash while writing); truncated after the last whole record", metadata: [
+                    "path": "\(path)", "kept_bytes": "\(segment.size)", "dropped_bytes": "\(got - segment.size)",
+                ])
+            }
             guard ftruncate(descriptor, off_t(segment.size)) == 0 else { throw .io(operation: "truncate", path: path, errno: errno) }
         }
+        let blockStart = segment.size / DirectAppender.block * DirectAppender.block
+        segment.appender = DirectAppender(path: path, tail: Array(bytes[blockStart..<segment.size]))
         return segment
     }
 
     /// Sorts the segment's index, writes it beside the segment and keeps the segment as
     /// sealed.
     private mutating func seal(_ segment: inout ActiveSpanSegment) throws(SpanStoreError) {
+        segment.appender = nil
+        // Direct writes leave zeros up to a block boundary.
+        guard ftruncate(segment.descriptor, off_t(segment.size)) == 0 else {
+            throw .io(operation: "truncate", path: segmentPath(segment.number), errno: errno)
+        }
         let order = segment.entries.indices.sorted { segment.entries[$0].key < segment.entries[$1].key }
         var newPosition = [UInt32](repeating: 0, count: order.count)
         for (new, old) in order.enumerated() { newPosition[old] = UInt32(new) }
@@ -389,7 +403,19 @@ package struct SpanSegmentFiles {
     /// indexes them once written; seals the segment when it is full.
     mutating func add(_ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8]) throws(SpanStoreError) {
         guard !records.isEmpty else { return }
-        try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
+        if let appender = active.appender {
+            do throws(DirectWriteError) {
+                try appender.append(bytes[...], at: active.size)
+            } catch {
+                logger.warning("direct write to a span segment failed; writing through the page cache from now on", metadata: [
+                    "path": "\(segmentPath(active.number))", "error": "\(String(cString: strerror(error.errno)))",
+                ])
+                active.appender = nil
+                try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
+            }
+        } else {
+            try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
+        }
         for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset) }
         active.size += bytes.count
         if active.size >= segmentBytes { try sealActive() }

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Appends to a file with `O_DIRECT`, bypassing the page cache.
+///
+/// On this project's 2-core VM a buffered write costs about 2.7 s of kernel CPU per GB
+/// (copying into freshly allocated page-cache pages), a fifth of the collector's CPU at
+/// 100k spans/s, while a direct write of the same GB costs 0.07 s and runs five times
+/// faster. Spans are written once and rarely read back, so the page cache buys nothing.
+///
+/// Direct I/O moves whole blocks from aligned memory to aligned offsets, so each append
+/// rewrites the file's last partial block (kept in `tail`) with the new bytes after it,
+/// staged through one aligned buffer a chunk at a time, and the file holds zeros after
+/// its logical end up to the next block boundary. The owner truncates the file to its
+/// logical size when it is done with it; a reader of a file left padded by a crash sees
+/// the zeros as the end of its records.
+final class DirectAppender {
+    static let block = 4096
+    static let chunk = 1 << 20
+    let descriptor: Int32
+    private let staging: UnsafeMutableRawPointer
+    /// The bytes of the file from its last block boundary to its logical end.
+    private var tail: [UInt8]
+
+    /// Opens `path` for direct writes; `nil` where the file system does not take them
+    /// (tmpfs, for one), and the caller writes through the page cache instead.
+    init?(path: String, tail: [UInt8]) {
+        guard let direct = Self.directFlag else { return nil }
+        let descriptor = open(path, O_WRONLY | direct | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, Self.block, Self.chunk) == 0, let memory else {
+            close(descriptor)
+            return nil
+        }
+        self.descriptor = descriptor
+        self.staging = memory
+        self.tail = tail
+    }
+
+    /// Glibc defines `O_DIRECT` only under `_GNU_SOURCE`, which Swift's import does not
+    /// set; the values are the kernel's (asm-generic/fcntl.h, arm64's asm/fcntl.h).
+    static var directFlag: Int32? {
+        #if os(Linux) && arch(x86_64)
+        return 0o40000
+        #elseif os(Linux) && arch(arm64)
+        return 0o200000
+        #else
+        return nil
+        #endif
+    }
+
+    deinit {
+        free(staging)
+        close(descriptor)
+    }
+
+    /// Writes `bytes` at `size`, the file's logical end. Throws the `errno` of a failed
+    /// write; nothing before `size` is changed by a failure.
+    func append(_ bytes: ArraySlice<UInt8>, at size: Int) throws(DirectWriteError) {
+        let start = size - tail.count
+        let total = tail.count + bytes.count
+        var done = 0
+        while done < total {
+            let count = min(Self.chunk, total - done)
+            // Stage bytes done..<done+count of tail + bytes.
+            var filled = 0
+            if done < tail.count {
+                let fromTail = min(tail.count - done, count)
+                tail.withUnsafeBytes { staging.copyMemory(from: $0.baseAddress! + done, byteCount: fromTail) }
+                filled = fromTail
+            }
+            if filled < count {
+                let from = done + filled - tail.count
+                bytes.withUnsafeBytes { raw in
+                    (staging + filled).copyMemory(from: raw.baseAddress! + from, byteCount: count - filled)
+                }
+            }
+            let padded = (count + Self.block - 1) / Self.block * Self.block
+            (staging + count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - count)
+            var written = 0
+            while written < padded {
+                let result = pwrite(descriptor, staging + written, padded - written, off_t(start + done + written))
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw DirectWriteError(errno: errno)
+                }
+                written += result
+            }
+            done += count
+        }
+        // The new partial last block: the end of tail + bytes.
+        let kept = total % Self.block
+        if kept <= bytes.count {
+            tail = Array(bytes.suffix(kept))
+        } else {
+            tail = Array(tail.suffix(kept - bytes.count)) + bytes
+        }
+    }
+}
+
+struct DirectWriteError: Error {
+    var errno: Int32
+}
