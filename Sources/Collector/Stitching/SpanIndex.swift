@@ -49,8 +49,10 @@ struct SpanIndex {
     }
 
     /// Adds unless the key is present: one probe where a lookup and an insert take two.
-    mutating func insertIfAbsent(_ key: SpanKey, _ slot: Int32) {
-        _ = place(key, slot, replacing: false)
+    /// True when it was absent.
+    @discardableResult
+    mutating func insertIfAbsent(_ key: SpanKey, _ slot: Int32) -> Bool {
+        place(key, slot, replacing: false)
     }
 
     @inline(__always)

@@ -37,6 +37,9 @@ struct StoredSpanKey: Hashable, Comparable {
         self.init(traceID: trace, spanID: span.value)
     }
 
+    /// The key in a `SpanIndex`, whose hashing is a multiply-shift rather than SipHash.
+    var indexKey: SpanKey { SpanKey(trace: TraceKey(traceID), span: spanID) }
+
     static func < (lhs: StoredSpanKey, rhs: StoredSpanKey) -> Bool {
         (lhs.traceID, lhs.spanID) < (rhs.traceID, rhs.spanID)
     }

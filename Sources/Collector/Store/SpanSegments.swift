@@ -188,7 +188,7 @@ struct ActiveSpanSegment {
     var links: [LinkEntry] = []
     var strings: [String] = []
     var stringIDs: [String: UInt32] = [:]
-    var keys: Set<StoredSpanKey> = []
+    var keys = SpanIndex()
     var minStart = Int64.max
     var maxStart = Int64.min
 
@@ -210,7 +210,7 @@ struct ActiveSpanSegment {
             service: stringID(record.service), operation: stringID(record.operation),
             status: record.status, kind: record.kind))
         for target in record.links { links.append(LinkEntry(target: target, source: position)) }
-        keys.insert(record.key)
+        keys.insertIfAbsent(record.key.indexKey, 0)
         minStart = min(minStart, record.startNanos)
         maxStart = max(maxStart, record.startNanos)
     }
@@ -226,9 +226,9 @@ package struct SpanSegmentFiles {
     private let logger: Logger
     private(set) var sealed: [SealedSpanSegment] = []
     private(set) var active: ActiveSpanSegment
-    /// The span keys of the segment sealed last, for the duplicate check: a set rather
-    /// than the mapped index, whose pages every lookup would bring into memory.
-    private var previousKeys: Set<StoredSpanKey> = []
+    /// The span keys of the segment sealed last, for the duplicate check (kept in memory
+    /// rather than read from its index file for every span).
+    private var previousKeys = SpanIndex()
     /// Services and operations seen since the store opened: only new ones go to SQLite.
     private var knownServices: Set<String> = []
     private var knownOperations: Set<OperationKey> = []
@@ -370,11 +370,15 @@ package struct SpanSegmentFiles {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
         var records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)] = []
-        var pending: Set<StoredSpanKey> = []
+        // Keys go into the segment's index as they are seen (which also drops a span twice
+        // in one batch), and come out again if the write fails.
+        var pending: [SpanKey] = []
         for traces in batches {
             traces.forEachSpanRequest { resourceSpans, span, body in
                 let key = StoredSpanKey(traceID: span.traceID, spanID: span.spanID.value)
-                guard !isStored(key), pending.insert(key).inserted else { return }
+                let indexKey = key.indexKey
+                guard previousKeys[indexKey] == nil, active.keys.insertIfAbsent(indexKey, 0) else { return }
+                pending.append(indexKey)
                 let service = resourceSpans.resource?.serviceName ?? "unknown_service"
                 let links = span.links.map { StoredSpanKey(traceID: $0.traceID, spanID: $0.spanID.value) }
                 let record = SpanSegmentFormat.Record(
@@ -392,7 +396,12 @@ package struct SpanSegmentFiles {
                 if !knownOperations.contains(operation) { appended.operations.insert(operation) }
             }
         }
-        try add(records, bytes: buffer)
+        do {
+            try add(records, bytes: buffer)
+        } catch {
+            for key in pending { active.keys.remove(key) }
+            throw error
+        }
         appended.written = records.count
         knownServices.formUnion(appended.services)
         knownOperations.formUnion(appended.operations)
@@ -439,10 +448,6 @@ package struct SpanSegmentFiles {
         while byteCount > maxBytes, sealed.count > 1 { removeOldestSealed() }
     }
 
-    private func isStored(_ key: StoredSpanKey) -> Bool {
-        active.keys.contains(key) || previousKeys.contains(key)
-    }
-
     // MARK: Retention
 
     var spanCount: Int { sealed.reduce(active.entries.count) { $0 + $1.entryCount } }
@@ -475,21 +480,21 @@ package struct SpanSegmentFiles {
 
     private mutating func removeOldestSealed() {
         let oldest = sealed.removeFirst()
-        previousKeys = []
+        previousKeys = SpanIndex()
         unlink(indexPath(oldest.number))
         unlink(segmentPath(oldest.number))
     }
 
     private mutating func remove(_ segment: SealedSpanSegment) {
         sealed.removeAll { $0 === segment }
-        previousKeys = []
+        previousKeys = SpanIndex()
         unlink(indexPath(segment.number))
         unlink(segmentPath(segment.number))
     }
 
     private mutating func replaceActive() throws(SpanStoreError) {
         let old = active
-        previousKeys = []
+        previousKeys = SpanIndex()
         active = try Self.create(segmentPath(old.number + 1), number: old.number + 1)
         close(old.descriptor)
         unlink(segmentPath(old.number))
