@@ -62,6 +62,16 @@ class Broker:
     def log(self):
         return "".join(self.stderr_lines)
 
+    def wait_for_log(self, text, timeout=10.0):
+        """Whether `text` appears in the broker's log within `timeout` seconds: a line is
+        written after the response it explains, and read by a thread of this process."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
     """Java Kafka's default partitioner, written from its definition (seed 0x9747b28c)."""

@@ -185,7 +185,7 @@ def test_create_topics_validates_names_and_duplicates(broker):
             admin.create_topics([NewTopic("no spaces allowed", 1, 1)])
     finally:
         admin.close()
-    assert "create topic refused" in broker.log()
+    assert broker.wait_for_log("create topic refused"), broker.log()
 
 
 def test_messages_and_committed_offsets_survive_a_restart(causeway, tmp_path):

@@ -123,9 +123,10 @@ extension ChainStitcher {
             hops[h].deliveries[d].attempt = attempt
         }
 
-        // Unconsumed messages.
+        // Unconsumed messages. A dead letter is parked, not lost: it counts as a dead-letter
+        // hop whether or not anything reads the dead-letter topic.
         var waitUntil: UInt64?
-        for h in hops.indices where hops[h].producerReceived && hops[h].deliveries.isEmpty {
+        for h in hops.indices where hops[h].producerReceived && hops[h].deliveries.isEmpty && !hops[h].isDeadLetter {
             guard configuration.expectsConsumers(topic: hops[h].topic) else { continue }
             let deadline = (hops[h].producerEndUnixNano ?? 0) &+ configuration.unconsumedWindowNanos(topic: hops[h].topic)
             if deadline <= now {

@@ -182,20 +182,19 @@ enum SpanSegmentFormat {
 
     // MARK: Index files
 
-    static func appendEntry(_ entry: SpanEntry, to bytes: inout [UInt8]) {
-        bytes.appendLittleEndian(entry.traceID.high)
-        bytes.appendLittleEndian(entry.traceID.low)
-        bytes.appendLittleEndian(entry.spanID)
-        bytes.appendLittleEndian(entry.parentSpanID)
-        bytes.appendLittleEndian(entry.startNanos)
-        bytes.appendLittleEndian(entry.durationNanos)
-        bytes.appendLittleEndian(entry.bodyOffset)
-        bytes.appendLittleEndian(entry.bodyLength)
-        bytes.appendLittleEndian(entry.service)
-        bytes.appendLittleEndian(entry.operation)
-        bytes.append(entry.status)
-        bytes.append(entry.kind)
-        bytes.appendLittleEndian(UInt16(0))
+    static func store(_ entry: SpanEntry, into raw: UnsafeMutableRawBufferPointer, at offset: Int) {
+        raw.storeLittleEndian(entry.traceID.high, at: offset)
+        raw.storeLittleEndian(entry.traceID.low, at: offset + 8)
+        raw.storeLittleEndian(entry.spanID, at: offset + 16)
+        raw.storeLittleEndian(entry.parentSpanID, at: offset + 24)
+        raw.storeLittleEndian(entry.startNanos, at: offset + 32)
+        raw.storeLittleEndian(entry.durationNanos, at: offset + 40)
+        raw.storeLittleEndian(entry.bodyOffset, at: offset + 48)
+        raw.storeLittleEndian(entry.bodyLength, at: offset + 56)
+        raw.storeLittleEndian(entry.service, at: offset + 60)
+        raw.storeLittleEndian(entry.operation, at: offset + 64)
+        raw[offset + 68] = entry.status
+        raw[offset + 69] = entry.kind
     }
 
     static func entry(in raw: UnsafeRawBufferPointer, at offset: Int) -> SpanEntry {
@@ -212,12 +211,11 @@ enum SpanSegmentFormat {
             status: raw[offset + 68], kind: raw[offset + 69])
     }
 
-    static func appendLink(_ link: LinkEntry, to bytes: inout [UInt8]) {
-        bytes.appendLittleEndian(link.target.traceID.high)
-        bytes.appendLittleEndian(link.target.traceID.low)
-        bytes.appendLittleEndian(link.target.spanID)
-        bytes.appendLittleEndian(link.source)
-        bytes.appendLittleEndian(UInt32(0))
+    static func store(_ link: LinkEntry, into raw: UnsafeMutableRawBufferPointer, at offset: Int) {
+        raw.storeLittleEndian(link.target.traceID.high, at: offset)
+        raw.storeLittleEndian(link.target.traceID.low, at: offset + 8)
+        raw.storeLittleEndian(link.target.spanID, at: offset + 16)
+        raw.storeLittleEndian(link.source, at: offset + 24)
     }
 
     static func link(in raw: UnsafeRawBufferPointer, at offset: Int) -> LinkEntry {
@@ -240,8 +238,14 @@ enum SpanSegmentFormat {
         bytes.appendLittleEndian(minStart)
         bytes.appendLittleEndian(maxStart)
         bytes.appendLittleEndian(UInt64(segmentBytes))
-        for entry in entries { appendEntry(entry, to: &bytes) }
-        for link in links { appendLink(link, to: &bytes) }
+        // Entries and links are fixed-size: zeros first, then each stored in place.
+        let entriesStart = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: entries.count * entrySize + links.count * indexLinkSize))
+        bytes.withUnsafeMutableBytes { raw in
+            for (position, entry) in entries.enumerated() { store(entry, into: raw, at: entriesStart + position * entrySize) }
+            let linksStart = entriesStart + entries.count * entrySize
+            for (position, link) in links.enumerated() { store(link, into: raw, at: linksStart + position * indexLinkSize) }
+        }
         for string in strings {
             bytes.appendLittleEndian(UInt32(string.utf8.count))
             bytes.append(contentsOf: string.utf8)
@@ -289,6 +293,12 @@ enum SpanSegmentFormat {
             position += length
         }
         return position == raw.count ? strings : nil
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
     }
 }
 

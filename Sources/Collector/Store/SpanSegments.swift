@@ -328,12 +328,18 @@ package struct SpanSegmentFiles {
         guard ftruncate(segment.descriptor, off_t(segment.size)) == 0 else {
             throw .io(operation: "truncate", path: segmentPath(segment.number), errno: errno)
         }
-        let order = segment.entries.indices.sorted { segment.entries[$0].key < segment.entries[$1].key }
+        var order = Array(segment.entries.indices)
+        segment.entries.withUnsafeBufferPointer { entries in
+            order.sort { (entries[$0].traceID.high, entries[$0].traceID.low, entries[$0].spanID) < (entries[$1].traceID.high, entries[$1].traceID.low, entries[$1].spanID) }
+        }
         var newPosition = [UInt32](repeating: 0, count: order.count)
         for (new, old) in order.enumerated() { newPosition[old] = UInt32(new) }
         let entries = order.map { segment.entries[$0] }
         let links = segment.links.map { LinkEntry(target: $0.target, source: newPosition[Int($0.source)]) }
-            .sorted { ($0.target, $0.source) < ($1.target, $1.source) }
+            .sorted {
+                ($0.target.traceID.high, $0.target.traceID.low, $0.target.spanID, $0.source)
+                    < ($1.target.traceID.high, $1.target.traceID.low, $1.target.spanID, $1.source)
+            }
         let bytes = SpanSegmentFormat.index(
             entries: entries, links: links, strings: segment.strings,
             minStart: segment.entries.isEmpty ? 0 : segment.minStart, maxStart: segment.entries.isEmpty ? 0 : segment.maxStart,

@@ -312,7 +312,8 @@ package final class TelemetryStore: TelemetryConsumer {
     // MARK: Retention
 
     /// Removes data older than the maximum age (span segments whose spans all are), then
-    /// the oldest data while the store is over its size, and records the store's size.
+    /// the oldest data (span segments, logs and chains alike) while the store is over its
+    /// size, and records the store's size.
     package func sweep(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)) async {
         do {
             let (maxAge, overflow) = Int64(retention.maxAgeSeconds).multipliedReportingOverflow(by: 1_000_000_000)
@@ -333,6 +334,11 @@ package final class TelemetryStore: TelemetryConsumer {
                     let logOffset = max(Int(Double(logs) * fraction), 1) - 1
                     if logs > 0, let edge = try Int64.fetchOne(db, sql: "SELECT time_ns FROM logs ORDER BY time_ns LIMIT 1 OFFSET ?", arguments: [logOffset]) {
                         try db.execute(sql: "DELETE FROM logs WHERE time_ns <= ?", arguments: [edge])
+                    }
+                    let chains = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chains") ?? 0
+                    let chainOffset = max(Int(Double(chains) * fraction), 1) - 1
+                    if chains > 0, let edge = try Int64.fetchOne(db, sql: "SELECT start_ns FROM chains ORDER BY start_ns LIMIT 1 OFFSET ?", arguments: [chainOffset]) {
+                        try Self.deleteChains(db, keys: try Int64.fetchAll(db, sql: "SELECT chain_key FROM chains WHERE start_ns <= ?", arguments: [edge]))
                     }
                 }
             }

@@ -140,6 +140,15 @@ private typealias F = Fixture
         #expect(chain.status == .complete)
     }
 
+    @Test func deadLetterNobodyReadsIsADeadLetterNotAMissingHop() throws {
+        let chain = try #require(F.stitch([
+            F.request("payment", [F.span(1, 1, "orders.dlq send", kind: .producer, 0, 10, topic: "orders.dlq")])
+        ]).first)
+        #expect(chain.missing.isEmpty)
+        #expect(chain.deadLetterHops == 1)
+        #expect(chain.status == .hasDeadLetters)
+    }
+
     @Test func perTopicWindowOverridesTheDefault() throws {
         var configuration = StitcherConfiguration()
         configuration.unconsumedWindowByTopic = ["fast": .seconds(5)]

@@ -61,6 +61,25 @@ private typealias F = Fixture
         #expect(try await store.chain(id: F.trace(3).hex) == nil)
     }
 
+    @Test func sizeSweepRemovesTheOldestChainsToo() async throws {
+        let store = try TelemetryStore(
+            directory: try temporaryDirectory(), retention: .init(maxAgeSeconds: 1 << 40, maxBytes: 256 * 1024, intervalSeconds: 60),
+            correlationAttributes: [], logger: quietLogger)
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        for n in 0..<400 {
+            var copy = chain
+            copy.id = ChainID(TraceID(high: 7, low: UInt64(n + 1)))
+            copy.startUnixNano += UInt64(n) * 1_000_000_000
+            copy.endUnixNano += UInt64(n) * 1_000_000_000
+            try await store.saveChain(copy)
+        }
+        #expect(try await store.usedBytes() > 256 * 1024)
+        await store.sweep(now: F.at(130))
+        #expect(try await store.usedBytes() <= 256 * 1024)
+        #expect(try await store.chain(id: TraceID(high: 7, low: 400).hex) != nil)
+        #expect(try await store.chain(id: TraceID(high: 7, low: 1).hex) == nil)
+    }
+
     /// The stitcher's back-pressure: past `maxBacklog` unwritten chains `waitForRoom` holds
     /// the stitcher until the recorder has written half, and never once it has stopped.
     @Test func recorderHoldsTheStitcherWhileItsBacklogIsFull() async throws {
