@@ -5,6 +5,25 @@
 #include <malloc.h>
 #endif
 
+#if defined(__linux__)
+#include <stdio.h>
+#include <unistd.h>
+
+size_t causeway_resident_anonymous_bytes(void) {
+    FILE *file = fopen("/proc/self/statm", "r");
+    if (file == NULL) return 0;
+    unsigned long size = 0, resident = 0, shared = 0;
+    int read = fscanf(file, "%lu %lu %lu", &size, &resident, &shared);
+    fclose(file);
+    if (read != 3 || resident < shared) return 0;
+    return (size_t)(resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
+}
+#else
+size_t causeway_resident_anonymous_bytes(void) {
+    return 0;
+}
+#endif
+
 #if defined(__GLIBC__)
 size_t causeway_heap_in_use(void) {
     // mallinfo2 (glibc 2.33+) counts in size_t, so it does not wrap past 4 GiB as mallinfo does.

@@ -96,6 +96,20 @@ import Testing
             group.cancelAll()
         }
     }
+
+    /// Far under the soft limit the resident memory alone (one read of /proc) settles it.
+    @Test func aProcessFarUnderTheSoftLimitTakesData() async throws {
+        let recorder = RecordingConsumer()
+        let pipeline = TelemetryPipeline(
+            consumers: [(recorder, true, true)], limitBytes: 1 << 30,
+            heapLimit: HeapLimit(softLimitBytes: 1 << 40, checkInterval: .milliseconds(5)), logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(pipeline.submit(Samples.traces) == .accepted)
+            group.cancelAll()
+        }
+    }
 }
 
 /// Counts what it is given.
