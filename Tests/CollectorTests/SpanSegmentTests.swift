@@ -60,6 +60,11 @@ import Testing
         #expect(try await store.findTraceIDs(query).count == 2)
         query.tags = ["error": "false"]
         #expect(try await store.findTraceIDs(query).isEmpty)
+        // A resource attribute, and a key no stored span has.
+        query.tags = ["host.name": "test-host", "correlation.id": "order-42"]
+        #expect(try await store.findTraceIDs(query) == [3, 2].map { TraceID(high: $0, low: 2).hex })
+        query.tags = ["no.such.key": "x"]
+        #expect(try await store.findTraceIDs(query).isEmpty)
     }
 
     @Test func aSpanSentAgainAfterItsSegmentWasSealedIsShownOnce() async throws {
@@ -157,6 +162,19 @@ import Testing
             damaged[position] ^= 0x01
             #expect(damaged.withUnsafeBytes { SpanSegmentFormat.record(in: $0, at: 3) } == nil)
         }
+    }
+}
+
+@Suite struct ByteSearchTests {
+    @Test func findsASubsequenceAnywhereAndOnlyWhole() {
+        let bytes = Array("correlation.id=order-42".utf8)
+        #expect(bytes.contains(subsequence: Array("correlation.id".utf8)))
+        #expect(bytes.contains(subsequence: Array("42".utf8)))
+        #expect(bytes.contains(subsequence: Array("o".utf8)))
+        #expect(bytes.contains(subsequence: []))
+        #expect(!bytes.contains(subsequence: Array("order-43".utf8)))
+        #expect(!bytes.contains(subsequence: Array("correlation.id=order-42!".utf8)))
+        #expect(![UInt8]().contains(subsequence: [1]))
     }
 }
 

@@ -40,32 +40,57 @@ extension SpanSegmentFiles {
     /// recent first; a span's tags are checked on its body.
     func findTraceIDs(_ query: TraceQuery) throws(SpanStoreError) -> [TraceID] {
         guard query.limit > 0 else { return [] }
+        // Segments are read newest first, and the search stops once `limit` traces have a
+        // match newer than anything in the segments not read yet.
         if query.tags.isEmpty {
             var latest: [TraceID: Int64] = [:]
-            try forEachEntry(matching: query) { entry, _, _ in
+            try forEachEntry(matching: query, until: { next in latest.values.lazy.filter { $0 > next }.count >= query.limit }) { entry, _, _ in
                 if let known = latest[entry.traceID], known >= entry.startNanos { return }
                 latest[entry.traceID] = entry.startNanos
             }
             return latest.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(query.limit).map(\.key)
         }
-        var candidates: [(entry: SpanEntry, descriptor: Int32, number: UInt64)] = []
-        try forEachEntry(matching: query) { entry, descriptor, number in candidates.append((entry, descriptor, number)) }
-        candidates.sort { ($0.entry.startNanos, $0.entry.traceID) > ($1.entry.startNanos, $1.entry.traceID) }
+        // A span can only match a tag whose key its body holds: bodies without one of the
+        // keys are not decoded (the special tags are fields, not attributes).
+        let keys = query.tags.keys.filter { !["error", "span.kind", "otel.status_code"].contains($0) }.map { Array($0.utf8) }
+        var pending: [(entry: SpanEntry, descriptor: Int32, number: UInt64)] = []
         var found: [TraceID] = []
         var matched: Set<TraceID> = []
-        for candidate in candidates where !matched.contains(candidate.entry.traceID) {
-            let bytes = try body(of: candidate.entry, in: candidate.descriptor, candidate.number)
-            guard let request = try? ExportTraceServiceRequest(protobuf: bytes), TelemetryStore.matches(request, tags: query.tags) else { continue }
-            matched.insert(candidate.entry.traceID)
-            found.append(candidate.entry.traceID)
-            if found.count == query.limit { break }
+        /// Checks the pending candidates newer than `next`, newest first.
+        func check(newerThan next: Int64) throws(SpanStoreError) {
+            pending.sort { ($0.entry.startNanos, $0.entry.traceID) > ($1.entry.startNanos, $1.entry.traceID) }
+            var checked = 0
+            for candidate in pending {
+                guard candidate.entry.startNanos > next, found.count < query.limit else { break }
+                checked += 1
+                guard !matched.contains(candidate.entry.traceID) else { continue }
+                let bytes = try body(of: candidate.entry, in: candidate.descriptor, candidate.number)
+                guard keys.allSatisfy({ bytes.contains(subsequence: $0) }),
+                    let request = try? ExportTraceServiceRequest(protobuf: bytes), TelemetryStore.matches(request, tags: query.tags)
+                else { continue }
+                matched.insert(candidate.entry.traceID)
+                found.append(candidate.entry.traceID)
+            }
+            pending.removeFirst(checked)
         }
+        var failure: SpanStoreError?
+        try forEachEntry(matching: query, until: { next in
+            do throws(SpanStoreError) { try check(newerThan: next) } catch { failure = error }
+            return failure != nil || found.count >= query.limit
+        }) { entry, descriptor, number in pending.append((entry, descriptor, number)) }
+        if let failure { throw failure }
+        if found.count < query.limit { try check(newerThan: .min) }
         return found
     }
 
     /// Calls `visit` with each span matching the query's service, operation, start and
     /// duration (not its tags), with the descriptor and number of its segment file.
-    private func forEachEntry(matching query: TraceQuery, _ visit: (SpanEntry, Int32, UInt64) -> Void) throws(SpanStoreError) {
+    /// Segments are visited newest first (by their latest start); before each, `until` is
+    /// given that segment's latest start and ends the visit by returning true.
+    private func forEachEntry(
+        matching query: TraceQuery, until: (_ laterStartsAtMost: Int64) -> Bool = { _ in false },
+        _ visit: (SpanEntry, Int32, UInt64) -> Void
+    ) throws(SpanStoreError) {
         /// Whether a segment can hold a match, and the IDs of the service and operation
         /// asked for in its strings.
         func filter(stringIDs: [String: UInt32], minStart: Int64, maxStart: Int64) -> (service: UInt32?, operation: UInt32?)? {
@@ -93,12 +118,18 @@ extension SpanSegmentFiles {
                 visit(entry, descriptor, number)
             }
         }
-        for segment in sealed {
-            guard let ids = filter(stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart) else { continue }
-            scan(try segment.entries(), ids, descriptor: segment.descriptor, number: segment.number)
+        var order: [(maxStart: Int64, sealed: SealedSpanSegment?)] = sealed.map { ($0.header.maxStart, $0) }
+        if !active.entries.isEmpty { order.append((active.maxStart, nil)) }
+        order.sort { $0.maxStart > $1.maxStart }
+        for (maxStart, segment) in order {
+            if until(maxStart) { return }
+            if let segment {
+                guard let ids = filter(stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart) else { continue }
+                scan(try segment.entries(), ids, descriptor: segment.descriptor, number: segment.number)
+            } else if let ids = filter(stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart) {
+                scan(active.entries, ids, descriptor: active.descriptor, number: active.number)
+            }
         }
-        guard !active.entries.isEmpty, let ids = filter(stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart) else { return }
-        scan(active.entries, ids, descriptor: active.descriptor, number: active.number)
     }
 
     /// The spans that link to `target`, each once, in start order.
@@ -155,5 +186,28 @@ extension SpanSegmentFiles {
             throw .io(operation: "read", path: path, errno: EIO)
         }
         return bytes
+    }
+}
+
+extension [UInt8] {
+    /// Whether `needle` occurs in these bytes (`memchr` to each candidate first byte, then
+    /// `memcmp`; glibc's `memmem` needs `_GNU_SOURCE`, which Swift's import does not set).
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        guard needle.count <= count else { return false }
+        return withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { needle in
+                let base = haystack.baseAddress!
+                let last = haystack.count - needle.count
+                var position = 0
+                while position <= last {
+                    guard let found = memchr(base + position, Int32(first), last - position + 1) else { return false }
+                    position = base.distance(to: UnsafeRawPointer(found))
+                    if memcmp(base + position, needle.baseAddress!, needle.count) == 0 { return true }
+                    position += 1
+                }
+                return false
+            }
+        }
     }
 }
