@@ -8,32 +8,33 @@ import Testing
 @Suite("Exporter persistent queue")
 struct PersistentQueueTests {
     @Test func aTornTailIsTruncatedAndTheIntactRecordsAreDelivered() async throws {
-        let probe = try await HTTPSink.start()
-        let port = probe.port
-        try await probe.stop()
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
-        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(port)\ncompression: none\n")
-        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
+        // The first exporter's endpoint is a port nothing listens on (1: privileged, never
+        // an ephemeral port), so its shutdown cannot deliver the batches anywhere; a port
+        // freed by a probe could be taken by another test's server in between (it was once).
+        let refused = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:1\ncompression: none\n")
+        let first = try ExporterFixture.exporter(refused, dataDirectory: data)
         let accepted = [ExporterFixture.traces(10), ExporterFixture.traces(11)]
         for batch in accepted { try await first.consume(batch) }
         await first.shutdown()
 
         // A crash in the middle of an append: a header promising more bytes than follow.
-        let segment = try #require(try ExporterFixture.segmentFiles(settings, dataDirectory: data).last)
+        let segment = try #require(try ExporterFixture.segmentFiles(refused, dataDirectory: data).last)
         let intactSize = try #require(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int)
         let handle = try #require(FileHandle(forWritingAtPath: segment))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data([0x00, 0x10, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]))
         try handle.close()
 
+        let sink = try await HTTPSink.start()
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
         let second = try ExporterFixture.exporter(settings, dataDirectory: data)
         #expect(await second.queue.count == 2)
         #expect(try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int == intactSize)
         let later = ExporterFixture.traces(12)
         try await second.consume(later)
 
-        let sink = try await HTTPSink.start(port: port)
         try await withRunningExporter(second) {
             let requests = try await sink.waitForRequests(3)
             #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == accepted + [later])
