@@ -470,16 +470,10 @@ struct QueueDirectory: Sendable {
     }
 
     func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path file: String) throws(ExportQueueError) {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { raw in
-                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw fail("write", file)
-            }
-            written += result
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.write(descriptor, bytes[...], at: offset)
+        } catch {
+            throw .io(exporter: exporter, operation: "write", path: file, errno: error.errno)
         }
     }
 

@@ -83,14 +83,10 @@ final class DirectAppender {
             }
             let padded = (count + Self.block - 1) / Self.block * Self.block
             (staging + count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - count)
-            var written = 0
-            while written < padded {
-                let result = pwrite(descriptor, staging + written, padded - written, off_t(start + done + written))
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw DirectWriteError(errno: errno)
-                }
-                written += result
+            do throws(PositionalIO.Failure) {
+                try PositionalIO.write(descriptor, UnsafeRawBufferPointer(start: staging, count: padded), at: start + done)
+            } catch {
+                throw DirectWriteError(errno: error.errno)
             }
             done += count
         }

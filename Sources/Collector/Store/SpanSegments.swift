@@ -509,33 +509,19 @@ package struct SpanSegmentFiles {
     // MARK: Files
 
     static func writeFully(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>, at offset: Int, path: String) throws(SpanStoreError) {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { raw in
-                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "write", path: path, errno: errno)
-            }
-            written += result
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.write(descriptor, bytes, at: offset)
+        } catch {
+            throw .io(operation: "write", path: path, errno: error.errno)
         }
     }
 
     /// Reads up to `bytes.count` bytes from `offset`; returns how many there were.
     static func readFully(_ descriptor: Int32, into bytes: inout [UInt8], at offset: Int, path: String) throws(SpanStoreError) -> Int {
-        var got = 0
-        while got < bytes.count {
-            let result = bytes.withUnsafeMutableBytes { raw in
-                pread(descriptor, raw.baseAddress! + got, raw.count - got, off_t(offset + got))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "read", path: path, errno: errno)
-            }
-            if result == 0 { break }
-            got += result
+        do throws(PositionalIO.Failure) {
+            return try PositionalIO.read(descriptor, into: &bytes, at: offset)
+        } catch {
+            throw .io(operation: "read", path: path, errno: error.errno)
         }
-        return got
     }
 }
