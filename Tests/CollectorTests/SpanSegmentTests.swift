@@ -67,6 +67,15 @@ import Testing
         #expect(try await store.findTraceIDs(query).isEmpty)
     }
 
+    @Test func aSecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstIsOpen() throws {
+        let directory = try temporaryDirectory()
+        var first: TelemetryStore? = try openStore(directory)
+        #expect(throws: SpanStoreError.self) { try openStore(directory) }
+        _ = first
+        first = nil
+        _ = try openStore(directory)
+    }
+
     @Test func aSpanSentAgainAfterItsSegmentWasSealedIsShownOnce() async throws {
         let store = try openStore(try temporaryDirectory())
         for n in 1...20 { try await store.consume(batch(n)) }

@@ -15,11 +15,15 @@ import Darwin
 /// Why the span segments could not be read or written.
 package enum SpanStoreError: Error, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
+    /// Another process (another collector on the same data directory) holds the segments.
+    case inUse(path: String)
 
     package var description: String {
         switch self {
         case .io(let operation, let path, let errno):
             "span store: \(operation) \(path) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        case .inUse(let path):
+            "span store: \(path) is in use by another process; give each collector its own --data-dir"
         }
     }
 }
@@ -162,6 +166,25 @@ final class SealedSpanSegment: @unchecked Sendable {
     }
 }
 
+/// An advisory lock on a directory's `lock` file, held while this lives: two processes
+/// appending to one segment would interleave their records.
+final class DirectoryLock {
+    private let descriptor: Int32
+
+    init(_ directory: String) throws(SpanStoreError) {
+        let path = directory + "/lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw .inUse(path: directory)
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+}
+
 /// The first position in `from..<count` for which `isAfter` holds, `isAfter` being false
 /// then true along the range.
 private func partitionPoint(count: Int, from start: Int = 0, _ isAfter: (Int) throws(SpanStoreError) -> Bool) throws(SpanStoreError) -> Int {
@@ -224,6 +247,7 @@ package struct SpanSegmentFiles {
     /// The most bytes the segments may hold: past it, sealing a segment removes the oldest.
     let maxBytes: Int
     private let logger: Logger
+    private let lock: DirectoryLock
     private(set) var sealed: [SealedSpanSegment] = []
     private(set) var active: ActiveSpanSegment
     /// The span keys of the segment sealed last, for the duplicate check (kept in memory
@@ -253,6 +277,7 @@ package struct SpanSegmentFiles {
         self.segmentBytes = segmentBytes
         self.maxBytes = maxBytes
         self.logger = logger
+        self.lock = try DirectoryLock(directory)
         let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { name -> UInt64? in
             guard name.hasSuffix(".spans") else { return nil }
             return UInt64(name.dropLast(6))
