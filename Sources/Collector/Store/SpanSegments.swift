@@ -33,14 +33,15 @@ package enum SpanStoreError: Error, CustomStringConvertible {
 ///
 /// Each span was a SQLite row with six index entries, and one writer inserting into seven
 /// B-trees on random keys topped out near 18k spans/s at a full core. Here a batch of
-/// spans is one `pwrite` of records to the current segment, whose index lives in memory
-/// until the segment is full (`segmentBytes`); then its index is sorted and written beside
-/// it, and queries binary-search it for a trace or a link target, and scan its
-/// entries for a search (72 bytes a span, no bodies). Retention removes whole segments.
+/// spans is one write of records to the current segment (`O_DIRECT` where the file system
+/// takes it, see `DirectAppender`), whose index lives in memory until the segment is full
+/// (`segmentBytes`); then its index is sorted and written beside it, and queries
+/// binary-search it for a trace or a link target, and scan its entries for a search
+/// (72 bytes a span, no bodies). Retention removes whole segments.
 ///
 /// A span sent twice is kept once when the second copy arrives while the first is in the
-/// current segment or the one sealed before it in this run (a client's retries come within seconds); reads also
-/// drop duplicates, so an older copy is never shown twice.
+/// current segment or the one sealed before it in this run (a client's retries come
+/// within seconds); reads also drop duplicates, so an older copy is never shown twice.
 ///
 /// The actor runs on a thread of its own: its reads and writes block on the disk, and a
 /// blocked thread of Swift's cooperative pool (two threads on this machine) would stall
