@@ -155,11 +155,10 @@ import Testing
         let key = StoredSpanKey(traceID: TraceID(high: 7, low: 8), spanID: 9)
         let links = [StoredSpanKey(traceID: TraceID(high: 1, low: 2), spanID: 3)]
         let body: [UInt8] = [10, 20, 30, 40]
-        let bodyStart = body.withUnsafeBytes {
-            SpanSegmentFormat.appendRecord(
-                to: &bytes, key: key, parentSpanID: 5, startNanos: -1, durationNanos: 42, status: 2, kind: 4,
-                service: "sérvice", operation: "op", links: links, body: $0)
-        }
+        let written = SpanSegmentFormat.Record(
+            key: key, parentSpanID: 5, startNanos: -1, durationNanos: 42, status: 2, kind: 4,
+            service: "sérvice", operation: "op", links: links, bodyOffset: 0, bodyLength: body.count, length: 0)
+        let bodyStart = body.withUnsafeBytes { SpanSegmentFormat.appendRecord(written, body: $0, to: &bytes) }
         let record = try #require(bytes.withUnsafeBytes { SpanSegmentFormat.record(in: $0, at: 3) })
         #expect(record.key == key && record.parentSpanID == 5 && record.startNanos == -1 && record.durationNanos == 42)
         #expect(record.status == 2 && record.kind == 4 && record.service == "sérvice" && record.operation == "op" && record.links == links)

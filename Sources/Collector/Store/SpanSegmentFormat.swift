@@ -83,29 +83,27 @@ enum SpanSegmentFormat {
     static let indexHeaderSize = 48
     static let indexMagic: [UInt8] = Array("CWSPIDX1".utf8)
 
-    /// Appends one span's record to `bytes`; the body starts at the returned position.
-    static func appendRecord(
-        to bytes: inout [UInt8], key: StoredSpanKey, parentSpanID: UInt64, startNanos: Int64, durationNanos: Int64,
-        status: UInt8, kind: UInt8, service: String, operation: String, links: [StoredSpanKey], body: UnsafeRawBufferPointer
-    ) -> Int {
+    /// Appends `record`'s fields (its position fields are not written) and `body` to
+    /// `bytes`; the body starts at the returned position.
+    static func appendRecord(_ record: Record, body: UnsafeRawBufferPointer, to bytes: inout [UInt8]) -> Int {
         let start = bytes.count
         bytes.appendLittleEndian(UInt32(0))
         bytes.appendLittleEndian(UInt32(0))
-        bytes.appendLittleEndian(key.traceID.high)
-        bytes.appendLittleEndian(key.traceID.low)
-        bytes.appendLittleEndian(key.spanID)
-        bytes.appendLittleEndian(parentSpanID)
-        bytes.appendLittleEndian(startNanos)
-        bytes.appendLittleEndian(durationNanos)
-        bytes.append(status)
-        bytes.append(kind)
+        bytes.appendLittleEndian(record.key.traceID.high)
+        bytes.appendLittleEndian(record.key.traceID.low)
+        bytes.appendLittleEndian(record.key.spanID)
+        bytes.appendLittleEndian(record.parentSpanID)
+        bytes.appendLittleEndian(record.startNanos)
+        bytes.appendLittleEndian(record.durationNanos)
+        bytes.append(record.status)
+        bytes.append(record.kind)
         bytes.appendLittleEndian(UInt16(0))
-        bytes.appendLittleEndian(UInt32(service.utf8.count))
-        bytes.appendLittleEndian(UInt32(operation.utf8.count))
-        bytes.appendLittleEndian(UInt32(links.count))
-        bytes.append(contentsOf: service.utf8)
-        bytes.append(contentsOf: operation.utf8)
-        for link in links {
+        bytes.appendLittleEndian(UInt32(record.service.utf8.count))
+        bytes.appendLittleEndian(UInt32(record.operation.utf8.count))
+        bytes.appendLittleEndian(UInt32(record.links.count))
+        bytes.append(contentsOf: record.service.utf8)
+        bytes.append(contentsOf: record.operation.utf8)
+        for link in record.links {
             bytes.appendLittleEndian(link.traceID.high)
             bytes.appendLittleEndian(link.traceID.low)
             bytes.appendLittleEndian(link.spanID)
@@ -122,7 +120,7 @@ enum SpanSegmentFormat {
         return bodyStart
     }
 
-    /// A record read back.
+    /// A span's record: what is written, and (read back) where it lies.
     struct Record {
         var key: StoredSpanKey
         var parentSpanID: UInt64

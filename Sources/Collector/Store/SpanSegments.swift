@@ -418,11 +418,7 @@ package struct SpanSegmentFiles {
                     startNanos: Int64(clamping: span.startTimeUnixNano), durationNanos: Int64(clamping: span.durationNanos),
                     status: UInt8(truncatingIfNeeded: span.status.code.rawValue), kind: UInt8(truncatingIfNeeded: span.kind.rawValue),
                     service: service, operation: span.name, links: links, bodyOffset: 0, bodyLength: body.count, length: 0)
-                let bodyStart = SpanSegmentFormat.appendRecord(
-                    to: &buffer, key: key, parentSpanID: record.parentSpanID, startNanos: record.startNanos,
-                    durationNanos: record.durationNanos, status: record.status, kind: record.kind,
-                    service: service, operation: span.name, links: links, body: body)
-                records.append((record, bodyStart))
+                records.append((record, SpanSegmentFormat.appendRecord(record, body: body, to: &buffer)))
                 if !knownServices.contains(service) { appended.services.insert(service) }
                 let operation = OperationKey(service: service, name: span.name, kind: span.kind.rawValue)
                 if !knownOperations.contains(operation) { appended.operations.insert(operation) }
@@ -444,17 +440,15 @@ package struct SpanSegmentFiles {
     /// indexes them once written; seals the segment when it is full.
     mutating func add(_ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8]) throws(SpanStoreError) {
         guard !records.isEmpty else { return }
-        if let appender = active.appender {
-            do throws(DirectWriteError) {
-                try appender.append(bytes[...], at: active.size)
-            } catch {
-                logger.warning("direct write to a span segment failed; writing through the page cache from now on", metadata: [
-                    "path": "\(segmentPath(active.number))", "error": "\(String(cString: strerror(error.errno)))",
-                ])
-                active.appender = nil
-                try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
-            }
-        } else {
+        do throws(DirectWriteError) {
+            try active.appender?.append(bytes[...], at: active.size)
+        } catch {
+            logger.warning("direct write to a span segment failed; writing through the page cache from now on", metadata: [
+                "path": "\(segmentPath(active.number))", "error": "\(String(cString: strerror(error.errno)))",
+            ])
+            active.appender = nil
+        }
+        if active.appender == nil {
             try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
         }
         for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset) }
@@ -477,7 +471,7 @@ package struct SpanSegmentFiles {
         active = next
         // At 100k spans/s a gibibyte of spans is written in seconds, far within the
         // retention sweep's interval: the size bound is kept as segments fill.
-        while byteCount > maxBytes, sealed.count > 1 { removeOldestSealed() }
+        while byteCount > maxBytes, sealed.count > 1 { remove(sealed[0]) }
     }
 
     // MARK: Retention
@@ -487,9 +481,6 @@ package struct SpanSegmentFiles {
 
     /// Removes the segments whose spans all start before `cutoff`.
     mutating func removeSegments(startingBefore cutoff: Int64) throws(SpanStoreError) {
-        while let oldest = sealed.first, oldest.entryCount == 0 || oldest.header.maxStart < cutoff {
-            removeOldestSealed()
-        }
         // Segments are in arrival order, so a late span can keep an older one: look at all.
         for segment in sealed where segment.header.maxStart < cutoff { remove(segment) }
         if !active.entries.isEmpty, active.maxStart < cutoff { try replaceActive() }
@@ -506,15 +497,8 @@ package struct SpanSegmentFiles {
                 return
             }
             removed += oldest.byteCount
-            removeOldestSealed()
+            remove(oldest)
         } while removed < target
-    }
-
-    private mutating func removeOldestSealed() {
-        let oldest = sealed.removeFirst()
-        previousKeys = SpanIndex()
-        unlink(indexPath(oldest.number))
-        unlink(segmentPath(oldest.number))
     }
 
     private mutating func remove(_ segment: SealedSpanSegment) {

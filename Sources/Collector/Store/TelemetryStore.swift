@@ -101,13 +101,7 @@ package final class TelemetryStore: TelemetryConsumer {
                     key: key, parentSpanID: parent.flatMap { SpanID(hex: $0)?.value } ?? 0, startNanos: row[6], durationNanos: row[7],
                     status: UInt8(truncatingIfNeeded: row[8] as Int), kind: UInt8(truncatingIfNeeded: row[5] as Int),
                     service: row[3], operation: row[4], links: links[key] ?? [], bodyOffset: 0, bodyLength: body.count, length: 0)
-                let bodyStart = body.withUnsafeBytes { body in
-                    SpanSegmentFormat.appendRecord(
-                        to: &buffer, key: key, parentSpanID: record.parentSpanID, startNanos: record.startNanos,
-                        durationNanos: record.durationNanos, status: record.status, kind: record.kind,
-                        service: record.service, operation: record.operation, links: record.links, body: body)
-                }
-                records.append((record, bodyStart))
+                records.append((record, body.withUnsafeBytes { SpanSegmentFormat.appendRecord(record, body: $0, to: &buffer) }))
                 moved += 1
                 if buffer.count >= 4 << 20 {
                     try files.add(records, bytes: buffer)
