@@ -24,6 +24,58 @@ import Telemetry
         #expect(split == expected)
     }
 
+    @Test func spanBytesKeptFromTheDecodeGiveTheSameSplitAsEncodingTheSpansAgain() throws {
+        var request = Fixtures.fullTraceRequest()
+        request.resourceSpans.append(ResourceSpans(resource: nil, scopeSpans: [ScopeSpans(scope: nil, spans: request.resourceSpans[0].scopeSpans[0].spans, schemaURL: "")], schemaURL: ""))
+        let decoded = try request.protobufBytes().withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true) }
+        #expect(decoded.receivedSpans != nil)
+        #expect(decoded == request)
+        var encoded: [[UInt8]] = [], kept: [[UInt8]] = []
+        request.forEachSpanRequest { _, _, bytes in encoded.append(Array(bytes)) }
+        decoded.forEachSpanRequest { _, _, bytes in kept.append(Array(bytes)) }
+        #expect(kept == encoded)
+        // The memory measured while decoding is the walked estimate but for the long
+        // strings that repeat, which the decode shares and the walk counts every time.
+        let walked = request.estimatedMemoryBytes, measured = try #require(decoded.receivedSpans).decodedMemoryBytes
+        #expect(decoded.estimatedMemoryBytes > measured + request.protobufBytes().count)
+        #expect(measured <= walked && measured > walked * 3 / 4, "measured \(measured), walked \(walked)")
+    }
+
+    @Test func aKeptSpanIsWrittenAsReceivedUnknownFieldsIncludedUntilTheSpansChange() throws {
+        let span = Fixtures.fullTraceRequest().resourceSpans[0].scopeSpans[0].spans[0]
+        var single = ExportTraceServiceRequest(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [span])])])
+        // The span's message with field 99 (varint 7) appended, which no decoder knows.
+        var spanBytes: [UInt8] = []
+        single.forEachSpanRequest { _, _, bytes in spanBytes = Array(bytes) }
+        let spanMessage = Self.onlyField(2, of: Self.onlyField(2, of: Self.onlyField(1, of: spanBytes))) + [0x98, 0x06, 0x07]
+        let request = Self.field(1, Self.field(2, Self.field(2, spanMessage)))
+        var decoded = try request.withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true) }
+        #expect(decoded == single)
+        var stored: [UInt8] = []
+        decoded.forEachSpanRequest { _, _, bytes in stored = Array(bytes) }
+        #expect(stored == request)
+        #expect(try ExportTraceServiceRequest(protobuf: stored) == single)
+
+        single.resourceSpans[0].scopeSpans[0].spans[0].name = "renamed"
+        decoded.resourceSpans[0].scopeSpans[0].spans[0].name = "renamed"
+        #expect(decoded.receivedSpans == nil)
+        var reencoded: [UInt8] = []
+        decoded.forEachSpanRequest { _, _, bytes in reencoded = Array(bytes) }
+        #expect(try ExportTraceServiceRequest(protobuf: reencoded) == single)
+    }
+
+    /// A length-delimited field holding `bytes`, for lengths under 16,384.
+    private static func field(_ number: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+        let length = bytes.count < 0x80 ? [UInt8(bytes.count)] : [UInt8(bytes.count & 0x7F | 0x80), UInt8(bytes.count >> 7)]
+        return [number << 3 | 2] + length + bytes
+    }
+
+    /// The contents of a message that is one length-delimited field `number`.
+    private static func onlyField(_ number: UInt8, of bytes: [UInt8]) -> [UInt8] {
+        precondition(bytes[0] == number << 3 | 2)
+        return bytes[1] < 0x80 ? Array(bytes[2...]) : Array(bytes[3...])
+    }
+
     @Test func eachLogRecordRequestEqualsTheEncodingOfItsOneRecordRequest() throws {
         var request = Fixtures.fullLogsRequest()
         request.resourceLogs.append(ResourceLogs(resource: nil, scopeLogs: [ScopeLogs(scope: nil, logRecords: request.resourceLogs[0].scopeLogs[0].logRecords, schemaURL: "")], schemaURL: ""))

@@ -124,7 +124,7 @@ struct OTLPHTTPReceiver: Sendable {
         do {
             traces = try bytes.withUnsafeReadableBytes { buffer in
                 switch encoding {
-                case .protobuf: try ExportTraceServiceRequest(protobuf: buffer)
+                case .protobuf: try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true)
                 case .json: try ExportTraceServiceRequest(otlpJSON: buffer)
                 }
             }

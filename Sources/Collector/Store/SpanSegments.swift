@@ -224,8 +224,9 @@ struct ActiveSpanSegment {
         return id
     }
 
-    /// Indexes a record whose body starts at `bodyOffset` of the file.
-    mutating func add(_ record: SpanSegmentFormat.Record, bodyOffset: Int) {
+    /// Indexes a record whose body starts at `bodyOffset` of the file; its key too unless
+    /// the caller put it in `keys` already (for the duplicate check).
+    mutating func add(_ record: SpanSegmentFormat.Record, bodyOffset: Int, keyIndexed: Bool = false) {
         let position = UInt32(entries.count)
         entries.append(SpanEntry(
             traceID: record.key.traceID, spanID: record.key.spanID, parentSpanID: record.parentSpanID,
@@ -234,7 +235,7 @@ struct ActiveSpanSegment {
             service: stringID(record.service), operation: stringID(record.operation),
             status: record.status, kind: record.kind))
         for target in record.links { links.append(LinkEntry(target: target, source: position)) }
-        keys.insertIfAbsent(record.key.indexKey, 0)
+        if !keyIndexed { keys.insertIfAbsent(record.key.indexKey, 0) }
         minStart = min(minStart, record.startNanos)
         maxStart = max(maxStart, record.startNanos)
     }
@@ -257,6 +258,9 @@ package struct SpanSegmentFiles {
     /// Services and operations seen since the store opened: only new ones go to SQLite.
     private var knownServices: Set<String> = []
     private var knownOperations: Set<OperationKey> = []
+    /// The bytes of the batch being appended, kept between batches: a buffer allocated
+    /// for every batch costs a page fault for every 4 KiB written to it.
+    private var appendBuffer: [UInt8] = []
 
     func segmentPath(_ number: UInt64) -> String { path(number, "spans") }
     func indexPath(_ number: UInt64) -> String { path(number, "index") }
@@ -375,7 +379,13 @@ package struct SpanSegmentFiles {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .io(operation: "create", path: temporary, errno: errno) }
         defer { close(descriptor) }
-        try Self.writeFully(descriptor, bytes[...], at: 0, path: temporary)
+        // Directly, as the records are: an index is a tenth of its segment's bytes, and
+        // copying it into the page cache cost more than all the rest of sealing.
+        if let appender = DirectAppender(path: temporary, tail: []), (try? appender.append(bytes[...], at: 0)) != nil {
+            guard ftruncate(descriptor, off_t(bytes.count)) == 0 else { throw .io(operation: "truncate", path: temporary, errno: errno) }
+        } else {
+            try Self.writeFully(descriptor, bytes[...], at: 0, path: temporary)
+        }
         // Not synced: an index lost or torn in a power cut fails its checks on the next
         // start and is built again from the segment's records.
         guard rename(temporary, path) == 0 else { throw .io(operation: "rename", path: temporary, errno: errno) }
@@ -400,7 +410,11 @@ package struct SpanSegmentFiles {
     mutating func append(_ batches: [ExportTraceServiceRequest]) throws(SpanStoreError) -> Appended {
         var appended = Appended()
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 20)
+        swap(&buffer, &appendBuffer)
+        defer {
+            buffer.removeAll(keepingCapacity: true)
+            swap(&buffer, &appendBuffer)
+        }
         var records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)] = []
         // Keys go into the segment's index as they are seen (which also drops a span twice
         // in one batch), and come out again if the write fails.
@@ -425,7 +439,7 @@ package struct SpanSegmentFiles {
             }
         }
         do {
-            try add(records, bytes: buffer)
+            try add(records, bytes: buffer, keysIndexed: true)
         } catch {
             for key in pending { active.keys.remove(key) }
             throw error
@@ -438,7 +452,9 @@ package struct SpanSegmentFiles {
 
     /// Appends records already encoded in `bytes` (with each body's position in it) and
     /// indexes them once written; seals the segment when it is full.
-    mutating func add(_ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8]) throws(SpanStoreError) {
+    mutating func add(
+        _ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8], keysIndexed: Bool = false
+    ) throws(SpanStoreError) {
         guard !records.isEmpty else { return }
         do throws(DirectWriteError) {
             try active.appender?.append(bytes[...], at: active.size)
@@ -451,7 +467,7 @@ package struct SpanSegmentFiles {
         if active.appender == nil {
             try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
         }
-        for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset) }
+        for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset, keyIndexed: keysIndexed) }
         active.size += bytes.count
         if active.size >= segmentBytes { try sealActive() }
     }

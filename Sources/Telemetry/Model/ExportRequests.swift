@@ -27,11 +27,35 @@ public struct ScopeSpans: Hashable, Sendable {
 
 /// The body of `POST /v1/traces` (`ExportTraceServiceRequest`).
 public struct ExportTraceServiceRequest: Hashable, Sendable {
-    public var resourceSpans: [ResourceSpans]
+    /// Changing the spans forgets their received bytes, which describe them as decoded.
+    /// (`_modify` rather than `didSet`, which would copy the whole array on every change
+    /// made in place to one span.)
+    public var resourceSpans: [ResourceSpans] {
+        get { spans }
+        set {
+            receivedSpans = nil
+            spans = newValue
+        }
+        _modify {
+            receivedSpans = nil
+            yield &spans
+        }
+    }
+
+    private var spans: [ResourceSpans]
+
+    /// The protobuf each span was decoded from, when the decode was asked to keep it
+    /// (`init(protobuf:keepingSpanBytes:)`) and the spans are unchanged since. Not part of
+    /// the request's value: two requests with the same spans are equal either way.
+    public internal(set) var receivedSpans: ReceivedSpanBytes?
 
     public init(resourceSpans: [ResourceSpans] = []) {
-        self.resourceSpans = resourceSpans
+        self.spans = resourceSpans
     }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.resourceSpans == rhs.resourceSpans }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(resourceSpans) }
 
     /// How many spans the request holds.
     public var spanCount: Int {

@@ -10,6 +10,9 @@
 extension ExportTraceServiceRequest {
     /// An estimate of the bytes this decoded request occupies.
     public var estimatedMemoryBytes: Int {
+        if let receivedSpans {
+            return receivedSpans.decodedMemoryBytes + MemoryFootprint.array(receivedSpans.bytes) + MemoryFootprint.array(receivedSpans.spans)
+        }
         var total = MemoryFootprint.array(resourceSpans)
         for resourceSpans in self.resourceSpans {
             total += MemoryFootprint.string(resourceSpans.schemaURL) + MemoryFootprint.array(resourceSpans.scopeSpans)
@@ -47,7 +50,7 @@ extension ExportLogsServiceRequest {
 
 /// The heap bytes behind the model's parts; their inline bytes are counted by the array
 /// that holds them.
-private enum MemoryFootprint {
+enum MemoryFootprint {
     static let heapHeader = 32
 
     static func array<Element>(_ array: [Element]) -> Int {
@@ -55,8 +58,12 @@ private enum MemoryFootprint {
     }
 
     static func string(_ string: String) -> Int {
-        let count = string.utf8.count
-        return count <= 15 ? 0 : heapHeader + count
+        self.string(count: string.utf8.count)
+    }
+
+    @inline(__always)
+    static func string(count: Int) -> Int {
+        count <= 15 ? 0 : heapHeader + count
     }
 
     static func span(_ span: Span) -> Int {

@@ -9,22 +9,40 @@
 extension ExportTraceServiceRequest {
     /// Decodes the protobuf body of `POST /v1/traces`.
     public init(protobuf bytes: [UInt8]) throws(TelemetryDecodingError) {
+        var locations: [ReceivedSpanBytes.Location]?
         self = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
-            try ExportTraceServiceRequest(reader: &reader)
+            try ExportTraceServiceRequest(reader: &reader, locating: &locations)
         }
     }
 
     /// Decodes the protobuf body of `POST /v1/traces` from memory the caller keeps alive.
     public init(protobuf buffer: UnsafeRawBufferPointer) throws(TelemetryDecodingError) {
+        var locations: [ReceivedSpanBytes.Location]?
         self = try ProtobufReader.decoding(buffer) { reader throws(TelemetryDecodingError) in
-            try ExportTraceServiceRequest(reader: &reader)
+            try ExportTraceServiceRequest(reader: &reader, locating: &locations)
         }
     }
 
-    private init(reader: inout ProtobufReader) throws(TelemetryDecodingError) {
+    /// Decodes the protobuf body of `POST /v1/traces` and, with `keepingSpanBytes`, keeps a
+    /// copy of it in `receivedSpans`, so that a store writes each span as received.
+    public init(protobuf buffer: UnsafeRawBufferPointer, keepingSpanBytes: Bool) throws(TelemetryDecodingError) {
+        guard keepingSpanBytes else {
+            try self.init(protobuf: buffer)
+            return
+        }
+        let bytes = Array(buffer)
+        var locations: [ReceivedSpanBytes.Location]? = []
+        let (request, memoryBytes) = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
+            (try ExportTraceServiceRequest(reader: &reader, locating: &locations), reader.allocatedBytes)
+        }
+        self = request
+        receivedSpans = ReceivedSpanBytes(bytes: bytes, spans: locations ?? [], decodedMemoryBytes: memoryBytes)
+    }
+
+    private init(reader: inout ProtobufReader, locating locations: inout [ReceivedSpanBytes.Location]?) throws(TelemetryDecodingError) {
         self.init(
             resourceSpans: try reader.decodeTopLevel("resourceSpans") { child throws(TelemetryDecodingError) in
-                try child.decodeResourceSpans()
+                try child.decodeResourceSpans(locating: &locations)
             })
     }
 }
@@ -113,6 +131,7 @@ extension ProtobufReader {
         } catch {
             throw error.within(index >= 0 ? name : "", index: index)
         }
+        allocated(result)
         return result
     }
 }
@@ -227,17 +246,27 @@ extension ProtobufReader {
         return (header, children, schemaURL)
     }
 
-    mutating func decodeResourceSpans() throws(TelemetryDecodingError) -> ResourceSpans {
+    /// With `locations` not nil, appends where each span message lies, in request order.
+    mutating func decodeResourceSpans(
+        locating locations: inout [ReceivedSpanBytes.Location]?
+    ) throws(TelemetryDecodingError) -> ResourceSpans {
         let (resource, scopeSpans, schemaURL) = try decodeContainer(
             "resource", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeResource() },
-            "scopeSpans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScopeSpans() })
+            "scopeSpans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScopeSpans(locating: &locations) })
         return ResourceSpans(resource: resource, scopeSpans: scopeSpans, schemaURL: schemaURL)
     }
 
-    mutating func decodeScopeSpans() throws(TelemetryDecodingError) -> ScopeSpans {
+    mutating func decodeScopeSpans(
+        locating locations: inout [ReceivedSpanBytes.Location]?
+    ) throws(TelemetryDecodingError) -> ScopeSpans {
         let (scope, spans, schemaURL) = try decodeContainer(
             "scope", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeScope() },
-            "spans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in try r.decodeSpan() })
+            "spans", { (r: inout ProtobufReader) throws(TelemetryDecodingError) in
+                if locations != nil {
+                    locations!.append(ReceivedSpanBytes.Location(offset: UInt32(r.offset), count: UInt32(r.remainingCount)))
+                }
+                return try r.decodeSpan()
+            })
         return ScopeSpans(scope: scope, spans: spans, schemaURL: schemaURL)
     }
 
@@ -538,6 +567,7 @@ extension ProtobufReader {
         } catch {
             throw error.within(field, index: index)
         }
+        allocated(scope.attributes)
         return scope
     }
 
@@ -622,6 +652,7 @@ extension ProtobufReader {
                         }
                         index = -1
                     }
+                    if isArray { allocated(values) } else { allocated(pairs) }
                     value = isArray ? .array(values) : .keyValueList(pairs)
                 case 7:
                     field = "bytesValue"

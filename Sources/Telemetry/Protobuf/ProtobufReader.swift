@@ -55,6 +55,9 @@ struct ProtobufReader {
     /// How many bytes of this message are left to read.
     var remainingCount: Int { end - position }
 
+    /// Where the reader is, from the start of the outermost buffer.
+    var offset: Int { position }
+
     @inline(__always)
     private func byte(at offset: Int) -> UInt8 {
         base.unsafelyUnwrapped.load(fromByteOffset: offset, as: UInt8.self)
@@ -184,11 +187,23 @@ struct ProtobufReader {
     func reserve<Element>(_ count: Int, in array: inout [Element]) {
         guard count > 0 else { return }
         let bound = remainingCount * 8 / max(MemoryLayout<Element>.stride, 1)
-        array.reserveCapacity(min(count, max(bound, 1)))
+        let capacity = min(count, max(bound, 1))
+        array.reserveCapacity(capacity)
+        strings.allocatedBytes &+= MemoryFootprint.heapHeader + capacity * MemoryLayout<Element>.stride
     }
 
+    /// Counts an array built without `reserve` in `allocatedBytes`.
+    func allocated<Element>(_ array: [Element]) {
+        strings.allocatedBytes &+= MemoryFootprint.array(array)
+    }
+
+    /// The heap bytes of what this decode allocated so far (`StringTable.allocatedBytes`).
+    var allocatedBytes: Int { strings.allocatedBytes }
+
     mutating func readBytes() throws(TelemetryDecodingError) -> [UInt8] {
-        Array(try readLengthDelimited())
+        let bytes = Array(try readLengthDelimited())
+        allocated(bytes)
+        return bytes
     }
 
     /// Skips a field this decoder does not know; protobuf requires readers to tolerate them.

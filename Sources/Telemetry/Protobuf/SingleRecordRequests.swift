@@ -2,32 +2,70 @@
 // record whole with its resource and scope. The resource and scope are encoded once per
 // group rather than once per record, and one buffer serves every record.
 
+/// The protobuf bytes a request's spans were decoded from: a copy of the request and where
+/// each span message lies in it, in request order. A store that keeps each span whole
+/// copies these bytes rather than encoding the decoded span again.
+public struct ReceivedSpanBytes: Sendable {
+    struct Location: Sendable {
+        var offset: UInt32
+        var count: UInt32
+    }
+
+    let bytes: [UInt8]
+    let spans: [Location]
+    /// The decoded request's `estimatedMemoryBytes`, measured while decoding it rather
+    /// than by walking it afterwards.
+    public let decodedMemoryBytes: Int
+}
+
 extension ExportTraceServiceRequest {
     /// Calls `body` for each span with the protobuf of a one-span `ExportTraceServiceRequest`
     /// holding that span, its resource and its scope: the bytes `protobufBytes()` gives
-    /// for such a request. The bytes are valid only during the call.
+    /// for such a request, except that a span whose received bytes were kept
+    /// (`receivedSpans`) is copied as received, unknown fields included. The bytes are
+    /// valid only during the call.
     public func forEachSpanRequest<Failure: Error>(
         _ body: (_ resourceSpans: ResourceSpans, _ span: Span, _ protobuf: UnsafeRawBufferPointer) throws(Failure) -> Void
     ) throws(Failure) {
+        guard let received = receivedSpans, received.spans.count == spanCount else {
+            return try forEachSpanRequest(body) { _, span, writer in writer.encode(span) }
+        }
+        try received.bytes.withUnsafeBytes { request in
+            Result { () throws(Failure) in
+                try forEachSpanRequest(body) { index, _, writer in
+                    let location = received.spans[index]
+                    writer.writeRaw(UnsafeRawBufferPointer(rebasing: request[Int(location.offset) ..< Int(location.offset + location.count)]))
+                }
+            }
+        }.get()
+    }
+
+    private func forEachSpanRequest<Failure: Error>(
+        _ body: (_ resourceSpans: ResourceSpans, _ span: Span, _ protobuf: UnsafeRawBufferPointer) throws(Failure) -> Void,
+        writingSpan writeSpan: (_ index: Int, _ span: Span, _ writer: inout ReverseProtobufWriter) -> Void
+    ) throws(Failure) {
         var writer = ReverseProtobufWriter(capacity: 4096)
+        var index = 0
         for resourceSpans in self.resourceSpans {
             let resource = resourceSpans.resource.map(encodedAsFieldOne)
             for scopeSpans in resourceSpans.scopeSpans {
                 let scope = scopeSpans.scope.map(encodedAsFieldOne)
-                for span in scopeSpans.spans {
+                // By index: `for span in` copies every span, a dozen reference counts each.
+                for i in scopeSpans.spans.indices {
                     writer.removeAll()
                     // ResourceSpans { resource = 1; scope_spans = 2; schema_url = 3 }, last field first.
                     writer.writeString(3, resourceSpans.schemaURL)
                     let scopeMark = writer.count
                     writer.writeString(3, scopeSpans.schemaURL)
                     let spanMark = writer.count
-                    writer.encode(span)
+                    writeSpan(index, scopeSpans.spans[i], &writer)
+                    index += 1
                     writer.writeLengthAndKey(2, since: spanMark)
                     if let scope { scope.withUnsafeBytes { writer.writeRaw($0) } }
                     writer.writeLengthAndKey(2, since: scopeMark)
                     if let resource { resource.withUnsafeBytes { writer.writeRaw($0) } }
                     writer.writeLengthAndKey(1, since: 0)
-                    try writer.withBytes { (bytes) throws(Failure) in try body(resourceSpans, span, bytes) }
+                    try writer.withBytes { (bytes) throws(Failure) in try body(resourceSpans, scopeSpans.spans[i], bytes) }
                 }
             }
         }

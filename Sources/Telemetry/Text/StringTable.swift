@@ -22,6 +22,10 @@ final class StringTable {
 
     private let entries: UnsafeMutablePointer<Entry>
     private var used = 0
+    /// The heap bytes of what this decode allocated, as `MemoryFootprint` counts them: the
+    /// strings too long to be kept inline (once each, however often one repeats) and the
+    /// arrays its reader reports. The decoded result's memory, measured on the way.
+    var allocatedBytes = 0
 
     init() {
         entries = .allocate(capacity: Self.capacity)
@@ -38,6 +42,7 @@ final class StringTable {
     func string(_ bytes: UnsafeRawBufferPointer) -> String? {
         let count = bytes.count
         guard count >= Self.minimumLength, count <= Self.maximumLength, let base = bytes.baseAddress else {
+            allocatedBytes &+= MemoryFootprint.string(count: count)
             return UTF8Validation.string(bytes)
         }
         let hash = Self.hash(base, count)
@@ -53,6 +58,7 @@ final class StringTable {
             slot = (slot + 1) & (Self.capacity - 1)
         }
         guard let string = UTF8Validation.string(bytes) else { return nil }
+        allocatedBytes &+= MemoryFootprint.string(count: count)
         if used < Self.maximumEntries {
             entries[slot] = Entry(hash: hash, base: base, count: count, string: string)
             used += 1
