@@ -139,15 +139,14 @@ struct OTLPHTTPReceiver: Sendable {
         for r in traces.resourceSpans.indices {
             for s in traces.resourceSpans[r].scopeSpans.indices {
                 let spans = traces.resourceSpans[r].scopeSpans[s].spans
-                let valid = spans.filter { $0.endTimeUnixNano >= $0.startTimeUnixNano }
-                if valid.count != spans.count {
-                    if rejected == 0 {
-                        let index = spans.firstIndex { $0.endTimeUnixNano < $0.startTimeUnixNano }!
-                        firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
-                    }
-                    rejected += spans.count - valid.count
-                    traces.resourceSpans[r].scopeSpans[s].spans = valid
+                // Looked for before filtering, which copies every span.
+                guard let index = spans.firstIndex(where: { $0.endTimeUnixNano < $0.startTimeUnixNano }) else { continue }
+                if rejected == 0 {
+                    firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
                 }
+                let valid = spans.filter { $0.endTimeUnixNano >= $0.startTimeUnixNano }
+                rejected += spans.count - valid.count
+                traces.resourceSpans[r].scopeSpans[s].spans = valid
             }
         }
         let count = traces.spanCount

@@ -421,20 +421,20 @@ package struct SpanSegmentFiles {
         var pending: [SpanKey] = []
         for traces in batches {
             traces.forEachSpanRequest { resourceSpans, span, body in
-                let key = StoredSpanKey(traceID: span.traceID, spanID: span.spanID.value)
+                let key = StoredSpanKey(traceID: span.pointee.traceID, spanID: span.pointee.spanID.value)
                 let indexKey = key.indexKey
                 guard previousKeys[indexKey] == nil, active.keys.insertIfAbsent(indexKey, 0) else { return }
                 pending.append(indexKey)
                 let service = resourceSpans.resource?.serviceName ?? "unknown_service"
-                let links = span.links.map { StoredSpanKey(traceID: $0.traceID, spanID: $0.spanID.value) }
+                let links = span.pointee.links.map { StoredSpanKey(traceID: $0.traceID, spanID: $0.spanID.value) }
                 let record = SpanSegmentFormat.Record(
-                    key: key, parentSpanID: span.parentSpanID?.value ?? 0,
-                    startNanos: Int64(clamping: span.startTimeUnixNano), durationNanos: Int64(clamping: span.durationNanos),
-                    status: UInt8(truncatingIfNeeded: span.status.code.rawValue), kind: UInt8(truncatingIfNeeded: span.kind.rawValue),
-                    service: service, operation: span.name, links: links, bodyOffset: 0, bodyLength: body.count, length: 0)
+                    key: key, parentSpanID: span.pointee.parentSpanID?.value ?? 0,
+                    startNanos: Int64(clamping: span.pointee.startTimeUnixNano), durationNanos: Int64(clamping: span.pointee.durationNanos),
+                    status: UInt8(truncatingIfNeeded: span.pointee.status.code.rawValue), kind: UInt8(truncatingIfNeeded: span.pointee.kind.rawValue),
+                    service: service, operation: span.pointee.name, links: links, bodyOffset: 0, bodyLength: body.count, length: 0)
                 records.append((record, SpanSegmentFormat.appendRecord(record, body: body, to: &buffer)))
                 if !knownServices.contains(service) { appended.services.insert(service) }
-                let operation = OperationKey(service: service, name: span.name, kind: span.kind.rawValue)
+                let operation = OperationKey(service: service, name: span.pointee.name, kind: span.pointee.kind.rawValue)
                 if !knownOperations.contains(operation) { appended.operations.insert(operation) }
             }
         }
