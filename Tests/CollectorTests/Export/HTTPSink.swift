@@ -31,6 +31,20 @@ final class HTTPSink: Sendable {
     private let portValue = Mutex(0)
 
     /// Starts on `port` (0: any free port).
+    /// A port no sink is listening on, for a test whose sink comes up later: taken from
+    /// below Linux's ephemeral range (32768–60999), so that no server of another test,
+    /// bound to port 0 meanwhile, is given it and takes the exporter's requests (which
+    /// failed both that test and this one's late bind).
+    static func freePortOutsideTheEphemeralRange() async throws -> Int {
+        for _ in 0..<100 {
+            let port = Int.random(in: 20_000..<32_000)
+            guard let probe = try? await start(port: port) else { continue }
+            try await probe.stop()
+            return port
+        }
+        throw HTTPSinkError.noFreePort
+    }
+
     static func start(port: Int = 0, script: [Reply] = []) async throws -> HTTPSink {
         let sink = HTTPSink()
         sink.state.withLock { $0.script = script }
@@ -113,4 +127,8 @@ private final class SinkHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
+}
+
+enum HTTPSinkError: Error {
+    case noFreePort
 }

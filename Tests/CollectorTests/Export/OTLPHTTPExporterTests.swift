@@ -147,9 +147,7 @@ struct OTLPHTTPExporterTests {
     }
 
     @Test func batchesWaitOutARefusedConnectionAndArriveOnceTheSinkIsUp() async throws {
-        let probe = try await HTTPSink.start()
-        let port = probe.port
-        try await probe.stop()
+        let port = try await HTTPSink.freePortOutsideTheEphemeralRange()
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(port)\n")
@@ -170,9 +168,7 @@ struct OTLPHTTPExporterTests {
     }
 
     @Test func aRestartedExporterDeliversWhatTheFirstAccepted() async throws {
-        let probe = try await HTTPSink.start()
-        let port = probe.port
-        try await probe.stop()
+        let port = try await HTTPSink.freePortOutsideTheEphemeralRange()
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
         let settings = try ExporterFixture.settings("otlphttp/jaeger", "endpoint: http://127.0.0.1:\(port)\ncompression: none\n")
