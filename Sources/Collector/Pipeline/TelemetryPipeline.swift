@@ -227,7 +227,14 @@ package final class TelemetryPipeline: Service {
                 lastTrim = .now
                 inUse = causeway_heap_in_use()
             }
-            let isOver = inUse > limit.softLimitBytes
+            // The resident size counts too (anonymous pages only: the executable's are not the
+            // collector's to bound), as the heap in use leaves out the allocator's overhead
+            // and what it has not handed back yet: at full overload the resident size stood
+            // 100 MiB above the heap in use, and over `limit_bytes`. Only with half the soft
+            // limit in use, so that pages the allocator cannot return never keep an
+            // otherwise idle collector refusing.
+            let residentIsOver = resident > limit.softLimitBytes && inUse > limit.softLimitBytes / 2
+            let isOver = inUse > limit.softLimitBytes || residentIsOver
             heapIsOver.store(isOver, ordering: .relaxed)
             heapBytesGauge.record(inUse)
             if isOver != wasOver {
