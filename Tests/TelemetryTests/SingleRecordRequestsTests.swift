@@ -55,10 +55,12 @@ import Telemetry
         decoded.forEachSpanRequest { _, _, bytes in stored = Array(bytes) }
         #expect(stored == request)
         #expect(try ExportTraceServiceRequest(protobuf: stored) == single)
+        #expect(decoded.receivedProtobuf == request)
 
         single.resourceSpans[0].scopeSpans[0].spans[0].name = "renamed"
         decoded.resourceSpans[0].scopeSpans[0].spans[0].name = "renamed"
         #expect(decoded.receivedSpans == nil)
+        #expect(decoded.receivedProtobuf == nil)
         var reencoded: [UInt8] = []
         decoded.forEachSpanRequest { _, _, bytes in reencoded = Array(bytes) }
         #expect(try ExportTraceServiceRequest(protobuf: reencoded) == single)

@@ -602,18 +602,50 @@ struct QueueDirectory: Sendable {
     }
 }
 
-/// CRC-32 as in zlib and gzip (IEEE 802.3, reflected polynomial 0xEDB88320).
+/// CRC-32 as in zlib and gzip (IEEE 802.3, reflected polynomial 0xEDB88320), eight bytes
+/// a step ("slicing-by-8": eight tables, one per byte position of the step). Byte at a
+/// time it was a quarter of the collector's CPU with an exporter on, every record being
+/// checked when written and again when read.
 enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { index in
-        var value = UInt32(index)
-        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
-        return value
-    }
+    /// `tables[k][b]`: the CRC of byte `b` followed by `k` zero bytes, flattened.
+    static let tables: [UInt32] = {
+        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        for index in 0..<256 {
+            var value = UInt32(index)
+            for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+            tables[index] = value
+        }
+        for index in 0..<256 {
+            for slice in 1..<8 {
+                let previous = tables[(slice - 1) * 256 + index]
+                tables[slice * 256 + index] = tables[Int(previous & 0xFF)] ^ (previous >> 8)
+            }
+        }
+        return tables
+    }()
 
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { table in
-            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        bytes.withUnsafeBytes { bytes in
+            tables.withUnsafeBufferPointer { table in
+                let t = table.baseAddress!
+                var position = 0
+                let count = bytes.count
+                while count - position >= 8 {
+                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                    let low = UInt32(truncatingIfNeeded: word) ^ crc
+                    let high = UInt32(truncatingIfNeeded: word >> 32)
+                    crc = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                        ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
+                        ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
+                        ^ t[256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                    position += 8
+                }
+                while position < count {
+                    crc = t[Int((crc ^ UInt32(bytes[position])) & 0xFF)] ^ (crc >> 8)
+                    position += 1
+                }
+            }
         }
         return crc ^ 0xFFFF_FFFF
     }

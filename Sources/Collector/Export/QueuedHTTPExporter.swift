@@ -57,7 +57,8 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         guard count > 0 else { return }
         let body: [UInt8]
         switch settings.tracesFormat {
-        case .otlpProtobuf: body = traces.protobufBytes()
+        // A request received as protobuf and unchanged goes out as it came.
+        case .otlpProtobuf: body = traces.receivedProtobuf ?? traces.protobufBytes()
         case .otlpJSON: body = traces.otlpJSONBytes()
         case .zipkinJSON: body = ZipkinV2JSON.encode(traces)
         }

@@ -19,6 +19,14 @@ public struct ReceivedSpanBytes: Sendable {
 }
 
 extension ExportTraceServiceRequest {
+    /// The protobuf this request was decoded from, when the decode kept it and the spans
+    /// are unchanged since: an exporter forwards it as received (unknown fields included)
+    /// instead of encoding the request again.
+    public var receivedProtobuf: [UInt8]? {
+        guard let receivedSpans, receivedSpans.spans.count == spanCount else { return nil }
+        return receivedSpans.bytes
+    }
+
     /// Calls `body` for each span with the protobuf of a one-span `ExportTraceServiceRequest`
     /// holding that span, its resource and its scope: the bytes `protobufBytes()` gives
     /// for such a request, except that a span whose received bytes were kept

@@ -196,3 +196,30 @@ struct PersistentQueueTests {
         await #expect(throws: ExportQueueError.self) { try await exporter.consume(ExporterFixture.traces()) }
     }
 }
+
+/// The queue's records are checked with zlib's CRC-32, eight bytes a step.
+@Suite struct CRC32Tests {
+    @Test func theCheckValueOfTheStandardInputIsCBF43926() {
+        #expect(CRC32.checksum(Array("123456789".utf8)[...]) == 0xCBF4_3926)
+        #expect(CRC32.checksum([][...]) == 0)
+    }
+
+    @Test func everyLengthAndStartAgreesWithTheByteAtATimeDefinition() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in 0..<9 {
+            for end in start...bytes.count where end - start < 40 || end == bytes.count {
+                #expect(CRC32.checksum(bytes[start..<end]) == Self.byteAtATime(bytes[start..<end]), "bytes \(start)..<\(end)")
+            }
+        }
+    }
+
+    private static func byteAtATime(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
