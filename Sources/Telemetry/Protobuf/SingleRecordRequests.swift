@@ -22,9 +22,13 @@ extension ExportTraceServiceRequest {
     /// The protobuf this request was decoded from, when the decode kept it and the spans
     /// are unchanged since: an exporter forwards it as received (unknown fields included)
     /// instead of encoding the request again.
-    public var receivedProtobuf: [UInt8]? {
+    public var receivedProtobuf: [UInt8]? { intactReceivedSpans?.bytes }
+
+    /// `receivedSpans` when it still locates every span, as it does unless the spans were
+    /// changed (which forgets it).
+    private var intactReceivedSpans: ReceivedSpanBytes? {
         guard let receivedSpans, receivedSpans.spans.count == spanCount else { return nil }
-        return receivedSpans.bytes
+        return receivedSpans
     }
 
     /// Calls `body` for each span with the protobuf of a one-span `ExportTraceServiceRequest`
@@ -37,7 +41,7 @@ extension ExportTraceServiceRequest {
     /// valid only during the call: the compiler copies a span passed from an array to a
     /// closure (a dozen reference counts), and those copies were a tenth of storing it.
     public func forEachSpanRequest(_ body: (_ resourceSpans: ResourceSpans, _ span: UnsafePointer<Span>, _ protobuf: UnsafeRawBufferPointer) -> Void) {
-        guard let received = receivedSpans, received.spans.count == spanCount else {
+        guard let received = intactReceivedSpans else {
             return forEachSpanRequest(body) { _, span, writer in writer.encode(span.pointee) }
         }
         received.bytes.withUnsafeBytes { request in
