@@ -68,11 +68,19 @@ package struct Hop: Hashable, Sendable {
     package var isDeadLetter: Bool
 
     /// Distinct consumer groups that received the message; more than one is a fan-out.
-    package var consumerGroupCount: Int { Set(deliveries.map(\.consumerGroup)).count }
-    package var isFanOut: Bool { consumerGroupCount > 1 }
-    package var retries: Int { deliveries.filter { $0.attempt > 1 }.count }
-    package var duplicatesSkipped: Int { deliveries.filter(\.duplicateSkipped).count }
-    package var errorCount: Int { (producerError ? 1 : 0) + deliveries.filter(\.isError).count }
+    package var consumerGroupCount: Int {
+        // A hop has a handful of deliveries: comparing is cheaper than hashing into a set.
+        deliveries.indices.count { index in
+            !deliveries[..<index].contains { $0.consumerGroup == deliveries[index].consumerGroup }
+        }
+    }
+    package var isFanOut: Bool {
+        guard let first = deliveries.first else { return false }
+        return deliveries.contains { $0.consumerGroup != first.consumerGroup }
+    }
+    package var retries: Int { deliveries.count { $0.attempt > 1 } }
+    package var duplicatesSkipped: Int { deliveries.count(where: \.duplicateSkipped) }
+    package var errorCount: Int { (producerError ? 1 : 0) + deliveries.count(where: \.isError) }
 }
 
 /// Something a chain should have and does not.
@@ -114,9 +122,9 @@ package struct Chain: Hashable, Sendable {
     package var missing: [MissingPart]
 
     package var endToEndNanos: UInt64 { endUnixNano >= startUnixNano ? endUnixNano - startUnixNano : 0 }
-    package var fanOutHops: Int { hops.filter(\.isFanOut).count }
+    package var fanOutHops: Int { hops.count(where: \.isFanOut) }
     package var retries: Int { hops.reduce(0) { $0 + $1.retries } }
-    package var deadLetterHops: Int { hops.filter(\.isDeadLetter).count }
+    package var deadLetterHops: Int { hops.count(where: \.isDeadLetter) }
     package var duplicatesSkipped: Int { hops.reduce(0) { $0 + $1.duplicatesSkipped } }
 }
 

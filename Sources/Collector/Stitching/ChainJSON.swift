@@ -103,7 +103,7 @@ extension ChainJSON {
     /// CPU. Keys in the same (sorted) order; a test holds the two equal.
     static func detailData(_ chain: Chain) -> Data {
         var json = JSONText()
-        json.open("chainID"); json.write(string: chain.id.description)
+        json.open("chainID"); json.write(id: chain.id.traceID)
         json.key("correlationID"); json.write(orNull: chain.correlationID)
         json.key("criticalPath"); json.writeArray(chain.criticalPath) { $0.write(int: $1) }
         json.key("deadLetterHops"); json.write(int: chain.deadLetterHops)
@@ -129,7 +129,7 @@ extension ChainJSON {
         json.key("spanCount"); json.write(int: chain.spans.count)
         json.key("startTimeUnixNano"); json.write(int: Int(clamping: chain.startUnixNano))
         json.key("status"); json.write(string: chain.status.rawValue)
-        json.key("traceIDs"); json.writeArray(chain.traceIDs) { $0.write(string: $1.hex) }
+        json.key("traceIDs"); json.writeArray(chain.traceIDs) { $0.write(id: $1) }
         json.close()
         return Data(json.bytes)
     }
@@ -145,9 +145,9 @@ extension ChainJSON {
             json.key("error"); json.write(bool: delivery.isError)
             json.key("queueWaitNanos"); json.write(orNull: delivery.queueWaitNanos.map { Int($0) })
             json.key("service"); json.write(orNull: delivery.service)
-            json.key("spanID"); json.write(string: delivery.consumer.spanID.hex)
+            json.key("spanID"); json.write(id: delivery.consumer.spanID)
             json.key("startTimeUnixNano"); json.write(int: Int(clamping: delivery.startUnixNano))
-            json.key("traceID"); json.write(string: delivery.consumer.traceID.hex)
+            json.key("traceID"); json.write(id: delivery.consumer.traceID)
             json.close()
         }
         json.key("duplicatesSkipped"); json.write(int: hop.duplicatesSkipped)
@@ -162,9 +162,9 @@ extension ChainJSON {
         json.key("error"); json.write(bool: hop.producerError)
         json.key("received"); json.write(bool: hop.producerReceived)
         json.key("service"); json.write(orNull: hop.producerService)
-        json.key("spanID"); json.write(string: hop.producer.spanID.hex)
+        json.key("spanID"); json.write(id: hop.producer.spanID)
         json.key("startTimeUnixNano"); json.write(orNull: hop.producerStartUnixNano.map { Int(clamping: $0) })
-        json.key("traceID"); json.write(string: hop.producer.traceID.hex)
+        json.key("traceID"); json.write(id: hop.producer.traceID)
         json.close()
         json.key("retries"); json.write(int: hop.retries)
         json.key("topic"); json.write(orNull: hop.topic)
@@ -186,8 +186,8 @@ extension ChainJSON {
     }
 
     private static func writeReference(_ span: SpanRef, into json: inout JSONText) {
-        json.open("spanID"); json.write(string: span.spanID.hex)
-        json.key("traceID"); json.write(string: span.traceID.hex)
+        json.open("spanID"); json.write(id: span.spanID)
+        json.key("traceID"); json.write(id: span.traceID)
         json.close()
     }
 }
@@ -206,12 +206,12 @@ struct JSONText {
     mutating func write(_ value: Any) throws {
         switch value {
         case let text as String: write(string: text)
-        case let number as Int: bytes.append(contentsOf: String(number).utf8)
+        case let number as Int: write(int: number)
         case let flag as Bool: bytes.append(contentsOf: (flag ? "true" : "false").utf8)
         case let object as [String: Any]: try write(object)
         case let objects as [[String: Any]]: try writeArray(objects) { try $0.write($1) }
         case let texts as [String]: try writeArray(texts) { $0.write(string: $1) }
-        case let numbers as [Int]: try writeArray(numbers) { $0.bytes.append(contentsOf: String($1).utf8) }
+        case let numbers as [Int]: writeArray(numbers) { $0.write(int: $1) }
         case let values as [Any]: try writeArray(values) { try $0.write($1) }
         case is NSNull: bytes.append(contentsOf: "null".utf8)
         case let number as Int64: bytes.append(contentsOf: String(number).utf8)
@@ -246,23 +246,63 @@ struct JSONText {
 
     // Typed pieces for writers that know their fields (`ChainJSON.detailData`).
 
-    /// Starts an object with its first key.
-    mutating func open(_ firstKey: String) {
+    /// Starts an object with its first key (a literal, so nothing in it needs escaping).
+    mutating func open(_ firstKey: StaticString) {
         bytes.append(UInt8(ascii: "{"))
-        write(string: firstKey)
-        bytes.append(UInt8(ascii: ":"))
+        writeKey(firstKey)
     }
 
     /// Starts the next key of an object.
-    mutating func key(_ name: String) {
+    mutating func key(_ name: StaticString) {
         bytes.append(UInt8(ascii: ","))
-        write(string: name)
+        writeKey(name)
+    }
+
+    private mutating func writeKey(_ name: StaticString) {
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
 
     mutating func close() { bytes.append(UInt8(ascii: "}")) }
 
-    mutating func write(int: Int) { bytes.append(contentsOf: String(int).utf8) }
+    /// Decimal digits, written in place (`String(int)` allocated a string per number).
+    mutating func write(int: Int) {
+        if int < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = int.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for all 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var position = buffer.count
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[position...]))
+        }
+    }
+
+    /// The 32 or 16 lowercase hex digits of an ID, quoted.
+    mutating func write(id traceID: TraceID) {
+        bytes.append(UInt8(ascii: "\""))
+        appendHex(traceID.high)
+        appendHex(traceID.low)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func write(id spanID: SpanID) {
+        bytes.append(UInt8(ascii: "\""))
+        appendHex(spanID.value)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendHex(_ word: UInt64) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for shift in stride(from: 60, through: 0, by: -4) { bytes.append(digits[Int(word >> UInt64(shift) & 0xF)]) }
+        }
+    }
 
     mutating func write(bool: Bool) { bytes.append(contentsOf: (bool ? "true" : "false").utf8) }
 
@@ -277,6 +317,18 @@ struct JSONText {
     /// RFC 8259 §7: quotation mark, reverse solidus and control characters are escaped.
     mutating func write(string: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most names need no escape: then they are copied whole.
+        var string = string
+        let plain = string.withUTF8 { utf8 in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if !plain { writeEscaped(string) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func writeEscaped(_ string: String) {
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -290,6 +342,5 @@ struct JSONText {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -221,22 +221,154 @@ extension TelemetryStore {
         }
     }
 
-    /// The tables holding a chain's rows, `chains` last: the others are found through it.
-    static let chainTables = ["chain_hops", "chain_deliveries", "chain_missing", "chain_spans", "chain_services", "chains"]
-
-    /// Deletes every row of the chains with these keys.
-    static func deleteChains(_ db: Database, keys: [Int64]) throws {
-        for start in stride(from: 0, to: keys.count, by: 500) {
-            let part = Array(keys[start..<min(start + 500, keys.count)])
-            let marks = databaseQuestionMarks(count: part.count)
-            for table in chainTables {
-                try db.execute(sql: "DELETE FROM \(table) WHERE chain_key IN (\(marks))", arguments: StatementArguments(part))
+    /// v4 stored a chain as about forty B-tree entries: a `chains` row with six indexes,
+    /// and rows with their own indexes for each hop, delivery, missing part, span and
+    /// service. With the stitcher on, those inserts (and the WAL pages they dirtied) were
+    /// most of the collector's cost. From v5 a chain is one row with four indexes that
+    /// carries its services, topics, spans and message edges as columns, plus one
+    /// `chain_traces` entry per trace it spans, for lookups by trace ID. Filters on a
+    /// service or topic scan the rows in start order, as the span search does.
+    static func registerChainRowMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v5-chain-rows") { db in
+            try db.execute(sql: """
+                CREATE TABLE chains_v5 (
+                    chain_key INTEGER PRIMARY KEY,
+                    chain_id BLOB NOT NULL,
+                    correlation_id TEXT,
+                    start_ns INTEGER NOT NULL,
+                    end_ns INTEGER NOT NULL,
+                    duration_ns INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    services TEXT NOT NULL,
+                    topics TEXT NOT NULL,
+                    spans BLOB NOT NULL,
+                    edges BLOB NOT NULL,
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE chain_traces (
+                    trace_id BLOB NOT NULL,
+                    chain_key INTEGER NOT NULL,
+                    PRIMARY KEY (trace_id, chain_key)
+                ) WITHOUT ROWID;
+                """)
+            for key in try Int64.fetchAll(db, sql: "SELECT chain_key FROM chains ORDER BY chain_key") {
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT chain_id, correlation_id, start_ns, end_ns, duration_ns, status, body FROM chains WHERE chain_key = ?
+                    """, arguments: [key]),
+                    let chainID = TraceID(hex: row[0] as String)
+                else { continue }
+                var edges = ChainEdges()
+                for hop in try Row.fetchAll(db, sql: "SELECT position, producer_service, topic FROM chain_hops WHERE chain_key = ? ORDER BY position", arguments: [key]) {
+                    let deliveries = try Row.fetchAll(db, sql: "SELECT service, queue_wait_ns FROM chain_deliveries WHERE chain_key = ? AND hop = ?", arguments: [key, hop[0] as Int64])
+                    edges.hops.append(ChainEdges.Hop(producerService: hop[1], topic: hop[2], deliveries: deliveries.map { ($0[0], $0[1]) }))
+                }
+                let spans = try Row.fetchAll(db, sql: "SELECT trace_id, span_id FROM chain_spans WHERE chain_key = ?", arguments: [key])
+                    .compactMap { row -> SpanRef? in
+                        guard let trace = TraceID(hex: row[0] as String), let span = SpanID(hex: row[1] as String) else { return nil }
+                        return SpanRef(traceID: trace, spanID: span)
+                    }
+                let services = try String.fetchAll(db, sql: "SELECT service FROM chain_services WHERE chain_key = ?", arguments: [key])
+                try insertChainRow(
+                    ChainRow(
+                        id: chainID, correlationID: row[1], startNanos: row[2], endNanos: row[3], durationNanos: row[4], status: row[5],
+                        services: services, spans: spans, edges: edges, body: row[6]),
+                    into: "chains_v5", db)
             }
+            try db.execute(sql: """
+                DROP TABLE chains;
+                DROP TABLE chain_hops;
+                DROP TABLE chain_deliveries;
+                DROP TABLE chain_missing;
+                DROP TABLE chain_spans;
+                DROP TABLE chain_services;
+                ALTER TABLE chains_v5 RENAME TO chains;
+                CREATE UNIQUE INDEX chains_id ON chains(chain_id);
+                CREATE INDEX chains_correlation ON chains(correlation_id) WHERE correlation_id IS NOT NULL;
+                CREATE INDEX chains_start ON chains(start_ns);
+                CREATE INDEX chains_status_start ON chains(status, start_ns);
+                """)
+        }
+    }
+
+    /// What the store keeps of a chain: the fields queries filter on and the API's JSON.
+    struct ChainRow {
+        var id: TraceID
+        var correlationID: String?
+        var startNanos: Int64
+        var endNanos: Int64
+        var durationNanos: Int64
+        var status: String
+        var services: [String]
+        var spans: [SpanRef]
+        var edges: ChainEdges
+        var body: Data
+
+        init(
+            id: TraceID, correlationID: String?, startNanos: Int64, endNanos: Int64, durationNanos: Int64, status: String,
+            services: [String], spans: [SpanRef], edges: ChainEdges, body: Data
+        ) {
+            self.id = id
+            self.correlationID = correlationID
+            self.startNanos = startNanos
+            self.endNanos = endNanos
+            self.durationNanos = durationNanos
+            self.status = status
+            self.services = services
+            self.spans = spans
+            self.edges = edges
+            self.body = body
+        }
+
+        init(_ chain: Chain, body: Data) {
+            self.init(
+                id: chain.id.traceID, correlationID: chain.correlationID, startNanos: Int64(clamping: chain.startUnixNano),
+                endNanos: Int64(clamping: chain.endUnixNano), durationNanos: Int64(clamping: chain.endToEndNanos),
+                status: chain.status.rawValue, services: chain.services, spans: chain.spans, edges: ChainEdges(chain), body: body)
+        }
+    }
+
+    /// A list of names as one column, each between separators (U+001F), so that
+    /// `instr(column, separated(name))` finds a name and never a part of one.
+    static func separated(_ names: some Sequence<String>) -> String {
+        names.reduce("\u{1F}") { $0 + $1 + "\u{1F}" }
+    }
+
+    /// The traces of these spans, each once.
+    static func traceIDs(of spans: [SpanRef]) -> [TraceID] {
+        var seen = Set<TraceID>()
+        return spans.compactMap { seen.insert($0.traceID).inserted ? $0.traceID : nil }
+    }
+
+    private static func insertChainRow(_ row: ChainRow, into table: String = "chains", _ db: Database) throws {
+        var topics: [String] = []
+        for hop in row.edges.hops { if let topic = hop.topic, !topics.contains(topic) { topics.append(topic) } }
+        try db.cachedStatement(sql: """
+            INSERT INTO \(table) (chain_id, correlation_id, start_ns, end_ns, duration_ns, status, services, topics, spans, edges, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+            Data(row.id.bytes), row.correlationID, row.startNanos, row.endNanos, row.durationNanos, row.status,
+            separated(row.services), separated(topics), ChainSpansColumn.encode(row.spans), row.edges.encoded, row.body,
+        ])
+        let key = db.lastInsertedRowID
+        let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
+        for trace in traceIDs(of: row.spans) { try insertTrace.execute(arguments: [Data(trace.bytes), key]) }
+    }
+
+    /// Deletes the chains with these keys and their trace entries.
+    static func deleteChains(_ db: Database, keys: [Int64]) throws {
+        let spansOf = try db.cachedStatement(sql: "SELECT spans FROM chains WHERE chain_key = ?")
+        let deleteTrace = try db.cachedStatement(sql: "DELETE FROM chain_traces WHERE trace_id = ? AND chain_key = ?")
+        let deleteChain = try db.cachedStatement(sql: "DELETE FROM chains WHERE chain_key = ?")
+        for key in keys {
+            guard let spans = try Data.fetchOne(spansOf, arguments: [key]) else { continue }
+            for trace in traceIDs(of: ChainSpansColumn.decode(spans)) { try deleteTrace.execute(arguments: [Data(trace.bytes), key]) }
+            try deleteChain.execute(arguments: [key])
         }
     }
 
     static func deleteChains(_ db: Database, endingBefore cutoff: Int64) throws {
-        try deleteChains(db, keys: try Int64.fetchAll(db, sql: "SELECT chain_key FROM chains WHERE end_ns < ?", arguments: [cutoff]))
+        // A chain ends after it starts, so the start index narrows the search.
+        try deleteChains(db, keys: try Int64.fetchAll(db, sql: "SELECT chain_key FROM chains WHERE start_ns < ? AND end_ns < ?", arguments: [cutoff, cutoff]))
     }
 
     /// Stores a finalized chain, replacing the rows of the chains it supersedes and any
@@ -248,76 +380,19 @@ extension TelemetryStore {
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
-        let bodies = chains.map(ChainJSON.detailData)
+        let rows = chains.map { ChainRow($0, body: ChainJSON.detailData($0)) }
         try await pool.write { db in
-            for (chain, body) in zip(chains, bodies) { try Self.insertChain(chain, body: body, db) }
-        }
-    }
-
-    private static func insertChain(_ chain: Chain, body: Data, _ db: Database) throws {
-        let id = chain.id.description
-        // One chain at a time through cached statements: this runs for every chain, and
-        // preparing the statements each time was most of the cost of storing a chain. Most
-        // chains are stored once, so a probe of the chain-ID index finds the earlier
-        // revisions (and superseded chains) whose rows the six tables lose.
-        let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chains WHERE chain_id = ?")
-        for gone in [id] + chain.supersedes.map(\.description) {
-            guard let key = try Int64.fetchOne(stored, arguments: [gone]) else { continue }
-            for table in chainTables {
-                try db.cachedStatement(sql: "DELETE FROM \(table) WHERE chain_key = ?").execute(arguments: [key])
+            let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chains WHERE chain_id = ?")
+            for (chain, row) in zip(chains, rows) {
+                // Most chains are stored once: a probe of the chain-ID index finds the
+                // earlier revisions (and superseded chains) to delete.
+                for gone in [chain.id] + chain.supersedes {
+                    guard let key = try Int64.fetchOne(stored, arguments: [Data(gone.traceID.bytes)]) else { continue }
+                    try Self.deleteChains(db, keys: [key])
+                }
+                try Self.insertChainRow(row, db)
             }
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO chains (chain_id, correlation_id, root_service, root_operation, start_ns, end_ns, duration_ns, status,
-                span_count, hop_count, error_count, missing_count, dead_letter_hops, finalized_early, revision, body)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                id, chain.correlationID, chain.rootService, chain.rootOperation, Int64(clamping: chain.startUnixNano),
-                Int64(clamping: chain.endUnixNano), Int64(clamping: chain.endToEndNanos), chain.status.rawValue,
-                chain.spans.count, chain.hops.count, chain.errorCount, chain.missing.count, chain.deadLetterHops,
-                chain.finalizedEarly, chain.revision, body,
-            ])
-        let key = db.lastInsertedRowID
-        let insertHop = try db.cachedStatement(sql: """
-            INSERT INTO chain_hops (chain_key, position, producer_trace_id, producer_span_id, producer_service, topic, dead_letter)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        let insertDelivery = try db.cachedStatement(sql: """
-            INSERT INTO chain_deliveries (chain_key, hop, trace_id, span_id, service, consumer_group, queue_wait_ns, attempt, error)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for (position, hop) in chain.hops.enumerated() {
-            try insertHop.execute(arguments: [
-                key, position, hop.producer.traceID.hex, hop.producer.spanID.hex, hop.producerService, hop.topic, hop.isDeadLetter,
-            ])
-            for delivery in hop.deliveries {
-                try insertDelivery.execute(arguments: [
-                    key, position, delivery.consumer.traceID.hex, delivery.consumer.spanID.hex, delivery.service,
-                    delivery.consumerGroup, delivery.queueWaitNanos, delivery.attempt, delivery.isError,
-                ])
-            }
-        }
-        let insertMissing = try db.cachedStatement(sql: """
-            INSERT INTO chain_missing (chain_key, kind, trace_id, span_id, target_trace_id, target_span_id, topic) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        for part in chain.missing {
-            switch part {
-            case .unconsumedMessage(let producer, let topic):
-                try insertMissing.execute(arguments: [key, "unconsumed_message", producer.traceID.hex, producer.spanID.hex, nil, nil, topic])
-            case .orphanLink(let consumer, let target):
-                try insertMissing.execute(arguments: [
-                    key, "orphan_link", consumer.traceID.hex, consumer.spanID.hex, target.traceID.hex, target.spanID.hex, nil,
-                ])
-            }
-        }
-        let insertSpan = try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_spans (trace_id, span_id, chain_key) VALUES (?, ?, ?)")
-        for span in chain.spans {
-            try insertSpan.execute(arguments: [span.traceID.hex, span.spanID.hex, key])
-        }
-        // Every span's service, an HTTP call inside a handler's included: the stitcher knows
-        // them, where the spans table may not have the spans yet.
-        let insertService = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_services (service, chain_key) VALUES (?, ?)")
-        for service in chain.services { try insertService.execute(arguments: [service, key]) }
     }
 
     /// The stored chains matching `query`, the most recent start first.
@@ -325,12 +400,8 @@ extension TelemetryStore {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let value = query.correlationID { conditions.append("correlation_id = ?"); arguments += [value] }
-        if let value = query.service {
-            conditions.append("chain_key IN (SELECT chain_key FROM chain_services WHERE service = ?)"); arguments += [value]
-        }
-        if let value = query.topic {
-            conditions.append("chain_key IN (SELECT chain_key FROM chain_hops WHERE topic = ?)"); arguments += [value]
-        }
+        if let value = query.service { conditions.append("instr(services, ?) > 0"); arguments += [Self.separated([value])] }
+        if let value = query.topic { conditions.append("instr(topics, ?) > 0"); arguments += [Self.separated([value])] }
         if let value = query.status { conditions.append("status = ?"); arguments += [value.rawValue] }
         if let value = query.minDurationNanos { conditions.append("duration_ns >= ?"); arguments += [value] }
         if let value = query.startNanos { conditions.append("start_ns >= ?"); arguments += [value] }
@@ -343,20 +414,21 @@ extension TelemetryStore {
         }
     }
 
-    /// The stored chain with this ID, or the one holding a span of this trace.
+    /// The stored chain with this ID, or the newest one holding a span of this trace.
     package func chain(id: String) async throws -> StoredChain? {
-        try await pool.read { db in
-            var row = try Row.fetchOne(db, sql: "SELECT chain_key, chain_id, body FROM chains WHERE chain_id = ?", arguments: [id])
+        guard let traceID = TraceID(hex: id) else { return nil }
+        let key = Data(traceID.bytes)
+        return try await pool.read { db in
+            var row = try Row.fetchOne(db, sql: "SELECT chain_id, body, spans FROM chains WHERE chain_id = ?", arguments: [key])
             if row == nil {
                 row = try Row.fetchOne(db, sql: """
-                    SELECT c.chain_key, c.chain_id, c.body FROM chain_spans s JOIN chains c ON c.chain_key = s.chain_key WHERE s.trace_id = ? LIMIT 1
-                    """, arguments: [id])
+                    SELECT c.chain_id, c.body, c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key
+                    WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
+                    """, arguments: [key])
             }
-            guard let row else { return nil }
-            let key: Int64 = row[0]
-            let spans = try Row.fetchAll(db, sql: "SELECT trace_id, span_id FROM chain_spans WHERE chain_key = ?", arguments: [key])
-                .map { (traceID: $0[0] as String, spanID: $0[1] as String) }
-            return StoredChain(chainID: row[1], json: row[2], spans: spans)
+            guard let row, let chainID = TraceID(bytes: row[0] as Data) else { return nil }
+            let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
+            return StoredChain(chainID: chainID.hex, json: row[1], spans: spans)
         }
     }
 
@@ -413,70 +485,65 @@ package struct MessageEdge: Sendable, Equatable {
 }
 
 extension TelemetryStore {
+    /// The message edges of the chains starting in the window, read from their rows.
+    private func chainEdges(startNanos: Int64?, endNanos: Int64?) async throws -> [ChainEdges] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let startNanos { conditions.append("start_ns >= ?"); arguments += [startNanos] }
+        if let endNanos { conditions.append("start_ns <= ?"); arguments += [endNanos] }
+        let window = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let filter = arguments
+        return try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT edges FROM chains \(window)", arguments: filter).map(ChainEdges.init(encoded:))
+        }
+    }
+
     /// Service-to-service call counts in Jaeger's dependency shape: messages from the chains
     /// (producer service → consumer service) plus parent → child spans of different
     /// services within a trace, for chains and spans starting in the window.
     package func dependencies(startNanos: Int64, endNanos: Int64) async throws -> [(parent: String, child: String, callCount: Int)] {
         var counts = try await spans.with { files throws(SpanStoreError) in try files.serviceCalls(startNanos: startNanos, endNanos: endNanos) }
-        let messages = try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT h.producer_service, d.service, COUNT(*) FROM chains c
-                JOIN chain_hops h ON h.chain_key = c.chain_key
-                JOIN chain_deliveries d ON d.chain_key = h.chain_key AND d.hop = h.position
-                WHERE c.start_ns >= ? AND c.start_ns <= ? AND h.producer_service IS NOT NULL AND d.service IS NOT NULL
-                GROUP BY h.producer_service, d.service
-                """, arguments: [startNanos, endNanos])
-        }
-        for row in messages {
-            let parent: String = row[0], child: String = row[1], count: Int = row[2]
-            counts[parent, default: [:]][child, default: 0] += count
+        for edges in try await chainEdges(startNanos: startNanos, endNanos: endNanos) {
+            for hop in edges.hops {
+                guard let parent = hop.producerService else { continue }
+                for delivery in hop.deliveries {
+                    guard let child = delivery.service else { continue }
+                    counts[parent, default: [:]][child, default: 0] += 1
+                }
+            }
         }
         return counts.flatMap { parent, children in children.map { (parent, $0.key, $0.value) } }
             .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
     }
 
     /// The message edges of the chains starting in the window: producer service → topic
-    /// (messages sent) and topic → consumer service (deliveries, with queue waits).
+    /// (messages sent), then topic → consumer service (deliveries, with queue waits), each
+    /// group in name order (a missing name first).
     package func messageEdges(startNanos: Int64?, endNanos: Int64?) async throws -> [MessageEdge] {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let startNanos { conditions.append("c.start_ns >= ?"); arguments += [startNanos] }
-        if let endNanos { conditions.append("c.start_ns <= ?"); arguments += [endNanos] }
-        let window = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let filter = arguments
-        return try await pool.read { db in
-            var edges: [MessageEdge] = []
-            for row in try Row.fetchAll(db, sql: """
-                SELECT h.producer_service, h.topic, COUNT(*) FROM chains c JOIN chain_hops h ON h.chain_key = c.chain_key \(window)
-                GROUP BY h.producer_service, h.topic ORDER BY h.producer_service, h.topic
-                """, arguments: filter)
-            {
-                edges.append(MessageEdge(producerService: row[0], topic: row[1], consumerService: nil, messages: row[2], queueWaitsNanos: []))
-            }
-            var consumed: [String: MessageEdge] = [:]
-            var order: [String] = []
-            for row in try Row.fetchAll(db, sql: """
-                SELECT h.topic, d.service, d.queue_wait_ns FROM chains c
-                JOIN chain_hops h ON h.chain_key = c.chain_key
-                JOIN chain_deliveries d ON d.chain_key = h.chain_key AND d.hop = h.position \(window)
-                ORDER BY h.topic, d.service
-                """, arguments: filter)
-            {
-                let topic: String? = row[0], service: String? = row[1], wait: Int64? = row[2]
-                let key = (topic ?? "\u{0}") + "\u{1}" + (service ?? "\u{0}")
-                if consumed[key] == nil {
-                    consumed[key] = MessageEdge(producerService: nil, topic: topic, consumerService: service, messages: 0, queueWaitsNanos: [])
-                    order.append(key)
+        struct Pair: Hashable { var first: String?, second: String? }
+        var sent: [Pair: Int] = [:]
+        var consumed: [Pair: MessageEdge] = [:]
+        for edges in try await chainEdges(startNanos: startNanos, endNanos: endNanos) {
+            for hop in edges.hops {
+                sent[Pair(first: hop.producerService, second: hop.topic), default: 0] += 1
+                for delivery in hop.deliveries {
+                    let pair = Pair(first: hop.topic, second: delivery.service)
+                    var edge = consumed[pair] ?? MessageEdge(producerService: nil, topic: hop.topic, consumerService: delivery.service, messages: 0, queueWaitsNanos: [])
+                    edge.messages += 1
+                    if let wait = delivery.queueWaitNanos { edge.queueWaitsNanos.append(wait) }
+                    consumed[pair] = edge
                 }
-                consumed[key]!.messages += 1
-                if let wait { consumed[key]!.queueWaitsNanos.append(wait) }
             }
-            for key in order {
-                var edge = consumed[key]!
-                edge.queueWaitsNanos.sort()
-                edges.append(edge)
-            }
-            return edges
         }
+        func ordered(_ lhs: Pair, _ rhs: Pair) -> Bool { (lhs.first ?? "", lhs.second ?? "") < (rhs.first ?? "", rhs.second ?? "") }
+        var result = sent.keys.sorted(by: ordered).map {
+            MessageEdge(producerService: $0.first, topic: $0.second, consumerService: nil, messages: sent[$0]!, queueWaitsNanos: [])
+        }
+        for pair in consumed.keys.sorted(by: ordered) {
+            var edge = consumed[pair]!
+            edge.queueWaitsNanos.sort()
+            result.append(edge)
+        }
+        return result
     }
 }

@@ -214,6 +214,7 @@ package final class TelemetryStore: TelemetryConsumer {
                 """)
         }
         registerChainKeyMigration(&migrator)
+        registerChainRowMigration(&migrator)
         return migrator
     }
 

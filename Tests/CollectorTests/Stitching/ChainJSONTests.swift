@@ -46,12 +46,12 @@ private typealias F = Fixture
 
     @Test func stringsAreEscapedAndKeysSorted() throws {
         let object: [String: Any] = [
-            "zeta": "quote \" backslash \\ newline \n tab \t bell \u{7} é ☕ /", "alpha": NSNull(), "mid": [1, -2, 3],
+            "zeta": "quote \" backslash \\ newline \n tab \t bell \u{7} é ☕ /", "alpha": NSNull(), "mid": [1, -2, 3, Int.min, Int.max, 0],
             "nested": [["b": true, "a": false]] as [[String: Any]],
         ]
         let data = try ChainJSON.data(object)
         let text = String(decoding: data, as: UTF8.self)
-        #expect(text.hasPrefix(#"{"alpha":null,"mid":[1,-2,3],"nested":[{"a":false,"b":true}],"zeta":"quote \" backslash \\ newline \n tab \t bell \u0007 é ☕ /"}"#))
+        #expect(text.hasPrefix(#"{"alpha":null,"mid":[1,-2,3,-9223372036854775808,9223372036854775807,0],"nested":[{"a":false,"b":true}],"zeta":"quote \" backslash \\ newline \n tab \t bell \u0007 é ☕ /"}"#))
         #expect(try parsed(data) == (object as NSDictionary))
     }
 

@@ -51,6 +51,32 @@ private typealias F = Fixture
         }
     }
 
+    /// Services and topics are one column each: a name never matches a part of another.
+    @Test func serviceAndTopicFiltersMatchWholeNamesOnly() async throws {
+        let store = try store()
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        try await store.saveChain(chain)
+        for (service, topic) in [("pay", nil), ("payments", nil), (nil, "pay"), (nil, "ments")] as [(String?, String?)] {
+            var query = ChainQuery()
+            query.service = service
+            query.topic = topic
+            #expect(try await store.findChains(query).isEmpty, "\(service ?? "-") \(topic ?? "-")")
+        }
+    }
+
+    /// The row's binary columns give back what was written, absent names and waits included.
+    @Test func edgeAndSpanColumnsRoundTrip() throws {
+        var edges = ChainEdges()
+        edges.hops = [
+            .init(producerService: "orders", topic: "örders", deliveries: [("billing", 50), (nil, nil), ("", -3)]),
+            .init(producerService: nil, topic: nil, deliveries: []),
+        ]
+        #expect(ChainEdges(encoded: edges.encoded) == edges)
+        #expect(ChainEdges(encoded: edges.encoded.dropLast(3)).hops.count == 1, "a cut hop is left out, not misread")
+        let spans = [SpanRef(traceID: TraceID(high: .max, low: 1), spanID: SpanID(0x0102_0304_0506_0708)), SpanRef(traceID: F.trace(2), spanID: SpanID(9))]
+        #expect(ChainSpansColumn.decode(ChainSpansColumn.encode(spans)) == spans)
+    }
+
     @Test func ageSweepRemovesChainsEndedBeforeTheCutoff() async throws {
         let store = try store()
         try await store.saveChain(try #require(F.stitch(F.linearChain()).first))
