@@ -257,7 +257,7 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         var body = ByteBuffer(bytes: batch.body)
         if settings.gzip {
             do {
-                body = try body.compress(with: .gzip())
+                body = try body.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
                 request.headers.add(name: "Content-Encoding", value: "gzip")
             } catch {
                 logger.warning("gzip failed, sending uncompressed", metadata: ["error": "\(error)"])

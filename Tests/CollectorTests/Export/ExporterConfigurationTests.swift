@@ -39,6 +39,10 @@ struct ExporterConfigurationTests {
     @Test func badEncodingCompressionAndURLAreRefused() throws {
         #expect(try fault("otlphttp", "endpoint: http://h:4318\nencoding: xml\n")?.description.contains("encoding") == true)
         #expect(try fault("otlphttp", "endpoint: http://h:4318\ncompression: zstd\n")?.description.contains("compression") == true)
+        for level in ["0", "10", "fast"] {
+            let fault = try fault("otlphttp", "endpoint: http://h:4318\ncompression_params:\n  level: \(level)\n")?.description ?? ""
+            #expect(fault.contains("compression_params.level") && fault.contains(level), "\(fault)")
+        }
         #expect(try fault("otlphttp", "endpoint: localhost:4318\n")?.description.contains("endpoint") == true)
         #expect(try fault("zipkin", "format: json\n")?.description.contains("endpoint is required") == true)
         #expect(try fault("zipkin", "endpoint: http://h:9411/api/v2/spans\nformat: proto\n")?.line == 2)
@@ -56,6 +60,7 @@ struct ExporterConfigurationTests {
         #expect(settings.logsURL == "http://h:4318/v1/logs")
         #expect(settings.tracesFormat == .otlpProtobuf)
         #expect(settings.gzip)
+        #expect(settings.gzipLevel == 1)
         #expect(settings.retry.maxElapsedTime == nil)
         #expect(settings.queue.maxBytes == 256 << 20)
     }
@@ -67,6 +72,8 @@ struct ExporterConfigurationTests {
             logs_endpoint: http://l:2/v1/logs
             encoding: json
             compression: none
+            compression_params:
+              level: 6
             headers: {a: b}
             timeout: 1m30s
             retry_on_failure:
@@ -86,6 +93,7 @@ struct ExporterConfigurationTests {
         #expect(settings.logsURL == "http://l:2/v1/logs")
         #expect(settings.tracesFormat == .otlpJSON)
         #expect(!settings.gzip)
+        #expect(settings.gzipLevel == 6)
         #expect(settings.headers.map(\.name) == ["a"])
         #expect(settings.timeout == .seconds(90))
         #expect(settings.retry == RetrySettings(
