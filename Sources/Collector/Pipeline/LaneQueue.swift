@@ -25,6 +25,9 @@ final class LaneQueue<Element: Sendable>: Sendable {
         return true
     }
 
+    /// True once `finish` was called.
+    var isFinished: Bool { state.withLock(\.finished) }
+
     /// No more elements will come; `next` returns what is left, then nil.
     func finish() {
         let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in

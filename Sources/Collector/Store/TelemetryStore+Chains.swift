@@ -224,10 +224,12 @@ extension TelemetryStore {
     /// v4 stored a chain as about forty B-tree entries: a `chains` row with six indexes,
     /// and rows with their own indexes for each hop, delivery, missing part, span and
     /// service. With the stitcher on, those inserts (and the WAL pages they dirtied) were
-    /// most of the collector's cost. From v5 a chain is one row with four indexes that
+    /// most of the collector's cost. From v5 a chain is one row with three indexes that
     /// carries its services, topics, spans and message edges as columns, plus one
-    /// `chain_traces` entry per trace it spans, for lookups by trace ID. Filters on a
-    /// service or topic scan the rows in start order, as the span search does.
+    /// `chain_traces` entry per trace it spans (its own ID included, which is its root's
+    /// trace), for lookups by chain ID and trace ID: the IDs are random, so each index on
+    /// them dirties a page per chain, and one such index serves both. Filters on a service
+    /// or topic scan the rows in start order, as the span search does.
     static func registerChainRowMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v5-chain-rows") { db in
             try db.execute(sql: """
@@ -282,7 +284,6 @@ extension TelemetryStore {
                 DROP TABLE chain_spans;
                 DROP TABLE chain_services;
                 ALTER TABLE chains_v5 RENAME TO chains;
-                CREATE UNIQUE INDEX chains_id ON chains(chain_id);
                 CREATE INDEX chains_correlation ON chains(correlation_id) WHERE correlation_id IS NOT NULL;
                 CREATE INDEX chains_start ON chains(start_ns);
                 CREATE INDEX chains_status_start ON chains(status, start_ns);
@@ -333,10 +334,10 @@ extension TelemetryStore {
         names.reduce("\u{1F}") { $0 + $1 + "\u{1F}" }
     }
 
-    /// The traces of these spans, each once.
-    static func traceIDs(of spans: [SpanRef]) -> [TraceID] {
-        var seen = Set<TraceID>()
-        return spans.compactMap { seen.insert($0.traceID).inserted ? $0.traceID : nil }
+    /// The trace IDs a chain is found by: its own and its spans' traces, each once.
+    static func traceIDs(chainID: TraceID, spans: [SpanRef]) -> [TraceID] {
+        var seen: Set = [chainID]
+        return [chainID] + spans.compactMap { seen.insert($0.traceID).inserted ? $0.traceID : nil }
     }
 
     private static func insertChainRow(_ row: ChainRow, into table: String = "chains", _ db: Database) throws {
@@ -351,17 +352,18 @@ extension TelemetryStore {
         ])
         let key = db.lastInsertedRowID
         let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
-        for trace in traceIDs(of: row.spans) { try insertTrace.execute(arguments: [Data(trace.bytes), key]) }
+        for trace in traceIDs(chainID: row.id, spans: row.spans) { try insertTrace.execute(arguments: [Data(trace.bytes), key]) }
     }
 
     /// Deletes the chains with these keys and their trace entries.
     static func deleteChains(_ db: Database, keys: [Int64]) throws {
-        let spansOf = try db.cachedStatement(sql: "SELECT spans FROM chains WHERE chain_key = ?")
+        let spansOf = try db.cachedStatement(sql: "SELECT chain_id, spans FROM chains WHERE chain_key = ?")
         let deleteTrace = try db.cachedStatement(sql: "DELETE FROM chain_traces WHERE trace_id = ? AND chain_key = ?")
         let deleteChain = try db.cachedStatement(sql: "DELETE FROM chains WHERE chain_key = ?")
         for key in keys {
-            guard let spans = try Data.fetchOne(spansOf, arguments: [key]) else { continue }
-            for trace in traceIDs(of: ChainSpansColumn.decode(spans)) { try deleteTrace.execute(arguments: [Data(trace.bytes), key]) }
+            guard let row = try Row.fetchOne(spansOf, arguments: [key]) else { continue }
+            let traces = traceIDs(chainID: TraceID(bytes: row[0] as Data) ?? .zero, spans: ChainSpansColumn.decode(row[1]))
+            for trace in traces { try deleteTrace.execute(arguments: [Data(trace.bytes), key]) }
             try deleteChain.execute(arguments: [key])
         }
     }
@@ -382,13 +384,15 @@ extension TelemetryStore {
     package func saveChains(_ chains: [Chain]) async throws {
         let rows = chains.map { ChainRow($0, body: ChainJSON.detailData($0)) }
         try await pool.write { db in
-            let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chains WHERE chain_id = ?")
+            let stored = try db.cachedStatement(sql: """
+                SELECT c.chain_key FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key WHERE t.trace_id = ? AND c.chain_id = ?
+                """)
             for (chain, row) in zip(chains, rows) {
-                // Most chains are stored once: a probe of the chain-ID index finds the
-                // earlier revisions (and superseded chains) to delete.
+                // Most chains are stored once: a probe of the trace index finds the earlier
+                // revisions (and superseded chains) to delete.
                 for gone in [chain.id] + chain.supersedes {
-                    guard let key = try Int64.fetchOne(stored, arguments: [Data(gone.traceID.bytes)]) else { continue }
-                    try Self.deleteChains(db, keys: [key])
+                    let id = Data(gone.traceID.bytes)
+                    try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [id, id]))
                 }
                 try Self.insertChainRow(row, db)
             }
@@ -414,18 +418,15 @@ extension TelemetryStore {
         }
     }
 
-    /// The stored chain with this ID, or the newest one holding a span of this trace.
+    /// The stored chain with this ID, or else the newest one holding a span of this trace.
     package func chain(id: String) async throws -> StoredChain? {
         guard let traceID = TraceID(hex: id) else { return nil }
         let key = Data(traceID.bytes)
         return try await pool.read { db in
-            var row = try Row.fetchOne(db, sql: "SELECT chain_id, body, spans FROM chains WHERE chain_id = ?", arguments: [key])
-            if row == nil {
-                row = try Row.fetchOne(db, sql: """
-                    SELECT c.chain_id, c.body, c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key
-                    WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
-                    """, arguments: [key])
-            }
+            let row = try Row.fetchOne(db, sql: """
+                SELECT c.chain_id, c.body, c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key
+                WHERE t.trace_id = ? ORDER BY c.chain_id = ? DESC, t.chain_key DESC LIMIT 1
+                """, arguments: [key, key])
             guard let row, let chainID = TraceID(bytes: row[0] as Data) else { return nil }
             let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
             return StoredChain(chainID: chainID.hex, json: row[1], spans: spans)
