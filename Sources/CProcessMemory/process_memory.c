@@ -9,18 +9,23 @@
 #include <stdio.h>
 #include <unistd.h>
 
-size_t causeway_resident_anonymous_bytes(void) {
+void causeway_resident_bytes(size_t *all, size_t *anonymous) {
+    *all = 0;
+    *anonymous = 0;
     FILE *file = fopen("/proc/self/statm", "r");
-    if (file == NULL) return 0;
+    if (file == NULL) return;
     unsigned long size = 0, resident = 0, shared = 0;
     int read = fscanf(file, "%lu %lu %lu", &size, &resident, &shared);
     fclose(file);
-    if (read != 3 || resident < shared) return 0;
-    return (size_t)(resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
+    if (read != 3 || resident < shared) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    *all = (size_t)resident * page;
+    *anonymous = (size_t)(resident - shared) * page;
 }
 #else
-size_t causeway_resident_anonymous_bytes(void) {
-    return 0;
+void causeway_resident_bytes(size_t *all, size_t *anonymous) {
+    *all = 0;
+    *anonymous = 0;
 }
 #endif
 

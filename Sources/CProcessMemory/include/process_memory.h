@@ -8,10 +8,11 @@
 /// hblkhd), or 0 where the figure is not available.
 size_t causeway_heap_in_use(void);
 
-/// Resident bytes not backed by files (resident less shared pages, from /proc/self/statm):
-/// cheap to read, unlike the heap figure, which walks the allocator's free lists. 0 where
-/// not available.
-size_t causeway_resident_anonymous_bytes(void);
+/// The process's resident memory from /proc/self/statm: `all` the resident bytes (what
+/// `ps` and the kernel's RSS show, the executable's pages included) and the `anonymous`
+/// ones (resident less shared pages, those not backed by files). Cheap to read, unlike the
+/// heap figure, which walks the allocator's free lists. Both 0 where not available.
+void causeway_resident_bytes(size_t *all, size_t *anonymous);
 
 /// Returns free heap memory to the operating system where the allocator can (malloc_trim).
 void causeway_heap_trim(void);

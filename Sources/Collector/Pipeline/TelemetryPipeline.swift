@@ -204,36 +204,52 @@ package final class TelemetryPipeline: Service {
         // chains can keep it there after a burst) it is done every few seconds, not every check.
         var lastTrim: ContinuousClock.Instant?
         // Reading the heap walks the allocator's free lists (5 % of the collector's CPU with
-        // the stitcher's many small allocations at 15k spans/s). The heap in use can only
-        // pass the soft limit once the resident anonymous memory has, which is one small
-        // read of /proc: below that the heap is read only every few seconds, for its gauge.
+        // the stitcher's many small allocations at 15k spans/s). Neither rule below can hold
+        // before the resident size passes the soft limit, which is one small read of
+        // /proc: below that the heap is read only every few seconds, for its gauge.
         var lastRead: ContinuousClock.Instant?
+        // Both walks cost in proportion to the heap's free blocks: after a full-speed burst
+        // with the stitcher on, one read took most of a second, and reading at every check
+        // kept an idle collector at a full core for minutes. Each is therefore spaced by
+        // fifty times what it last cost (at most 2 % of a core), the figure read last
+        // standing in between.
+        var readCost = Duration.zero, trimCost = Duration.zero
+        var lastInUse = 0
+        let clock = ContinuousClock()
         while !Task.isCancelled {
-            let resident = causeway_resident_anonymous_bytes()
-            let surelyUnder = resident > 0 && resident < limit.softLimitBytes
+            var allResident = 0, resident = 0
+            causeway_resident_bytes(&allResident, &resident)
+            let surelyUnder = allResident > 0 && allResident < limit.softLimitBytes
             if surelyUnder, !wasOver, let lastRead, ContinuousClock.now - lastRead < .seconds(5) {
                 try? await Task.sleep(for: limit.checkInterval)
                 continue
             }
-            lastRead = .now
-            var inUse = causeway_heap_in_use()
+            var inUse = lastInUse
+            if lastRead.map({ ContinuousClock.now - $0 >= readCost * 50 }) ?? true {
+                lastRead = .now
+                readCost = clock.measure { inUse = causeway_heap_in_use() }
+            }
             let sinceTrim = lastTrim.map { ContinuousClock.now - $0 } ?? .seconds(3600)
             // Free memory the allocator keeps between live blocks can hold the resident
             // size far over the limit while the heap in use is under it (at full overload,
             // 680 MiB resident under a 412 MiB soft limit): that is handed back too.
             let keptFree = resident > limit.softLimitBytes && resident - min(resident, inUse) > limit.softLimitBytes / 8
-            if (inUse > limit.softLimitBytes && sinceTrim >= .seconds(5)) || (keptFree && sinceTrim >= .seconds(1)) {
-                causeway_heap_trim()
+            if sinceTrim >= trimCost * 50, (inUse > limit.softLimitBytes && sinceTrim >= .seconds(5)) || (keptFree && sinceTrim >= .seconds(1)) {
+                trimCost = clock.measure {
+                    causeway_heap_trim()
+                    inUse = causeway_heap_in_use()
+                }
                 lastTrim = .now
-                inUse = causeway_heap_in_use()
             }
-            // The resident size counts too (anonymous pages only: the executable's are not the
-            // collector's to bound), as the heap in use leaves out the allocator's overhead
-            // and what it has not handed back yet: at full overload the resident size stood
-            // 100 MiB above the heap in use, and over `limit_bytes`. Only with half the soft
-            // limit in use, so that pages the allocator cannot return never keep an
-            // otherwise idle collector refusing.
-            let residentIsOver = resident > limit.softLimitBytes && inUse > limit.softLimitBytes / 2
+            lastInUse = inUse
+            // The resident size counts too, as the heap in use leaves out the allocator's
+            // overhead and what it has not handed back yet: at full overload the resident
+            // size stood 100 MiB above the heap in use, and over `limit_bytes`. All of it,
+            // the executable's 40 MiB of pages included, since that is the RSS a user
+            // compares with the limit (with anonymous pages only, peak RSS reached 503-537
+            // MiB under a 512 MiB limit). Only with half the soft limit in use, so that pages
+            // the allocator cannot return never keep an otherwise idle collector refusing.
+            let residentIsOver = allResident > limit.softLimitBytes && inUse > limit.softLimitBytes / 2
             let isOver = inUse > limit.softLimitBytes || residentIsOver
             heapIsOver.store(isOver, ordering: .relaxed)
             heapBytesGauge.record(inUse)
