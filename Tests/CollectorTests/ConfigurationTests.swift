@@ -14,8 +14,8 @@ import Yams
         #expect(configuration.dataDirectory == "./.causeway")
         #expect(configuration.memoryLimitBytes == 512 << 20)
         #expect(configuration.memorySoftLimitBytes == 412 << 20)
-        // The stitcher's bound (800,000 held spans at about 300 bytes) is left out of the queue's.
-        #expect(configuration.pipelineQueueLimitBytes == (412 << 20) - 240_000_000)
+        // The stitcher's bound (500,000 held spans at about 500 bytes) is left out of the queue's.
+        #expect(configuration.pipelineQueueLimitBytes == (412 << 20) - 250_000_000)
         #expect(configuration.memoryCheckInterval == .milliseconds(250))
         #expect(configuration.traces?.receivers == ["otlp", "zipkin"])
         #expect(configuration.logs?.receivers == ["otlp"])

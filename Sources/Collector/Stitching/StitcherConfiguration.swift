@@ -5,12 +5,13 @@ package struct StitcherConfiguration: Sendable {
     /// How long finalized chains stay indexed so that late spans re-open the right chain.
     package var retention: Duration = .seconds(900)
     /// Bounds on open chains and open spans (placeholders included); past them the least
-    /// recently active chains are finalized early. A held span costs about 300 bytes, so
-    /// the defaults keep the stitcher near 240 MiB, inside the default memory limiter.
+    /// recently active chains are finalized early. A held span costs up to about 500
+    /// bytes, so the defaults keep the stitcher near 240 MiB, inside the default memory
+    /// limiter.
     package var maxOpenChains = 100_000
-    package var maxOpenSpans = 400_000
+    package var maxOpenSpans = 250_000
     /// Bound on spans kept for finalized chains within their retention.
-    package var maxRetainedSpans = 400_000
+    package var maxRetainedSpans = 250_000
     /// A produced message nobody consumed within this window (after the producer span's
     /// end) is reported missing.
     package var unconsumedWindow: Duration = .seconds(60)
@@ -32,8 +33,12 @@ package struct StitcherConfiguration: Sendable {
 
     package init() {}
 
-    /// What a held span costs the stitcher, about (see `causeway bench stitcher`).
-    package static let bytesPerHeldSpan = 300
+    /// What a held span costs the collector with the stitcher on, at most, about. `causeway
+    /// bench stitcher` measures 260-280 bytes on chains of several spans, but with a chain
+    /// per span, each linking to a span never received (a placeholder), the collector at
+    /// full overload held about 500 bytes a span: with 300 here its peak RSS passed the
+    /// 512 MiB limit by 24-100 MiB (BENCHMARKS.md).
+    package static let bytesPerHeldSpan = 500
 
     /// The most the stitcher's state grows to with these bounds, about.
     package var footprintBoundBytes: Int { (maxOpenSpans + maxRetainedSpans) * Self.bytesPerHeldSpan }
