@@ -14,12 +14,6 @@ struct ChainEdges: Equatable {
         var producerService: String?
         var topic: String?
         var deliveries: [Delivery]
-
-        init(producerService: String?, topic: String?, deliveries: [(service: String?, queueWaitNanos: Int64?)]) {
-            self.producerService = producerService
-            self.topic = topic
-            self.deliveries = deliveries.map { Delivery(service: $0.service, queueWaitNanos: $0.queueWaitNanos) }
-        }
     }
 
     struct Delivery: Equatable {
@@ -33,7 +27,9 @@ struct ChainEdges: Equatable {
 
     init(_ chain: Chain) {
         hops = chain.hops.map { hop in
-            Hop(producerService: hop.producerService, topic: hop.topic, deliveries: hop.deliveries.map { ($0.service, $0.queueWaitNanos) })
+            Hop(
+                producerService: hop.producerService, topic: hop.topic,
+                deliveries: hop.deliveries.map { Delivery(service: $0.service, queueWaitNanos: $0.queueWaitNanos) })
         }
     }
 
@@ -111,21 +107,20 @@ private struct ColumnReader {
     mutating func integer<T: FixedWidthInteger>(_: T.Type, bigEndian: Bool = false) -> T? {
         let size = MemoryLayout<T>.size
         guard bytes.count - offset >= size else { return nil }
-        var value: T = 0
-        for index in 0..<size {
-            let byte = T(bytes[offset + (bigEndian ? index : size - 1 - index)])
-            value = value << 8 | byte
-        }
+        let value = bytes.withUnsafeBytes { $0.littleEndian(T.self, at: offset) }
         offset += size
-        return value
+        return bigEndian ? value.byteSwapped : value
     }
 
-    /// A name (`value` is `nil` for one recorded as absent); `nil` past the end.
-    mutating func name() -> (value: String?, Void)? {
+    /// A name as read: `value` is `nil` for one recorded as absent.
+    struct Name { var value: String? }
+
+    /// The next name; `nil` past the end.
+    mutating func name() -> Name? {
         guard let length = integer(Int32.self) else { return nil }
-        if length < 0 { return (nil, ()) }
+        if length < 0 { return Name(value: nil) }
         guard bytes.count - offset >= Int(length) else { return nil }
         defer { offset += Int(length) }
-        return (String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self), ())
+        return Name(value: String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self))
     }
 }

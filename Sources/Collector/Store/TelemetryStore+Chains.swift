@@ -262,7 +262,7 @@ extension TelemetryStore {
                 var edges = ChainEdges()
                 for hop in try Row.fetchAll(db, sql: "SELECT position, producer_service, topic FROM chain_hops WHERE chain_key = ? ORDER BY position", arguments: [key]) {
                     let deliveries = try Row.fetchAll(db, sql: "SELECT service, queue_wait_ns FROM chain_deliveries WHERE chain_key = ? AND hop = ?", arguments: [key, hop[0] as Int64])
-                    edges.hops.append(ChainEdges.Hop(producerService: hop[1], topic: hop[2], deliveries: deliveries.map { ($0[0], $0[1]) }))
+                    edges.hops.append(ChainEdges.Hop(producerService: hop[1], topic: hop[2], deliveries: deliveries.map { ChainEdges.Delivery(service: $0[0], queueWaitNanos: $0[1]) }))
                 }
                 let spans = try Row.fetchAll(db, sql: "SELECT trace_id, span_id FROM chain_spans WHERE chain_key = ?", arguments: [key])
                     .compactMap { row -> SpanRef? in

@@ -68,7 +68,7 @@ private typealias F = Fixture
     @Test func edgeAndSpanColumnsRoundTrip() throws {
         var edges = ChainEdges()
         edges.hops = [
-            .init(producerService: "orders", topic: "örders", deliveries: [("billing", 50), (nil, nil), ("", -3)]),
+            .init(producerService: "orders", topic: "örders", deliveries: [.init(service: "billing", queueWaitNanos: 50), .init(service: nil, queueWaitNanos: nil), .init(service: "", queueWaitNanos: -3)]),
             .init(producerService: nil, topic: nil, deliveries: []),
         ]
         #expect(ChainEdges(encoded: edges.encoded) == edges)
