@@ -10,40 +10,51 @@ extension ChainStitcher {
 
     /// Computes a chain's figures from its members. `waitUntil` is the latest end of a
     /// consume window still running for a message nobody consumed yet.
+    ///
+    /// This runs once per chain finalized, so it avoids what costs per chain rather than per
+    /// span: maps of a few entries are searched (`SmallMap`) rather than hashed, parents are
+    /// read from their nodes rather than looked up, and hops are reordered only when out of
+    /// order.
     func assemble(root: Int32, now: UInt64, open: Bool) -> (chain: Chain, waitUntil: UInt64?) {
         let state = chainState(ofRoot: root)
         // Locals for what the closures below read: a closure that used `self` would copy
         // the whole stitcher (a retain and release of each of its tables) for every sort
         // comparison and every call, which was a tenth of finalization's cost.
         let nodes = self.nodes
-        let index = self.index
         let strings = self.strings
         let messageIDTexts = self.messageIDTexts
+        let producerKind = UInt8(SpanKind.producer.rawValue)
         func messageIDText(_ slot: Int32) -> String? {
             let id = nodes[Int(slot)].messageID
             return id >= 0 ? messageIDTexts[Int(id)] : nil
         }
-        var members: [Int32] = []
-        members.reserveCapacity(state.spanCount)
+        /// The slot of the span's parent when the collector received it.
+        func receivedParent(_ node: SpanNode) -> Int32? {
+            node.parentSlot >= 0 && nodes[Int(node.parentSlot)].isReceived ? node.parentSlot : nil
+        }
+
+        var received: [Int32] = []
+        received.reserveCapacity(state.spanCount)
         var slot = root
         repeat {
-            members.append(slot)
+            if nodes[Int(slot)].isReceived { received.append(slot) }
             slot = nodes[Int(slot)].nextMember
         } while slot != root
-
-        var received = members.filter { nodes[Int($0)].isReceived }
         received.sort { (nodes[Int($0)].start, nodes[Int($0)].key.span) < (nodes[Int($1)].start, nodes[Int($1)].key.span) }
 
         // Hops: one per received producer, and one per unreceived link target of a consumer.
-        var hopOf: [Int32: Int] = [:]
+        // `hopTopics` holds each hop's interned topic, for the dead-letter decision.
+        var hopOf = SmallMap<Int32, Int>()
         var hops: [Hop] = []
-        var deliveryOf: [Int32: (hop: Int, delivery: Int)] = [:]
+        var hopTopics: [Int32] = []
+        // The hop of each delivering consumer, for the critical path.
+        var deliveryHop = SmallMap<Int32, Int>()
         // Which message each delivery processed: its message ID's hash, else its producer slot.
-        var messageOf: [(hop: Int, delivery: Int, message: UInt64, group: Int32)] = []
+        var messageOf: [(start: UInt64, hop: Int, delivery: Int, message: UInt64, group: Int32)] = []
         func hopIndex(producer: Int32) -> Int {
             if let found = hopOf[producer] { return found }
             let node = nodes[Int(producer)]
-            let hop = Hop(
+            hops.append(Hop(
                 producer: node.key.ref, producerReceived: node.isReceived,
                 producerService: strings[node.service], topic: strings[node.topic],
                 partition: node.partition >= 0 ? node.partition : nil,
@@ -52,35 +63,18 @@ extension ChainStitcher {
                 producerStartUnixNano: node.isReceived ? node.start : nil,
                 producerEndUnixNano: node.isReceived ? node.end : nil,
                 producerError: node.flags & SpanNode.error != 0, deliveries: [],
-                isDeadLetter: node.flags & SpanNode.deadLetter != 0)
-            hops.append(hop)
+                isDeadLetter: node.flags & SpanNode.deadLetter != 0))
+            hopTopics.append(node.topic)
             hopOf[producer] = hops.count - 1
             return hops.count - 1
         }
-        for member in received where nodes[Int(member)].kind == UInt8(SpanKind.producer.rawValue) {
+        for member in received where nodes[Int(member)].kind == producerKind {
             _ = hopIndex(producer: member)
         }
         var missing: [MissingPart] = []
         for member in received where nodes[Int(member)].kind == UInt8(SpanKind.consumer.rawValue) {
             let node = nodes[Int(member)]
-            var producers: [Int32] = []
-            if node.linkTarget >= 0 { producers.append(node.linkTarget) }
-            producers.append(contentsOf: extraLinks[member] ?? [])
-            producers = producers.filter {
-                let target = nodes[Int($0)]
-                if !target.isReceived {
-                    missing.append(.orphanLink(consumer: node.key.ref, target: target.key.ref))
-                    return true
-                }
-                return target.kind == UInt8(SpanKind.producer.rawValue)
-            }
-            if producers.isEmpty, node.parentSpanID != 0,
-                let parent = index[SpanKey(trace: node.key.trace, span: node.parentSpanID)],
-                nodes[Int(parent)].isReceived, nodes[Int(parent)].kind == UInt8(SpanKind.producer.rawValue)
-            {
-                producers.append(parent)
-            }
-            for producer in producers {
+            func deliver(from producer: Int32) {
                 let h = hopIndex(producer: producer)
                 let producerNode = nodes[Int(producer)]
                 let sentAt: UInt64? =
@@ -93,30 +87,55 @@ extension ChainStitcher {
                     startUnixNano: node.start, endUnixNano: node.end, queueWaitNanos: wait, attempt: 0,
                     isError: node.flags & SpanNode.error != 0,
                     duplicateSkipped: node.flags & SpanNode.duplicateSkipped != 0))
-                deliveryOf[member] = (h, hops[h].deliveries.count - 1)
+                deliveryHop[member] = h
                 let message =
                     node.hasMessageID ? StableHash.of(messageIDTexts[Int(node.messageID)])
                     : producerNode.hasMessageID ? StableHash.of(messageIDTexts[Int(producerNode.messageID)])
                     : UInt64(1) << 63 | UInt64(UInt32(bitPattern: producer))
-                messageOf.append((h, hops[h].deliveries.count - 1, message, node.group))
+                messageOf.append((node.start, h, hops[h].deliveries.count - 1, message, node.group))
                 // Facts the producer did not record (or that only the broker knows) come from the consumer.
-                if hops[h].topic == nil { hops[h].topic = strings[node.topic] }
+                if hops[h].topic == nil, node.topic >= 0 {
+                    hops[h].topic = strings[node.topic]
+                    hopTopics[h] = node.topic
+                }
                 if hops[h].partition == nil, node.partition >= 0 { hops[h].partition = node.partition }
                 if hops[h].offset == nil, node.offset >= 0 { hops[h].offset = node.offset }
                 if hops[h].messageID == nil { hops[h].messageID = messageIDText(member) }
                 if node.flags & SpanNode.deadLetter != 0 { hops[h].isDeadLetter = true }
             }
+            // A link to a producer makes a delivery; so does one to a span never received
+            // (an orphan link: the hop of an uninstrumented producer).
+            func deliversFrom(_ target: Int32) -> Bool {
+                let targetNode = nodes[Int(target)]
+                if !targetNode.isReceived {
+                    missing.append(.orphanLink(consumer: node.key.ref, target: targetNode.key.ref))
+                    return true
+                }
+                return targetNode.kind == producerKind
+            }
+            var linked = false
+            if node.linkTarget >= 0 {
+                if deliversFrom(node.linkTarget) { deliver(from: node.linkTarget); linked = true }
+                for target in extraLinks[member] ?? [] where deliversFrom(target) { deliver(from: target); linked = true }
+            }
+            if !linked, let parent = receivedParent(node), nodes[Int(parent)].kind == producerKind {
+                deliver(from: parent)
+            }
         }
-        for h in hops.indices where !hops[h].isDeadLetter {
-            if let topic = hops[h].topic, configuration.isDeadLetterTopic(topic) { hops[h].isDeadLetter = true }
+        for h in hops.indices where !hops[h].isDeadLetter && hopTopics[h] >= 0 {
+            // Decided once per topic at ingest, for every topic a span carried.
+            let topic = Int(hopTopics[h])
+            if topic < deadLetterTopics.count ? deadLetterTopics[topic] == 2 : configuration.isDeadLetterTopic(strings.values[topic]) {
+                hops[h].isDeadLetter = true
+            }
         }
 
         // Attempts: deliveries of one message (same message ID, else same producer span) to one
         // group, numbered by start; skipped duplicates are not processing and get no number.
         struct Attempted: Hashable { var message: UInt64; var group: Int32 }
-        var attemptsSeen: [Attempted: Int] = [:]
-        messageOf.sort { hops[$0.hop].deliveries[$0.delivery].startUnixNano < hops[$1.hop].deliveries[$1.delivery].startUnixNano }
-        for (h, d, message, group) in messageOf where !hops[h].deliveries[d].duplicateSkipped {
+        var attemptsSeen = SmallMap<Attempted, Int>()
+        if messageOf.count > 1 { messageOf.sort { $0.start < $1.start } }
+        for (_, h, d, message, group) in messageOf where !hops[h].deliveries[d].duplicateSkipped {
             let key = Attempted(message: message, group: group)
             let attempt = (attemptsSeen[key] ?? 0) + 1
             attemptsSeen[key] = attempt
@@ -137,53 +156,65 @@ extension ChainStitcher {
         }
 
         // Causal order: by producer start, unreceived producers by their first delivery.
-        func orderKey(_ hop: Hop) -> UInt64 {
-            hop.producerStartUnixNano ?? hop.deliveries.map(\.startUnixNano).min() ?? 0
+        // Received producers were taken in start order, so hops are usually in order already.
+        let orderKeys = hops.map { hop in
+            (hop.producerStartUnixNano ?? hop.deliveries.lazy.map(\.startUnixNano).min() ?? 0, hop.producer.spanID)
         }
-        let permutation = hops.indices.sorted { (orderKey(hops[$0]), hops[$0].producer.spanID) < (orderKey(hops[$1]), hops[$1].producer.spanID) }
-        var position = [Int](repeating: 0, count: hops.count)
-        for (newIndex, oldIndex) in permutation.enumerated() { position[oldIndex] = newIndex }
-        let orderedHops = permutation.map { hops[$0] }
+        var position: [Int]?
+        if orderKeys.indices.dropFirst().contains(where: { orderKeys[$0] < orderKeys[$0 - 1] }) {
+            let permutation = hops.indices.sorted { orderKeys[$0] < orderKeys[$1] }
+            var newPosition = [Int](repeating: 0, count: hops.count)
+            for (newIndex, oldIndex) in permutation.enumerated() { newPosition[oldIndex] = newIndex }
+            hops = permutation.map { hops[$0] }
+            position = newPosition
+        }
 
         // Critical path: walk back from the last-ending span over parents, then links.
         var critical: [Int] = []
-        if let last = received.max(by: { nodes[Int($0)].end < nodes[Int($1)].end }) {
-            var current: Int32? = last
-            var steps = 0
-            while let slot = current, steps <= received.count {
-                steps += 1
-                let node = nodes[Int(slot)]
-                if let found = deliveryOf[slot], critical.last != position[found.hop] { critical.append(position[found.hop]) }
-                var next: Int32?
-                if node.parentSpanID != 0, let parent = index[SpanKey(trace: node.key.trace, span: node.parentSpanID)],
-                    nodes[Int(parent)].isReceived
-                {
-                    next = parent
-                } else if node.linkTarget >= 0, nodes[Int(node.linkTarget)].isReceived {
-                    next = node.linkTarget
-                }
-                current = next
-            }
-            critical.reverse()
+        var last: Int32?
+        var errorCount = 0
+        var start = UInt64.max, end: UInt64 = 0
+        for member in received {
+            let node = nodes[Int(member)]
+            if last == nil || node.end > nodes[Int(last!)].end { last = member }
+            if node.flags & SpanNode.error != 0 { errorCount += 1 }
+            start = min(start, node.start)
+            end = max(end, node.end)
         }
+        if received.isEmpty { start = 0 }
+        var current = last
+        var steps = 0
+        while let slot = current, steps <= received.count {
+            steps += 1
+            let node = nodes[Int(slot)]
+            if let hop = deliveryHop[slot] {
+                let ordered = position?[hop] ?? hop
+                if critical.last != ordered { critical.append(ordered) }
+            }
+            if let parent = receivedParent(node) {
+                current = parent
+            } else if node.linkTarget >= 0, nodes[Int(node.linkTarget)].isReceived {
+                current = node.linkTarget
+            } else {
+                current = nil
+            }
+        }
+        critical.reverse()
 
         // The root: the earliest span with no received parent and no link to a received span.
         let rootSlot = received.first { slot in
             let node = nodes[Int(slot)]
-            if node.parentSpanID != 0, let parent = index[SpanKey(trace: node.key.trace, span: node.parentSpanID)],
-                nodes[Int(parent)].isReceived
-            {
-                return false
-            }
-            if node.linkTarget >= 0, nodes[Int(node.linkTarget)].isReceived { return false }
-            return true
+            return receivedParent(node) == nil && !(node.linkTarget >= 0 && nodes[Int(node.linkTarget)].isReceived)
         } ?? received.first ?? root
         let rootNode = nodes[Int(rootSlot)]
 
-        let errorCount = received.filter { nodes[Int($0)].flags & SpanNode.error != 0 }.count
-        let start = received.map { nodes[Int($0)].start }.min() ?? 0
-        let end = received.map { nodes[Int($0)].end }.max() ?? 0
-        let deadLetters = orderedHops.contains(where: \.isDeadLetter)
+        var traceIDs = received.map { nodes[Int($0)].key.trace.traceID }
+        traceIDs.sort()
+        traceIDs.removeAdjacentDuplicates()
+        var serviceIDs = received.compactMap { nodes[Int($0)].service >= 0 ? nodes[Int($0)].service : nil }
+        serviceIDs.sort()
+        serviceIDs.removeAdjacentDuplicates()
+        let deadLetters = hops.contains(where: \.isDeadLetter)
         let status: ChainStatus =
             open || waitUntil != nil ? .inProgress
             : !missing.isEmpty ? .hasMissingHops
@@ -192,13 +223,56 @@ extension ChainStitcher {
             : .complete
         let chain = Chain(
             id: ChainID(rootNode.key.trace.traceID), supersedes: [], revision: state.revision, isOpen: open,
-            finalizedEarly: false, correlationID: correlations[root], status: status,
+            finalizedEarly: false, correlationID: state.hasCorrelation ? correlations[root] : nil, status: status,
             rootService: strings[rootNode.service], rootOperation: strings[rootNode.name],
             spans: received.map { nodes[Int($0)].key.ref },
-            traceIDs: Set(received.map { nodes[Int($0)].key.trace.traceID }).sorted(),
-            services: Set(received.compactMap { strings[nodes[Int($0)].service] }).sorted(),
-            startUnixNano: start, endUnixNano: end, hops: orderedHops, criticalPath: critical,
+            traceIDs: traceIDs,
+            services: serviceIDs.map { strings.values[Int($0)] }.sorted(),
+            startUnixNano: start, endUnixNano: end, hops: hops, criticalPath: critical,
             errorCount: errorCount, missing: missing)
         return (chain, waitUntil)
+    }
+}
+
+/// A map of the few entries one chain has (hops, deliveries, messages): searched in an
+/// array while small, which costs neither hashing nor a table, and hashed past 32 entries
+/// so that a chain of thousands of spans stays linear.
+struct SmallMap<Key: Hashable, Value> {
+    private var pairs: [(key: Key, value: Value)] = []
+    private var table: [Key: Value] = [:]
+
+    subscript(key: Key) -> Value? {
+        get {
+            if !table.isEmpty { return table[key] }
+            for pair in pairs where pair.key == key { return pair.value }
+            return nil
+        }
+        set {
+            if !table.isEmpty {
+                table[key] = newValue
+            } else if let position = pairs.firstIndex(where: { $0.key == key }) {
+                if let newValue { pairs[position].value = newValue } else { pairs.remove(at: position) }
+            } else if let newValue {
+                pairs.append((key, newValue))
+                if pairs.count > 32 {
+                    table = Dictionary(pairs, uniquingKeysWith: { $1 })
+                    pairs = []
+                }
+            }
+        }
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Keeps the first of each run of equal elements: with a sort, a distinct sorted list
+    /// without a set.
+    mutating func removeAdjacentDuplicates() {
+        guard count > 1 else { return }
+        var kept = 1
+        for position in 1..<count where self[position] != self[kept - 1] {
+            self[kept] = self[position]
+            kept += 1
+        }
+        removeLast(count - kept)
     }
 }

@@ -30,8 +30,10 @@ package struct ChainStitcher {
     var chains: [ChainState] = []
     var freeChains: [Int32] = []
     var correlations: [Int32: String] = [:]
-    /// Chain IDs a chain was emitted under, by root slot (see `Chain.supersedes`).
-    var emitted: [Int32: [ChainID]] = [:]
+    /// Chain IDs a chain was emitted under beyond the one in its state (`ChainState.emitted`),
+    /// by root slot: those of the chains it absorbed (see `Chain.supersedes`). Empty unless
+    /// finalized chains merged, so finalizing a chain allocates nothing for it.
+    var emittedByAbsorbed: [Int32: [ChainID]] = [:]
     /// Message ID texts in a pool indexed from the node (`SpanNode.messageID`): an array
     /// write per messaging span where a dictionary insert used to hash the slot.
     var messageIDTexts: [String] = []
@@ -83,7 +85,7 @@ package struct ChainStitcher {
             + freeSlots.capacity * 4
             + index.capacity * SpanIndex.bytesPerBucket + chains.capacity * MemoryLayout<ChainState>.stride + freeChains.capacity * 4
             + messageIDTexts.capacity * MemoryLayout<String>.stride + freeMessageIDs.capacity * 4
-            + table(correlations) + table(emitted) + table(extraLinks)
+            + table(correlations) + table(emittedByAbsorbed) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
             + messageIDTexts.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
@@ -196,7 +198,9 @@ package struct ChainStitcher {
         var root = find(slot)
         root = touch(root, now: now)
         if node.parentSpanID != 0 {
-            root = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now).root
+            let parent: Int32
+            (root, parent) = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now)
+            nodes[Int(slot)].parentSlot = parent
         }
         var linkPosition = 0
         span.links.withUnsafeBufferPointer { links in
@@ -331,7 +335,8 @@ package struct ChainStitcher {
             correlations[survivor] = correlation
             chains[kept].hasCorrelation = true
         }
-        if let ids = emitted.removeValue(forKey: absorbed) { emitted[survivor, default: []] += ids }
+        if gone.emitted.isValid { emittedByAbsorbed[survivor, default: []].append(ChainID(gone.emitted.traceID)) }
+        if !emittedByAbsorbed.isEmpty, let ids = emittedByAbsorbed.removeValue(forKey: absorbed) { emittedByAbsorbed[survivor, default: []] += ids }
         chains[kept].revision = max(chains[kept].revision, gone.revision)
         nodes[Int(absorbed)].unionParent = survivor
         let next = nodes[Int(survivor)].nextMember
@@ -403,8 +408,14 @@ package struct ChainStitcher {
         var state = chainState(ofRoot: root)
         state.revision += 1
         chain.revision = state.revision
-        chain.supersedes = Set(emitted[root] ?? []).filter { $0 != chain.id }.sorted()
-        emitted[root] = [chain.id]
+        // Nearly always empty: an array is allocated only for a chain emitted before.
+        var earlier: [ChainID] = []
+        if state.emitted.isValid, state.emitted != TraceKey(chain.id.traceID) { earlier.append(ChainID(state.emitted.traceID)) }
+        if !emittedByAbsorbed.isEmpty, let absorbed = emittedByAbsorbed.removeValue(forKey: root) {
+            earlier += absorbed.filter { $0 != chain.id }
+        }
+        chain.supersedes = earlier.count > 1 ? Set(earlier).sorted() : earlier
+        state.emitted = TraceKey(chain.id.traceID)
         state.finalized = true
         state.epoch = nextEpoch
         nextEpoch += 1
@@ -456,7 +467,7 @@ package struct ChainStitcher {
             slot = node.nextMember
         } while slot != entry.root
         if state.hasCorrelation { correlations.removeValue(forKey: entry.root) }
-        emitted.removeValue(forKey: entry.root)
+        if !emittedByAbsorbed.isEmpty { emittedByAbsorbed.removeValue(forKey: entry.root) }
         retainedSpanCount -= state.spanCount
         return true
     }
@@ -499,6 +510,9 @@ struct TraceKey: Hashable {
     init(_ id: TraceID) { high = id.high; low = id.low }
     init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
     var traceID: TraceID { TraceID(high: high, low: low) }
+    /// All-zero is invalid (W3C Trace Context §3.2.2.3), so it stands for none.
+    static let none = TraceKey(high: 0, low: 0)
+    var isValid: Bool { high != 0 || low != 0 }
 }
 
 struct SpanKey: Hashable {
@@ -535,6 +549,11 @@ struct SpanNode {
     var messageID: Int32 = -1
     /// At a chain's root: its state's index in `chains` (in what was padding: no bytes added).
     var chain: Int32 = -1
+    /// The slot of the parent span (or its placeholder), -1 for a root: finalization reads
+    /// it where a lookup of the parent's key in the index was a cache miss per span. Also in
+    /// what was padding. Stable while the chain is held: a placeholder becomes its span in
+    /// place, and a chain's slots are freed together.
+    var parentSlot: Int32 = -1
     var kind: UInt8 = 0
     var flags: UInt8 = 0
 
@@ -558,6 +577,8 @@ struct ChainState {
     var hasCorrelation = false
     var epoch: UInt64 = 0
     var revision = 0
+    /// The chain ID it was last emitted under, `.none` before its first finalization.
+    var emitted = TraceKey.none
 
     init(root: Int32, serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
         self.root = root
