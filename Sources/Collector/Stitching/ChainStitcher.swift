@@ -193,14 +193,20 @@ package struct ChainStitcher {
                 nodes[Int(slot)].messageID = Int32(messageIDTexts.count - 1)
             }
         }
-        index.insertIfAbsent(SpanKey(trace: key.trace, span: 0), slot)
 
         var root = find(slot)
         root = touch(root, now: now)
+        var parentReceived = false
         if node.parentSpanID != 0 {
             let parent: Int32
             (root, parent) = join(root, SpanKey(trace: key.trace, span: node.parentSpanID), now: now)
             nodes[Int(slot)].parentSlot = parent
+            parentReceived = nodes[Int(parent)].isReceived
+        }
+        // A span whose parent was received shares the entry its trace got then; probing the
+        // index for it again was a cache miss per span.
+        if !parentReceived, index.insertIfAbsent(SpanKey(trace: key.trace, span: 0), slot) {
+            nodes[Int(slot)].flags |= SpanNode.holdsTraceEntry
         }
         var linkPosition = 0
         span.links.withUnsafeBufferPointer { links in
@@ -456,8 +462,7 @@ package struct ChainStitcher {
         repeat {
             let node = nodes[Int(slot)]
             index.remove(node.key)
-            let traceEntry = SpanKey(trace: node.key.trace, span: 0)
-            if node.isReceived, index[traceEntry] == slot { index.remove(traceEntry) }
+            if node.flags & SpanNode.holdsTraceEntry != 0 { index.remove(SpanKey(trace: node.key.trace, span: 0)) }
             if node.messageID >= 0 {
                 messageIDTexts[Int(node.messageID)] = ""
                 freeMessageIDs.append(node.messageID)
@@ -529,6 +534,8 @@ struct SpanNode {
     static let error: UInt8 = 2
     static let deadLetter: UInt8 = 4
     static let duplicateSkipped: UInt8 = 8
+    /// The index's entry for the span's trace (span ID 0) names this slot.
+    static let holdsTraceEntry: UInt8 = 16
 
     var key: SpanKey
     var parentSpanID: UInt64 = 0
