@@ -383,14 +383,18 @@ extension TelemetryStore {
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
         let rows = chains.map { ChainRow($0, body: ChainJSON.detailData($0)) }
+        let openedUnixNanos = self.openedUnixNanos
         try await pool.write { db in
             let stored = try db.cachedStatement(sql: """
                 SELECT c.chain_key FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key WHERE t.trace_id = ? AND c.chain_id = ?
                 """)
             for (chain, row) in zip(chains, rows) {
-                // Most chains are stored once: a probe of the trace index finds the earlier
-                // revisions (and superseded chains) to delete.
-                for gone in [chain.id] + chain.supersedes {
+                // A chain re-finalized, or merged from chains emitted before, replaces rows: a
+                // probe of the trace index finds them. A first revision that started after the
+                // store opened has none, and skips the probe (a B-tree search per chain); one
+                // that started before may have been stored by an earlier run.
+                let mayReplace = chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
+                for gone in mayReplace ? [chain.id] + chain.supersedes : [] {
                     let id = Data(gone.traceID.bytes)
                     try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [id, id]))
                 }

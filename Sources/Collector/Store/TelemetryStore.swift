@@ -18,6 +18,9 @@ package final class TelemetryStore: TelemetryConsumer {
     let spans: SpanSegments
     let correlation: CorrelationAttributes
     private let logger: Logger
+    /// When the store opened, in Unix nanoseconds: a chain that started later, in its first
+    /// revision and superseding nothing cannot have been stored before (see `saveChains`).
+    let openedUnixNanos = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
     private let retention: Retention
     private let stop = AsyncStream<Void>.makeStream()
     private let spanRows = Gauge(label: "causeway_store_rows", dimensions: [("table", "spans")])

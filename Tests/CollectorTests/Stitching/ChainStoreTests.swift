@@ -37,6 +37,19 @@ private typealias F = Fixture
         #expect(try await store.chain(id: F.trace(1).hex)?.chainID == F.trace(9).hex)
     }
 
+    /// A first revision probes for an earlier row only when it started before the store
+    /// opened, as one an earlier run of the collector stored does: saving it again after a
+    /// restart replaces that row rather than adding a second.
+    @Test func firstRevisionThatStartedBeforeTheStoreOpenedReplacesAnEarlierRunsRow() async throws {
+        let store = try store()
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        #expect(chain.revision == 1 && chain.supersedes.isEmpty)
+        #expect(chain.startUnixNano < store.openedUnixNanos)
+        try await store.saveChain(chain)
+        try await store.saveChain(chain)
+        #expect(try ids(try await store.findChains(ChainQuery())) == [chain.id.description])
+    }
+
     /// The service filter covers every span's service from the chain itself, so it holds
     /// while the spans are still queued for the store (none are stored here).
     @Test func chainIsFoundByTheServiceOfEachOfItsSpansBeforeTheSpansAreStored() async throws {
