@@ -34,24 +34,17 @@ struct ChainEdges: Equatable {
     }
 
     var encoded: Data {
-        var bytes: [UInt8] = []
-        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-        func append(_ name: String?) {
-            guard let name else { return append(Int32(-1)) }
-            append(Int32(name.utf8.count))
-            bytes.append(contentsOf: name.utf8)
-        }
+        var writer = ColumnWriter()
         for hop in hops {
-            append(hop.producerService)
-            append(hop.topic)
-            append(UInt32(hop.deliveries.count))
+            writer.name(hop.producerService)
+            writer.name(hop.topic)
+            writer.integer(UInt32(hop.deliveries.count))
             for delivery in hop.deliveries {
-                append(delivery.service)
-                append(UInt8(delivery.queueWaitNanos == nil ? 0 : 1))
-                append(delivery.queueWaitNanos ?? 0)
+                writer.name(delivery.service)
+                writer.optional(delivery.queueWaitNanos)
             }
         }
-        return Data(bytes)
+        return Data(writer.bytes)
     }
 
     init(encoded: Data) {
@@ -60,8 +53,8 @@ struct ChainEdges: Equatable {
             guard let producer = reader.name(), let topic = reader.name(), let count = reader.integer(UInt32.self) else { return }
             var hop = Hop(producerService: producer.value, topic: topic.value, deliveries: [])
             for _ in 0..<count {
-                guard let service = reader.name(), let flag = reader.integer(UInt8.self), let wait = reader.integer(Int64.self) else { return }
-                hop.deliveries.append(Delivery(service: service.value, queueWaitNanos: flag == 0 ? nil : wait))
+                guard let service = reader.name(), let wait = reader.optional(Int64.self) else { return }
+                hop.deliveries.append(Delivery(service: service.value, queueWaitNanos: wait.value))
             }
             hops.append(hop)
         }
@@ -95,6 +88,197 @@ enum ChainSpansColumn {
     }
 }
 
+/// A chain's figures as the store keeps them in its row (the `body` column), from which
+/// the API's JSON (`ChainJSON.detailData`) is written when a chain is read. Writing the
+/// JSON for every finalized chain cost several times this encoding, and the JSON was
+/// three to four times the bytes. Bodies of rows stored before are JSON, told apart by
+/// their first byte (`{`), and served as they are.
+///
+/// Encoding: a version byte (1); the chain ID (16 bytes); correlation ID, root service,
+/// root operation and status as names; a flag byte (1: open, 2: finalized early);
+/// revision, start, end and error count (8 bytes each); the critical path (a `UInt32`
+/// count, then `Int64`s); the trace IDs (a count, then 16 bytes each); the hops, each its
+/// producer (span reference), a flag byte (1: received, 2: error, 4: dead letter),
+/// producer service, topic and message ID, then partition, offset, producer start and end
+/// as optionals, and its deliveries (a count, then each consumer, service, consumer group,
+/// start, end, queue wait as an optional, attempt, and a flag byte: 1 error, 2 duplicate
+/// skipped); then the missing parts (a count, then each a kind byte, 0 unconsumed message
+/// with producer and topic, 1 orphan link with consumer and target). Names, optionals and
+/// integers as in `ChainEdges`; a span reference is a trace ID and a span ID.
+/// The spans themselves are the `spans` column.
+enum ChainBody {
+    static let version: UInt8 = 1
+
+    static func encode(_ chain: Chain) -> Data {
+        var writer = ColumnWriter()
+        writer.integer(version)
+        writer.traceID(chain.id.traceID)
+        writer.name(chain.correlationID)
+        writer.name(chain.rootService)
+        writer.name(chain.rootOperation)
+        writer.name(chain.status.rawValue)
+        writer.integer(UInt8((chain.isOpen ? 1 : 0) | (chain.finalizedEarly ? 2 : 0)))
+        writer.integer(Int64(chain.revision))
+        writer.integer(chain.startUnixNano)
+        writer.integer(chain.endUnixNano)
+        writer.integer(Int64(chain.errorCount))
+        writer.integer(UInt32(chain.criticalPath.count))
+        for position in chain.criticalPath { writer.integer(Int64(position)) }
+        writer.integer(UInt32(chain.traceIDs.count))
+        for traceID in chain.traceIDs { writer.traceID(traceID) }
+        writer.integer(UInt32(chain.hops.count))
+        for hop in chain.hops {
+            writer.span(hop.producer)
+            writer.integer(UInt8((hop.producerReceived ? 1 : 0) | (hop.producerError ? 2 : 0) | (hop.isDeadLetter ? 4 : 0)))
+            writer.name(hop.producerService)
+            writer.name(hop.topic)
+            writer.name(hop.messageID)
+            writer.optional(hop.partition.map(Int64.init))
+            writer.optional(hop.offset)
+            writer.optional(hop.producerStartUnixNano.map { Int64(bitPattern: $0) })
+            writer.optional(hop.producerEndUnixNano.map { Int64(bitPattern: $0) })
+            writer.integer(UInt32(hop.deliveries.count))
+            for delivery in hop.deliveries {
+                writer.span(delivery.consumer)
+                writer.name(delivery.service)
+                writer.name(delivery.consumerGroup)
+                writer.integer(delivery.startUnixNano)
+                writer.integer(delivery.endUnixNano)
+                writer.optional(delivery.queueWaitNanos)
+                writer.integer(Int64(delivery.attempt))
+                writer.integer(UInt8((delivery.isError ? 1 : 0) | (delivery.duplicateSkipped ? 2 : 0)))
+            }
+        }
+        writer.integer(UInt32(chain.missing.count))
+        for part in chain.missing {
+            switch part {
+            case .unconsumedMessage(let producer, let topic):
+                writer.integer(UInt8(0))
+                writer.span(producer)
+                writer.name(topic)
+            case .orphanLink(let consumer, let target):
+                writer.integer(UInt8(1))
+                writer.span(consumer)
+                writer.span(target)
+            }
+        }
+        return Data(writer.bytes)
+    }
+
+    /// The chain a body holds, with the spans of its row; `nil` for a body that is not
+    /// this encoding or is cut short.
+    static func decode(_ body: Data, spans: [SpanRef]) -> Chain? {
+        var reader = ColumnReader(Array(body))
+        guard reader.integer(UInt8.self) == version, let id = reader.traceID(),
+            let correlationID = reader.name(), let rootService = reader.name(), let rootOperation = reader.name(),
+            let statusName = reader.name(), let status = statusName.value.flatMap(ChainStatus.init(rawValue:)),
+            let flags = reader.integer(UInt8.self), let revision = reader.integer(Int64.self),
+            let start = reader.integer(UInt64.self), let end = reader.integer(UInt64.self),
+            let errorCount = reader.integer(Int64.self)
+        else { return nil }
+        var chain = Chain(
+            id: ChainID(id), supersedes: [], revision: Int(revision), isOpen: flags & 1 != 0, finalizedEarly: flags & 2 != 0,
+            correlationID: correlationID.value, status: status, rootService: rootService.value, rootOperation: rootOperation.value,
+            spans: spans, traceIDs: [], services: [], startUnixNano: start, endUnixNano: end, hops: [], criticalPath: [],
+            errorCount: Int(errorCount), missing: [])
+        guard let pathCount = reader.integer(UInt32.self) else { return nil }
+        for _ in 0..<pathCount {
+            guard let position = reader.integer(Int64.self) else { return nil }
+            chain.criticalPath.append(Int(position))
+        }
+        guard let traceCount = reader.integer(UInt32.self) else { return nil }
+        for _ in 0..<traceCount {
+            guard let traceID = reader.traceID() else { return nil }
+            chain.traceIDs.append(traceID)
+        }
+        guard let hopCount = reader.integer(UInt32.self) else { return nil }
+        for _ in 0..<hopCount {
+            guard let producer = reader.span(), let hopFlags = reader.integer(UInt8.self),
+                let service = reader.name(), let topic = reader.name(), let messageID = reader.name(),
+                let partition = reader.optional(Int64.self), let offset = reader.optional(Int64.self),
+                let producerStart = reader.optional(Int64.self), let producerEnd = reader.optional(Int64.self),
+                let deliveryCount = reader.integer(UInt32.self)
+            else { return nil }
+            var hop = Hop(
+                producer: producer, producerReceived: hopFlags & 1 != 0, producerService: service.value, topic: topic.value,
+                partition: partition.value.map { Int32(truncatingIfNeeded: $0) }, offset: offset.value, messageID: messageID.value,
+                producerStartUnixNano: producerStart.value.map { UInt64(bitPattern: $0) },
+                producerEndUnixNano: producerEnd.value.map { UInt64(bitPattern: $0) },
+                producerError: hopFlags & 2 != 0, deliveries: [], isDeadLetter: hopFlags & 4 != 0)
+            for _ in 0..<deliveryCount {
+                guard let consumer = reader.span(), let service = reader.name(), let group = reader.name(),
+                    let start = reader.integer(UInt64.self), let end = reader.integer(UInt64.self),
+                    let wait = reader.optional(Int64.self), let attempt = reader.integer(Int64.self),
+                    let deliveryFlags = reader.integer(UInt8.self)
+                else { return nil }
+                hop.deliveries.append(Delivery(
+                    consumer: consumer, service: service.value, consumerGroup: group.value, startUnixNano: start, endUnixNano: end,
+                    queueWaitNanos: wait.value, attempt: Int(attempt), isError: deliveryFlags & 1 != 0,
+                    duplicateSkipped: deliveryFlags & 2 != 0))
+            }
+            chain.hops.append(hop)
+        }
+        guard let missingCount = reader.integer(UInt32.self) else { return nil }
+        for _ in 0..<missingCount {
+            switch reader.integer(UInt8.self) {
+            case 0:
+                guard let producer = reader.span(), let topic = reader.name() else { return nil }
+                chain.missing.append(.unconsumedMessage(producer: producer, topic: topic.value))
+            case 1:
+                guard let consumer = reader.span(), let target = reader.span() else { return nil }
+                chain.missing.append(.orphanLink(consumer: consumer, target: target))
+            default:
+                return nil
+            }
+        }
+        return chain
+    }
+
+    /// The API's JSON for a stored body: JSON as it is, this encoding written as JSON.
+    static func json(_ body: Data, spans: Data) throws -> Data {
+        if body.first == UInt8(ascii: "{") { return body }
+        guard let chain = decode(body, spans: ChainSpansColumn.decode(spans)) else { throw ChainBodyUnreadable() }
+        return ChainJSON.detailData(chain)
+    }
+}
+
+/// A stored chain body that is neither JSON nor `ChainBody`'s encoding.
+struct ChainBodyUnreadable: Error, CustomStringConvertible {
+    var description: String { "a stored chain's body is neither JSON nor a chain body of version \(ChainBody.version)" }
+}
+
+/// Writes the integers, names and optionals of a chain row's binary columns.
+struct ColumnWriter {
+    var bytes: [UInt8] = []
+
+    mutating func integer<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Its UTF-8 length as an `Int32` (-1: none) and its bytes.
+    mutating func name(_ name: String?) {
+        guard let name else { return integer(Int32(-1)) }
+        integer(Int32(name.utf8.count))
+        bytes.append(contentsOf: name.utf8)
+    }
+
+    /// A flag byte (0: none) and the value (0 when none).
+    mutating func optional(_ value: Int64?) {
+        integer(UInt8(value == nil ? 0 : 1))
+        integer(value ?? 0)
+    }
+
+    mutating func traceID(_ id: TraceID) {
+        integer(id.high)
+        integer(id.low)
+    }
+
+    mutating func span(_ span: SpanRef) {
+        traceID(span.traceID)
+        integer(span.spanID.value)
+    }
+}
+
 /// Reads the integers and names of a chain row's binary columns; `nil` past the end.
 private struct ColumnReader {
     let bytes: [UInt8]
@@ -122,5 +306,24 @@ private struct ColumnReader {
         guard bytes.count - offset >= Int(length) else { return nil }
         defer { offset += Int(length) }
         return Name(value: String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self))
+    }
+
+    /// An optional as read: `value` is `nil` for one recorded as absent.
+    struct Optional<T> { var value: T? }
+
+    /// The next optional (see `ColumnWriter.optional`); `nil` past the end.
+    mutating func optional(_: Int64.Type) -> Optional<Int64>? {
+        guard let flag = integer(UInt8.self), let value = integer(Int64.self) else { return nil }
+        return Optional(value: flag == 0 ? nil : value)
+    }
+
+    mutating func traceID() -> TraceID? {
+        guard let high = integer(UInt64.self), let low = integer(UInt64.self) else { return nil }
+        return TraceID(high: high, low: low)
+    }
+
+    mutating func span() -> SpanRef? {
+        guard let traceID = traceID(), let span = integer(UInt64.self) else { return nil }
+        return SpanRef(traceID: traceID, spanID: SpanID(span))
     }
 }

@@ -291,7 +291,8 @@ extension TelemetryStore {
         }
     }
 
-    /// What the store keeps of a chain: the fields queries filter on and the API's JSON.
+    /// What the store keeps of a chain: the fields queries filter on and its figures
+    /// (`ChainBody`, from which the API's JSON is written).
     struct ChainRow {
         var id: TraceID
         var correlationID: String?
@@ -382,7 +383,7 @@ extension TelemetryStore {
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
-        let rows = chains.map { ChainRow($0, body: ChainJSON.detailData($0)) }
+        let rows = chains.map { ChainRow($0, body: ChainBody.encode($0)) }
         let openedUnixNanos = self.openedUnixNanos
         try await pool.write { db in
             let stored = try db.cachedStatement(sql: """
@@ -403,7 +404,7 @@ extension TelemetryStore {
         }
     }
 
-    /// The stored chains matching `query`, the most recent start first.
+    /// The stored chains matching `query` as the API's JSON, the most recent start first.
     package func findChains(_ query: ChainQuery) async throws -> [Data] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
@@ -418,7 +419,8 @@ extension TelemetryStore {
         arguments += [query.limit]
         let filter = arguments
         return try await pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT body FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
+            try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
+                .map { try ChainBody.json($0[0], spans: $0[1]) }
         }
     }
 
@@ -433,7 +435,7 @@ extension TelemetryStore {
                 """, arguments: [key, key])
             guard let row, let chainID = TraceID(bytes: row[0] as Data) else { return nil }
             let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
-            return StoredChain(chainID: chainID.hex, json: row[1], spans: spans)
+            return StoredChain(chainID: chainID.hex, json: try ChainBody.json(row[1], spans: row[2]), spans: spans)
         }
     }
 
