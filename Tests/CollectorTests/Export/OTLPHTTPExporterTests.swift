@@ -71,6 +71,36 @@ struct OTLPHTTPExporterTests {
         try await sink.stop()
     }
 
+    /// `compression_params.level` reaches zlib: the gzip header's XFL byte says level 1
+    /// (4, fastest) or level 9 (2, best, RFC 1952 §2.3.1), level 9 is smaller, and both
+    /// inflate to the request.
+    @Test func gzipLevelFromCompressionParamsReachesTheBody() async throws {
+        let traces = ExporterFixture.traces(3, spans: 200)
+        var bodies: [Int: [UInt8]] = [:]
+        for level in [1, 9] {
+            let sink = try await HTTPSink.start()
+            let data = try ExporterFixture.temporaryDirectory()
+            defer { ExporterFixture.remove(data) }
+            let settings = try ExporterFixture.settings(
+                "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression_params:\n  level: \(level)\n")
+            let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+            try await withRunningExporter(exporter) {
+                try await exporter.consume(traces)
+                bodies[level] = try #require(try await sink.waitForRequests(1).first).body
+            }
+            try await sink.stop()
+        }
+        let fastest = try #require(bodies[1]), best = try #require(bodies[9])
+        #expect(fastest[8] == 4)
+        #expect(best[8] == 2)
+        #expect(best.count < fastest.count)
+        for body in [fastest, best] {
+            var compressed = ByteBuffer(bytes: body)
+            let inflated = try compressed.decompress(with: .gzip())
+            #expect(try ExportTraceServiceRequest(protobuf: Array(inflated.readableBytesView)) == traces)
+        }
+    }
+
     @Test func configuredHeadersAreSent() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()
