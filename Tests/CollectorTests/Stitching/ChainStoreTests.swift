@@ -94,12 +94,7 @@ private typealias F = Fixture
     /// chain writes the same JSON as before it was stored, with hops with and without
     /// consumers, both kinds of missing part, absent fields and extreme numbers.
     @Test func bodyColumnRoundTripsEveryFigure() throws {
-        var chains = F.stitch(
-            F.linearChain() + [
-                F.request("billing", [F.span(40, 1, "invoices process", kind: .consumer, 0, 7, topic: "invoices", linksTo: [(41, 2)])]),
-                F.request("audit", [F.span(50, 1, "audit send", kind: .producer, 0, 3, topic: "audit \"quoted\"", messageID: "m-9")]),
-            ],
-            finalizeAfter: 120 * F.second)
+        var chains = F.chainsOfEveryShape()
         #expect(chains.count == 3)
         let linear = try #require(chains.firstIndex { $0.hops.count > 1 && $0.hops.allSatisfy { !$0.deliveries.isEmpty } })
         chains[linear].isOpen = true

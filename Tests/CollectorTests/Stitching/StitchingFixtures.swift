@@ -74,6 +74,17 @@ enum Fixture {
         ]
     }
 
+    /// Three finalized chains between them holding hops with and without consumers, both
+    /// kinds of missing part (an orphan link, an unconsumed message) and absent fields.
+    static func chainsOfEveryShape() -> [Chain] {
+        stitch(
+            linearChain() + [
+                request("billing", [span(40, 1, "invoices process", kind: .consumer, 0, 7, topic: "invoices", linksTo: [(41, 2)])]),
+                request("audit", [span(50, 1, "audit send", kind: .producer, 0, 3, topic: "audit \"quoted\"", messageID: "m-9")]),
+            ],
+            finalizeAfter: 120 * second)
+    }
+
     /// Ingests at `at(200)` and finalizes after the idle window; returns what was finalized.
     static func stitch(
         _ requests: [ExportTraceServiceRequest], configuration: StitcherConfiguration = StitcherConfiguration(),
