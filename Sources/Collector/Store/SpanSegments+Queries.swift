@@ -36,6 +36,21 @@ extension SpanSegmentFiles {
         return found.sorted { ($0.startNanos, $0.key.spanID) < ($1.startNanos, $1.key.spanID) }
     }
 
+    /// The latest start and the earliest end of the stored spans of a trace, which bound
+    /// the chains that hold any of them; `nil` when none is stored.
+    func timeBounds(of traceID: TraceID) throws(SpanStoreError) -> (latestStart: Int64, earliestEnd: Int64)? {
+        var bounds: (latestStart: Int64, earliestEnd: Int64)?
+        func include(_ entry: SpanEntry) {
+            let end = entry.startNanos &+ entry.durationNanos
+            bounds = (max(bounds?.latestStart ?? .min, entry.startNanos), min(bounds?.earliestEnd ?? .max, end))
+        }
+        for segment in sealed {
+            for position in try segment.entries(of: traceID) { include(try segment.entry(at: position)) }
+        }
+        for entry in active.entries where entry.traceID == traceID { include(entry) }
+        return bounds
+    }
+
     /// The traces with at least one span matching every condition of `query`, the most
     /// recent first; a span's tags are checked on its body.
     func findTraceIDs(_ query: TraceQuery) throws(SpanStoreError) -> [TraceID] {

@@ -291,6 +291,20 @@ extension TelemetryStore {
         }
     }
 
+    /// From v6 `chain_traces` holds each chain's own ID only. An entry per trace of the
+    /// chain was a random-key insert, and so a page written at commit, for every trace
+    /// (five a chain on realistic chains, 1–3 µs a span): a chain is now found by another of
+    /// its traces through that trace's stored spans, whose times bound the chains that can
+    /// hold them (see `chain(id:)`).
+    static func registerChainIDMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v6-chain-ids") { db in
+            try db.execute(sql: """
+                DELETE FROM chain_traces
+                WHERE trace_id IS NOT (SELECT chain_id FROM chains WHERE chains.chain_key = chain_traces.chain_key)
+                """)
+        }
+    }
+
     /// What the store keeps of a chain: the fields queries filter on and its figures
     /// (`ChainBody`, from which the API's JSON is written).
     struct ChainRow {
@@ -335,12 +349,6 @@ extension TelemetryStore {
         names.reduce("\u{1F}") { $0 + $1 + "\u{1F}" }
     }
 
-    /// The trace IDs a chain is found by: its own and its spans' traces, each once.
-    static func traceIDs(chainID: TraceID, spans: [SpanRef]) -> [TraceID] {
-        var seen: Set = [chainID]
-        return [chainID] + spans.compactMap { seen.insert($0.traceID).inserted ? $0.traceID : nil }
-    }
-
     private static func insertChainRow(_ row: ChainRow, into table: String = "chains", _ db: Database) throws {
         var topics: [String] = []
         for hop in row.edges.hops { if let topic = hop.topic, !topics.contains(topic) { topics.append(topic) } }
@@ -351,20 +359,18 @@ extension TelemetryStore {
             Data(row.id.bytes), row.correlationID, row.startNanos, row.endNanos, row.durationNanos, row.status,
             separated(row.services), separated(topics), ChainSpansColumn.encode(row.spans), row.edges.encoded, row.body,
         ])
-        let key = db.lastInsertedRowID
-        let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
-        for trace in traceIDs(chainID: row.id, spans: row.spans) { try insertTrace.execute(arguments: [Data(trace.bytes), key]) }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
+            .execute(arguments: [Data(row.id.bytes), db.lastInsertedRowID])
     }
 
-    /// Deletes the chains with these keys and their trace entries.
+    /// Deletes the chains with these keys and their ID entries.
     static func deleteChains(_ db: Database, keys: [Int64]) throws {
-        let spansOf = try db.cachedStatement(sql: "SELECT chain_id, spans FROM chains WHERE chain_key = ?")
+        let idOf = try db.cachedStatement(sql: "SELECT chain_id FROM chains WHERE chain_key = ?")
         let deleteTrace = try db.cachedStatement(sql: "DELETE FROM chain_traces WHERE trace_id = ? AND chain_key = ?")
         let deleteChain = try db.cachedStatement(sql: "DELETE FROM chains WHERE chain_key = ?")
         for key in keys {
-            guard let row = try Row.fetchOne(spansOf, arguments: [key]) else { continue }
-            let traces = traceIDs(chainID: TraceID(bytes: row[0] as Data) ?? .zero, spans: ChainSpansColumn.decode(row[1]))
-            for trace in traces { try deleteTrace.execute(arguments: [Data(trace.bytes), key]) }
+            guard let chainID = try Data.fetchOne(idOf, arguments: [key]) else { continue }
+            try deleteTrace.execute(arguments: [chainID, key])
             try deleteChain.execute(arguments: [key])
         }
     }
@@ -424,19 +430,43 @@ extension TelemetryStore {
         }
     }
 
-    /// The stored chain with this ID, or else the newest one holding a span of this trace.
+    /// The stored chain with this ID, or else the one holding a span of this trace that
+    /// started last.
+    ///
+    /// By chain ID it is an index lookup. By another trace of the chain, the trace's stored
+    /// spans bound the search: a chain holding one of them started no later than the latest
+    /// of them and ended no earlier than the earliest end, so the rows are read newest start
+    /// first from there and checked for the trace in their spans column. A trace whose spans
+    /// are no longer stored (spans and chains are trimmed separately) finds no chain.
     package func chain(id: String) async throws -> StoredChain? {
         guard let traceID = TraceID(hex: id) else { return nil }
         let key = Data(traceID.bytes)
-        return try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: """
+        let byID = try await pool.read { db in
+            try Row.fetchOne(db, sql: """
                 SELECT c.chain_id, c.body, c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key
-                WHERE t.trace_id = ? ORDER BY c.chain_id = ? DESC, t.chain_key DESC LIMIT 1
-                """, arguments: [key, key])
-            guard let row, let chainID = TraceID(bytes: row[0] as Data) else { return nil }
-            let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
-            return StoredChain(chainID: chainID.hex, json: try ChainBody.json(row[1], spans: row[2]), spans: spans)
+                WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
+                """, arguments: [key])
         }
+        if let byID { return try Self.storedChain(byID) }
+        guard let bounds = try await spans.with({ files throws(SpanStoreError) in try files.timeBounds(of: traceID) }) else { return nil }
+        return try await pool.read { db in
+            // instr finds the trace's 16 bytes in the 24-byte span records; the decode confirms
+            // they are a record's trace ID.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT chain_id, body, spans FROM chains
+                WHERE start_ns <= ? AND end_ns >= ? AND instr(spans, ?) > 0 ORDER BY start_ns DESC
+                """, arguments: [bounds.latestStart, bounds.earliestEnd, key])
+            while let row = try rows.next() {
+                if ChainSpansColumn.decode(row[2]).contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row) }
+            }
+            return nil
+        }
+    }
+
+    private static func storedChain(_ row: Row) throws -> StoredChain? {
+        guard let chainID = TraceID(bytes: row[0] as Data) else { return nil }
+        let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
+        return StoredChain(chainID: chainID.hex, json: try ChainBody.json(row[1], spans: row[2]), spans: spans)
     }
 
     /// Every stored log record of these spans, oldest first.

@@ -218,6 +218,7 @@ package final class TelemetryStore: TelemetryConsumer {
         }
         registerChainKeyMigration(&migrator)
         registerChainRowMigration(&migrator)
+        registerChainIDMigration(&migrator)
         return migrator
     }
 

@@ -22,6 +22,8 @@ private typealias F = Fixture
 
     @Test func chainSupersedingAnotherReplacesItsRowsAndSpanMapping() async throws {
         let store = try store()
+        // A chain is found by a trace other than its ID through that trace's stored spans.
+        for request in F.linearChain() { try await store.consume(request) }
         let first = try #require(F.stitch(F.linearChain()).first)
         try await store.saveChain(first)
         var second = first
@@ -35,6 +37,32 @@ private typealias F = Fixture
         #expect(byTrace.chainID == F.trace(9).hex)
         #expect(byTrace.spans.count == 9)
         #expect(try await store.chain(id: F.trace(1).hex)?.chainID == F.trace(9).hex)
+    }
+
+    /// Only a chain's own ID is indexed; another of its traces finds it through the trace's
+    /// stored spans, among chains before and after it, and a stored trace that no chain
+    /// holds finds none.
+    @Test func chainIsFoundByAnotherTraceThroughThatTracesStoredSpans() async throws {
+        let store = try store()
+        for request in F.linearChain() { try await store.consume(request) }
+        let lone = F.request("audit", [F.span(60, 1, "audit write", 50, 60)])
+        try await store.consume(lone)
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        for shift in [-2, 0, 2] as [Int64] {
+            var copy = chain
+            if shift != 0 {
+                copy.id = ChainID(TraceID(high: 7, low: UInt64(shift + 10)))
+                copy.startUnixNano = UInt64(Int64(copy.startUnixNano) + shift * Int64(F.second))
+                copy.endUnixNano = UInt64(Int64(copy.endUnixNano) + shift * Int64(F.second))
+                copy.spans = [SpanRef(traceID: TraceID(high: 7, low: 99), spanID: SpanID(1))]
+            }
+            try await store.saveChain(copy)
+        }
+        for member in 1...5 as ClosedRange<UInt64> {
+            #expect(try await store.chain(id: F.trace(member).hex)?.chainID == chain.id.description, "trace \(member)")
+        }
+        #expect(try await store.chain(id: F.trace(60).hex) == nil)
+        #expect(try await store.chain(id: F.trace(61).hex) == nil)
     }
 
     /// A first revision probes for an earlier row only when it started before the store
@@ -196,6 +224,12 @@ private typealias F = Fixture
         let store = try TelemetryStore(
             directory: directory, retention: .init(maxAgeSeconds: 3600, maxBytes: 1 << 30, intervalSeconds: 60),
             correlationAttributes: [], logger: quietLogger)
+        // v6 keeps the chain's own ID only: trace 8 is found through its stored span.
+        #expect(try await store.chain(id: F.trace(8).hex) == nil)
+        try await store.consume(F.request("billing", [
+            Span(traceID: F.trace(8), spanID: SpanID(0xb1), name: "billing process", kind: .consumer, startTimeUnixNano: 200, endTimeUnixNano: 300)
+        ]))
+        #expect(try await store.chain(id: old)?.chainID == old)
         let migrated = try #require(try await store.chain(id: F.trace(8).hex))
         #expect(migrated.chainID == old)
         #expect(migrated.json == body)
