@@ -11,9 +11,9 @@ extension ChainStitcher {
     /// Computes a chain's figures from its members. `waitUntil` is the latest end of a
     /// consume window still running for a message nobody consumed yet.
     ///
-    /// This runs once per chain finalized, so it avoids what costs per chain rather than per
-    /// span: maps of a few entries are searched (`SmallMap`) rather than hashed, parents are
-    /// read from their nodes rather than looked up, and hops are reordered only when out of
+    /// It runs for every chain finalized, so it spends little per chain: maps of a few
+    /// entries are searched (`SmallMap`) rather than hashed, parents are read from their
+    /// nodes rather than looked up in the index, and hops are reordered only when out of
     /// order.
     func assemble(root: Int32, now: UInt64, open: Bool) -> (chain: Chain, waitUntil: UInt64?) {
         let state = chainState(ofRoot: root)
@@ -171,12 +171,12 @@ extension ChainStitcher {
 
         // Critical path: walk back from the last-ending span over parents, then links.
         var critical: [Int] = []
-        var last: Int32?
+        var last: Int32?, lastEnd: UInt64 = 0
         var errorCount = 0
         var start = UInt64.max, end: UInt64 = 0
         for member in received {
             let node = nodes[Int(member)]
-            if last == nil || node.end > nodes[Int(last!)].end { last = member }
+            if last == nil || node.end > lastEnd { (last, lastEnd) = (member, node.end) }
             if node.flags & SpanNode.error != 0 { errorCount += 1 }
             start = min(start, node.start)
             end = max(end, node.end)
