@@ -225,6 +225,7 @@ let package = Package(
             dependencies: [
                 "Collector",
                 "Telemetry",
+                "KafkaWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

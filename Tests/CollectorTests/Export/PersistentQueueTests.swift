@@ -1,4 +1,5 @@
 import Foundation
+import KafkaWire
 import NIOHTTP1
 import Telemetry
 import Testing
@@ -58,6 +59,41 @@ struct PersistentQueueTests {
         let second = try ExporterFixture.exporter(settings, dataDirectory: data)
         #expect(await second.queue.count == 1)
         await second.shutdown()
+    }
+
+    /// Records carry CRC-32C; a queue an earlier version wrote, whose records carry CRC-32,
+    /// is still delivered whole after the upgrade.
+    @Test func recordsQueuedWithTheEarlierCRC32AreStillDelivered() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let refused = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:1\ncompression: none\n")
+        let first = try ExporterFixture.exporter(refused, dataDirectory: data)
+        let accepted = [ExporterFixture.traces(15), ExporterFixture.traces(16)]
+        for batch in accepted { try await first.consume(batch) }
+        await first.shutdown()
+        let segment = try #require(try ExporterFixture.segmentFiles(refused, dataDirectory: data).last)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        var position = 0
+        while position + PersistentQueue.headerSize <= bytes.count {
+            let length = Int(UInt32(littleEndianBytes: bytes[position..<position + 4]))
+            let payload = bytes[(position + PersistentQueue.headerSize)..<(position + PersistentQueue.headerSize + length)]
+            #expect(UInt32(littleEndianBytes: bytes[position + 4..<position + 8]) == CRC32C.checksum(payload))
+            let old = CRC32.checksum(payload)
+            for index in 0..<4 { bytes[position + 4 + index] = UInt8(truncatingIfNeeded: old >> (8 * index)) }
+            position += PersistentQueue.headerSize + length
+        }
+        #expect(position == bytes.count)
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+
+        let sink = try await HTTPSink.start()
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        #expect(await second.queue.count == 2)
+        try await withRunningExporter(second) {
+            let requests = try await sink.waitForRequests(2)
+            #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == accepted)
+        }
+        try await sink.stop()
     }
 
     @Test func aFullQueueRefusesWithAnErrorThatSaysSo() async throws {
