@@ -53,7 +53,7 @@ struct ChainEdges: Equatable {
             guard let producer = reader.name(), let topic = reader.name(), let count = reader.integer(UInt32.self) else { return }
             var hop = Hop(producerService: producer.value, topic: topic.value, deliveries: [])
             for _ in 0..<count {
-                guard let service = reader.name(), let wait = reader.optional(Int64.self) else { return }
+                guard let service = reader.name(), let wait = reader.optionalNumber() else { return }
                 hop.deliveries.append(Delivery(service: service.value, queueWaitNanos: wait.value))
             }
             hops.append(hop)
@@ -195,8 +195,8 @@ enum ChainBody {
         for _ in 0..<hopCount {
             guard let producer = reader.span(), let hopFlags = reader.integer(UInt8.self),
                 let service = reader.name(), let topic = reader.name(), let messageID = reader.name(),
-                let partition = reader.optional(Int64.self), let offset = reader.optional(Int64.self),
-                let producerStart = reader.optional(Int64.self), let producerEnd = reader.optional(Int64.self),
+                let partition = reader.optionalNumber(), let offset = reader.optionalNumber(),
+                let producerStart = reader.optionalNumber(), let producerEnd = reader.optionalNumber(),
                 let deliveryCount = reader.integer(UInt32.self)
             else { return nil }
             var hop = Hop(
@@ -208,7 +208,7 @@ enum ChainBody {
             for _ in 0..<deliveryCount {
                 guard let consumer = reader.span(), let service = reader.name(), let group = reader.name(),
                     let start = reader.integer(UInt64.self), let end = reader.integer(UInt64.self),
-                    let wait = reader.optional(Int64.self), let attempt = reader.integer(Int64.self),
+                    let wait = reader.optionalNumber(), let attempt = reader.integer(Int64.self),
                     let deliveryFlags = reader.integer(UInt8.self)
                 else { return nil }
                 hop.deliveries.append(Delivery(
@@ -234,10 +234,11 @@ enum ChainBody {
         return chain
     }
 
-    /// The API's JSON for a stored body: JSON as it is, this encoding written as JSON.
-    static func json(_ body: Data, spans: Data) throws -> Data {
+    /// The API's JSON for a stored body, with the spans of its row: JSON as it is, this
+    /// encoding written as JSON.
+    static func json(_ body: Data, spans: [SpanRef]) throws -> Data {
         if body.first == UInt8(ascii: "{") { return body }
-        guard let chain = decode(body, spans: ChainSpansColumn.decode(spans)) else { throw ChainBodyUnreadable() }
+        guard let chain = decode(body, spans: spans) else { throw ChainBodyUnreadable() }
         return ChainJSON.detailData(chain)
     }
 }
@@ -308,13 +309,13 @@ private struct ColumnReader {
         return Name(value: String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self))
     }
 
-    /// An optional as read: `value` is `nil` for one recorded as absent.
-    struct Optional<T> { var value: T? }
+    /// An optional number as read: `value` is `nil` for one recorded as absent.
+    struct Number { var value: Int64? }
 
-    /// The next optional (see `ColumnWriter.optional`); `nil` past the end.
-    mutating func optional(_: Int64.Type) -> Optional<Int64>? {
+    /// The next optional number (see `ColumnWriter.optional`); `nil` past the end.
+    mutating func optionalNumber() -> Number? {
         guard let flag = integer(UInt8.self), let value = integer(Int64.self) else { return nil }
-        return Optional(value: flag == 0 ? nil : value)
+        return Number(value: flag == 0 ? nil : value)
     }
 
     mutating func traceID() -> TraceID? {

@@ -392,9 +392,8 @@ extension TelemetryStore {
         let rows = chains.map { ChainRow($0, body: ChainBody.encode($0)) }
         let openedUnixNanos = self.openedUnixNanos
         try await pool.write { db in
-            let stored = try db.cachedStatement(sql: """
-                SELECT c.chain_key FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key WHERE t.trace_id = ? AND c.chain_id = ?
-                """)
+            // Each entry of `chain_traces` is a chain's own ID (v6).
+            let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
             for (chain, row) in zip(chains, rows) {
                 // A chain re-finalized, or merged from chains emitted before, replaces rows: a
                 // probe of the trace index finds them. A first revision that started after the
@@ -402,8 +401,7 @@ extension TelemetryStore {
                 // that started before may have been stored by an earlier run.
                 let mayReplace = chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
                 for gone in mayReplace ? [chain.id] + chain.supersedes : [] {
-                    let id = Data(gone.traceID.bytes)
-                    try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [id, id]))
+                    try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [Data(gone.traceID.bytes)]))
                 }
                 try Self.insertChainRow(row, db)
             }
@@ -426,7 +424,7 @@ extension TelemetryStore {
         let filter = arguments
         return try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
-                .map { try ChainBody.json($0[0], spans: $0[1]) }
+                .map { try ChainBody.json($0[0], spans: ChainSpansColumn.decode($0[1])) }
         }
     }
 
@@ -447,7 +445,7 @@ extension TelemetryStore {
                 WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
                 """, arguments: [key])
         }
-        if let byID { return try Self.storedChain(byID) }
+        if let byID { return try Self.storedChain(byID, spans: ChainSpansColumn.decode(byID[2])) }
         guard let bounds = try await spans.with({ files throws(SpanStoreError) in try files.timeBounds(of: traceID) }) else { return nil }
         return try await pool.read { db in
             // instr finds the trace's 16 bytes in the 24-byte span records; the decode confirms
@@ -457,16 +455,19 @@ extension TelemetryStore {
                 WHERE start_ns <= ? AND end_ns >= ? AND instr(spans, ?) > 0 ORDER BY start_ns DESC
                 """, arguments: [bounds.latestStart, bounds.earliestEnd, key])
             while let row = try rows.next() {
-                if ChainSpansColumn.decode(row[2]).contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row) }
+                let spans = ChainSpansColumn.decode(row[2])
+                if spans.contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row, spans: spans) }
             }
             return nil
         }
     }
 
-    private static func storedChain(_ row: Row) throws -> StoredChain? {
+    /// A row of `chain_id, body, spans` with its spans column decoded.
+    private static func storedChain(_ row: Row, spans: [SpanRef]) throws -> StoredChain? {
         guard let chainID = TraceID(bytes: row[0] as Data) else { return nil }
-        let spans = ChainSpansColumn.decode(row[2]).map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) }
-        return StoredChain(chainID: chainID.hex, json: try ChainBody.json(row[1], spans: row[2]), spans: spans)
+        return StoredChain(
+            chainID: chainID.hex, json: try ChainBody.json(row[1], spans: spans),
+            spans: spans.map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) })
     }
 
     /// Every stored log record of these spans, oldest first.
