@@ -28,7 +28,8 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     private let maxBacklog: Int
 
     /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
-    ///   sent to, rewritten into one trace; a re-finalized chain is sent again.
+    ///   sent to, rewritten into one trace; of a re-finalized chain, the spans that are new
+    ///   or placed differently than when it was sent before.
     package init(store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], maxBacklog: Int = 5_000, logger: Logger) {
         self.maxBacklog = maxBacklog
         self.store = store
@@ -77,17 +78,19 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         // The chains finalized since the last write, stored in one transaction.
         while var chains = await queue.next(upTo: Self.chainsPerWrite) {
             await gatherMore(into: &chains)
+            let sent = stitchedExporters.isEmpty ? [:] : await sentBefore(chains)
             do {
                 try await store.saveChains(chains)
             } catch {
                 logger.error("cannot store chains", metadata: ["chains": "\(chains.map(\.id))", "error": "\(error)"])
             }
-            for chain in chains {
+            for (position, chain) in chains.enumerated() {
                 metrics.record(chain)
                 guard !stitchedExporters.isEmpty else { continue }
                 do {
                     let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
-                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id)
+                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id, sent: sent[position] ?? [:])
+                    guard !stitched.resourceSpans.isEmpty else { continue }
                     for exporter in stitchedExporters { try await exporter.consume(stitched) }
                 } catch {
                     logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
@@ -95,6 +98,28 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
             }
             written(chains.count)
         }
+    }
+
+    /// How the stitched export placed the spans of the stored rows these chains replace (an
+    /// earlier revision, chains absorbed), by position in `chains`: read before the rows are
+    /// replaced, so that a re-finalized chain sends only its new spans and those that moved,
+    /// not again every span a backend already has. When they cannot be read the whole chain
+    /// is sent, as if new.
+    private func sentBefore(_ chains: [Chain]) async -> [Int: [SpanRef: StitchedExport.Placement]] {
+        var sent: [Int: [SpanRef: StitchedExport.Placement]] = [:]
+        for (position, chain) in chains.enumerated() where store.mayReplaceRows(chain) {
+            do {
+                var placed: [SpanRef: StitchedExport.Placement] = [:]
+                for stored in try await store.storedSpans(ofChains: [chain.id] + chain.supersedes) {
+                    let spans = try await store.spans(stored.spans.map { ($0.traceID.hex, $0.spanID.hex) })
+                    placed.merge(StitchedExport.placements(spans, chainID: stored.id)) { _, absorbed in absorbed }
+                }
+                if !placed.isEmpty { sent[position] = placed }
+            } catch {
+                logger.warning("cannot read what was exported of a chain before; sending it whole", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+            }
+        }
+        return sent
     }
 
     /// Chains written in one transaction at most.

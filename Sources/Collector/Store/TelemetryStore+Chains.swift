@@ -386,20 +386,23 @@ extension TelemetryStore {
         try await saveChains([chain])
     }
 
+    /// Whether storing `chain` may replace stored rows. A chain re-finalized, or merged from
+    /// chains emitted before, does: a probe of the trace index finds them. A first revision
+    /// that started after the store opened has none, and skips the probe (a B-tree search per
+    /// chain); one that started before may have been stored by an earlier run.
+    package func mayReplaceRows(_ chain: Chain) -> Bool {
+        chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
+    }
+
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
         let rows = chains.map { ChainRow($0, body: ChainBody.encode($0)) }
-        let openedUnixNanos = self.openedUnixNanos
+        let replacing = chains.map(mayReplaceRows)
         try await pool.write { db in
             // Each entry of `chain_traces` is a chain's own ID (v6).
             let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
-            for (chain, row) in zip(chains, rows) {
-                // A chain re-finalized, or merged from chains emitted before, replaces rows: a
-                // probe of the trace index finds them. A first revision that started after the
-                // store opened has none, and skips the probe (a B-tree search per chain); one
-                // that started before may have been stored by an earlier run.
-                let mayReplace = chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
+            for ((chain, row), mayReplace) in zip(zip(chains, rows), replacing) {
                 for gone in mayReplace ? [chain.id] + chain.supersedes : [] {
                     try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [Data(gone.traceID.bytes)]))
                 }
@@ -459,6 +462,19 @@ extension TelemetryStore {
                 if spans.contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row, spans: spans) }
             }
             return nil
+        }
+    }
+
+    /// The spans of the stored chains with these IDs, by chain ID (IDs not stored are left
+    /// out): what the stitched export sent for them, read before a new revision replaces them.
+    package func storedSpans(ofChains ids: [ChainID]) async throws -> [(id: ChainID, spans: [SpanRef])] {
+        try await pool.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key WHERE t.trace_id = ?
+                """)
+            return try ids.compactMap { id in
+                try Data.fetchOne(statement, arguments: [Data(id.traceID.bytes)]).map { (id, ChainSpansColumn.decode($0)) }
+            }
         }
     }
 

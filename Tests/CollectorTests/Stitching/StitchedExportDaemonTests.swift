@@ -45,6 +45,36 @@ private typealias F = Fixture
         }
     }
 
+    /// A chain re-opened by late spans is sent again with only what the backend does not
+    /// have yet: the new spans, and the consumer root that now hangs under a late producer.
+    @Test func reFinalizedChainSendsOnlyItsNewSpans() async throws {
+        let sink = try await HTTPSink.start()
+        defer { Task { try? await sink.stop() } }
+        try await withCollector({ configuration in
+            configuration.stitcher?.idleWindow = .milliseconds(200)
+            configuration.addEndpointExporter(
+                name: "zipkin", endpoint: "http://127.0.0.1:\(sink.port)/api/v2/spans", traces: true, logs: false, stitched: true)
+        }) { collector in
+            @Sendable func exported(_ request: HTTPSink.Request) -> [[String: Any]] {
+                (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [[String: Any]] ?? []
+            }
+            @Sendable func ids() -> [String] { sink.requests.flatMap(exported).compactMap { $0["id"] as? String } }
+            let requests = F.linearChain()
+            let first = F.merge(Array(requests[0..<2]))
+            #expect(try await fetchReply(collector.otlp + "/v1/traces", body: first.protobufBytes(), headers: protobufHeaders).status == 200)
+            try await waitUntil { ids().count == 4 }
+            let late = F.merge(Array(requests[2...]))
+            #expect(try await fetchReply(collector.otlp + "/v1/traces", body: late.protobufBytes(), headers: protobufHeaders).status == 200)
+            try await waitUntil { ids().count >= 9 }
+            try await Task.sleep(for: .milliseconds(600))
+            // Every span once: the first four are not sent again.
+            #expect(ids().sorted() == [0x11, 0x12, 0x21, 0x22, 0x31, 0x32, 0x41, 0x42, 0x51].map { SpanID($0).hex }.sorted())
+            let byID = Dictionary(sink.requests.flatMap(exported).map { ($0["id"] as! String, $0) }) { first, _ in first }
+            #expect(byID[SpanID(0x31).hex]?["parentId"] as? String == SpanID(0x22).hex)
+            #expect(Set(byID.values.compactMap { $0["traceId"] as? String }) == [F.trace(1).hex])
+        }
+    }
+
     @Test func stitchedExporterWithoutTheStitcherIsRefused() throws {
         var configuration = try testConfiguration()
         configuration.stitcher = nil

@@ -47,6 +47,26 @@ private typealias F = Fixture
         #expect(consumer.attributes[key: StitchedExport.originalParentSpanIDKey] == .string(SpanID(0x77).hex))
     }
 
+    @Test func reFinalizedChainSendsOnlyTheSpansThatAreNewOrMoved() throws {
+        let requests = F.linearChain()
+        let chainID = ChainID(F.trace(1))
+        // Sent before: the first two services, then a third whose producer had not arrived
+        // (its consumer root 0x41 kept its own trace, no parent).
+        let earlier = F.merge(Array(requests[0..<2]))
+        var sent = StitchedExport.placements(earlier, chainID: chainID)
+        sent.merge(StitchedExport.placements(requests[3], chainID: ChainID(F.trace(4)))) { first, _ in first }
+        let spans = StitchedExport.rewrite(F.merge(requests), chainID: chainID, sent: sent)
+            .resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        // 0x31, 0x32, 0x51 are new; 0x41 moves under 0x32 and into the chain's trace; 0x42
+        // moves into the chain's trace with its parent.
+        #expect(Set(spans.map(\.spanID)) == [SpanID(0x31), SpanID(0x32), SpanID(0x41), SpanID(0x42), SpanID(0x51)])
+        #expect(Set(spans.map(\.traceID)) == [F.trace(1)])
+        #expect(spans.first { $0.spanID == SpanID(0x41) }?.parentSpanID == SpanID(0x32))
+        // Sent exactly as before: nothing to send.
+        let again = StitchedExport.rewrite(F.merge(requests), chainID: chainID, sent: StitchedExport.placements(F.merge(requests), chainID: chainID))
+        #expect(again.resourceSpans.isEmpty)
+    }
+
     @Test func linksBothWaysDoNotMakeACycle() throws {
         let request = F.request("s", [
             F.span(1, 1, "a", 0, 10, linksTo: [(2, 2)]),
