@@ -305,6 +305,23 @@ extension TelemetryStore {
         }
     }
 
+    /// From v7 `chain_stats` keeps the longest duration of any chain stored, so that a search
+    /// for the chain holding a span (`chain(id:)`) has a lower bound on the chain's start as
+    /// well as an upper one: the chain ended no earlier than the span, and so started no
+    /// earlier than the span's end less the longest duration. Without it, a trace whose chain
+    /// is not stored (still open) read every chain that started before it.
+    static func registerChainStatsMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v7-chain-stats") { db in
+            try db.execute(sql: """
+                CREATE TABLE chain_stats (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    max_duration_ns INTEGER NOT NULL
+                );
+                INSERT INTO chain_stats (id, max_duration_ns) SELECT 1, coalesce(max(duration_ns), 0) FROM chains;
+                """)
+        }
+    }
+
     /// What the store keeps of a chain: the fields queries filter on and its figures
     /// (`ChainBody`, from which the API's JSON is written).
     struct ChainRow {
@@ -408,6 +425,10 @@ extension TelemetryStore {
                 }
                 try Self.insertChainRow(row, db)
             }
+            // Never lowered when chains are removed: a bound too wide only reads more rows.
+            if let longest = rows.map(\.durationNanos).max() {
+                try db.cachedStatement(sql: "UPDATE chain_stats SET max_duration_ns = max(max_duration_ns, ?)").execute(arguments: [longest])
+            }
         }
     }
 
@@ -436,9 +457,10 @@ extension TelemetryStore {
     ///
     /// By chain ID it is an index lookup. By another trace of the chain, the trace's stored
     /// spans bound the search: a chain holding one of them started no later than the latest
-    /// of them and ended no earlier than the earliest end, so the rows are read newest start
-    /// first from there and checked for the trace in their spans column. A trace whose spans
-    /// are no longer stored (spans and chains are trimmed separately) finds no chain.
+    /// of them, ended no earlier than the earliest end, and so started no earlier than that
+    /// end less the longest chain stored (`chain_stats`). The rows in that window are read
+    /// newest start first and checked for the trace in their spans column. A trace whose
+    /// spans are no longer stored (spans and chains are trimmed separately) finds no chain.
     package func chain(id: String) async throws -> StoredChain? {
         guard let traceID = TraceID(hex: id) else { return nil }
         let key = Data(traceID.bytes)
@@ -453,10 +475,13 @@ extension TelemetryStore {
         return try await pool.read { db in
             // instr finds the trace's 16 bytes in the 24-byte span records; the decode confirms
             // they are a record's trace ID.
+            let longest = try Int64.fetchOne(db, sql: "SELECT max_duration_ns FROM chain_stats") ?? 0
+            let (difference, overflow) = bounds.earliestEnd.subtractingReportingOverflow(max(0, longest))
+            let earliestStart = overflow ? Int64.min : difference
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT chain_id, body, spans FROM chains
-                WHERE start_ns <= ? AND end_ns >= ? AND instr(spans, ?) > 0 ORDER BY start_ns DESC
-                """, arguments: [bounds.latestStart, bounds.earliestEnd, key])
+                WHERE start_ns <= ? AND start_ns >= ? AND end_ns >= ? AND instr(spans, ?) > 0 ORDER BY start_ns DESC
+                """, arguments: [bounds.latestStart, earliestStart, bounds.earliestEnd, key])
             while let row = try rows.next() {
                 let spans = ChainSpansColumn.decode(row[2])
                 if spans.contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row, spans: spans) }

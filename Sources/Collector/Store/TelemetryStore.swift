@@ -219,6 +219,7 @@ package final class TelemetryStore: TelemetryConsumer {
         registerChainKeyMigration(&migrator)
         registerChainRowMigration(&migrator)
         registerChainIDMigration(&migrator)
+        registerChainStatsMigration(&migrator)
         return migrator
     }
 

@@ -65,6 +65,25 @@ private typealias F = Fixture
         #expect(try await store.chain(id: F.trace(61).hex) == nil)
     }
 
+    /// The search by another trace starts no earlier than the trace's spans' end less the
+    /// longest chain stored: a chain that began an hour before the span it holds is found,
+    /// and the bound is that longest duration, kept when shorter chains follow.
+    @Test func longChainIsFoundByATraceAtItsEnd() async throws {
+        let store = try store()
+        let hour = 3_600 * F.second
+        try await store.consume(F.request("audit", [F.span(61, 1, "audit write", 0, 10)]))
+        var long = try #require(F.stitch(F.linearChain()).first)
+        long.startUnixNano = F.at(0) - hour
+        long.spans.append(SpanRef(traceID: F.trace(61), spanID: SpanID(1)))
+        var short = try #require(F.stitch([F.request("s", [F.span(62, 1, "a", 0, 1)])]).first)
+        short.startUnixNano = F.at(0) + F.second
+        try await store.saveChains([long])
+        try await store.saveChains([short])
+        #expect(try await store.chain(id: F.trace(61).hex)?.chainID == long.id.description)
+        let longest = try await store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT max_duration_ns FROM chain_stats") }
+        #expect(longest == Int64(long.endUnixNano - long.startUnixNano))
+    }
+
     /// A first revision probes for an earlier row only when it started before the store
     /// opened, as one an earlier run of the collector stored does: saving it again after a
     /// restart replaces that row rather than adding a second.
