@@ -4,6 +4,8 @@ import GRDB
 import Telemetry
 import Testing
 
+@testable import Collector
+
 @Suite struct StoreTests {
     func makeStore(maxAgeSeconds: Int = 3600, maxBytes: Int = 1 << 30) throws -> TelemetryStore {
         try TelemetryStore(
@@ -77,5 +79,47 @@ import Testing
         // The newest batch is kept, the oldest gone.
         #expect(try await store.traces([TraceID(high: 200, low: 1).hex]).spanCount == 1)
         #expect(try await store.traces([TraceID(high: 1, low: 1).hex]).spanCount == 0)
+    }
+}
+
+/// `Database.run`: values bound through SQLite's C API, as the chain rows are.
+@Suite struct SQLiteBindingsTests {
+    @Test func valuesAreStoredAsBoundEmptyOnesNotAsNull() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (b BLOB NOT NULL, s TEXT NOT NULL, o TEXT, i INTEGER NOT NULL)")
+            let insert = try db.cachedStatement(sql: "INSERT INTO t VALUES (?, ?, ?, ?)")
+            for (blob, text, optional, integer) in [([1, 0, 255] as [UInt8], "é\u{1F}x", "c" as String?, Int64.min), ([], "", nil, 7)] {
+                try db.run(insert) { bind in
+                    bind.blob(1, blob)
+                    bind.text(2, text)
+                    bind.text(3, optional)
+                    bind.integer(4, integer)
+                }
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT b, s, o, i, typeof(b), typeof(o) FROM t ORDER BY rowid")
+            #expect(rows[0][0] as Data == Data([1, 0, 255]) && rows[0][1] as String == "é\u{1F}x" && rows[0][2] as String? == "c" && rows[0][3] as Int64 == .min)
+            #expect(rows[1][0] as Data == Data() && rows[1][1] as String == "" && rows[1][2] as String? == nil && rows[1][3] as Int64 == 7)
+            #expect(rows[1][4] as String == "blob" && rows[1][5] as String == "null")
+        }
+    }
+
+    @Test func aFailedStepThrowsTheErrorWithItsStatement() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (k INTEGER PRIMARY KEY)")
+            let insert = try db.cachedStatement(sql: "INSERT INTO t VALUES (?)")
+            try db.run(insert) { $0.integer(1, 1) }
+            do {
+                try db.run(insert) { $0.integer(1, 1) }
+                Issue.record("a duplicate key was inserted")
+            } catch let error as DatabaseError {
+                #expect(error.resultCode == .SQLITE_CONSTRAINT)
+                #expect(error.sql == "INSERT INTO t VALUES (?)")
+            }
+            // The statement is usable again after the failure.
+            try db.run(insert) { $0.integer(1, 2) }
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM t") == 2)
+        }
     }
 }

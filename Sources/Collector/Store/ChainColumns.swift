@@ -25,15 +25,11 @@ struct ChainEdges: Equatable {
 
     init() {}
 
-    init(_ chain: Chain) {
-        hops = chain.hops.map { hop in
-            Hop(
-                producerService: hop.producerService, topic: hop.topic,
-                deliveries: hop.deliveries.map { Delivery(service: $0.service, queueWaitNanos: $0.queueWaitNanos) })
-        }
-    }
+    var encoded: [UInt8] { Self.encode(hops) }
 
-    var encoded: Data {
+    /// The column for these hops: a chain's own (`Collector.Hop`) are written as they are,
+    /// without first being copied into this type's.
+    static func encode(_ hops: [some EdgeHop]) -> [UInt8] {
         var writer = ColumnWriter()
         for hop in hops {
             writer.name(hop.producerService)
@@ -44,10 +40,10 @@ struct ChainEdges: Equatable {
                 writer.optional(delivery.queueWaitNanos)
             }
         }
-        return Data(writer.bytes)
+        return writer.bytes
     }
 
-    init(encoded: Data) {
+    init(encoded: some Collection<UInt8>) {
         var reader = ColumnReader(Array(encoded))
         while !reader.atEnd {
             guard let producer = reader.name(), let topic = reader.name(), let count = reader.integer(UInt32.self) else { return }
@@ -61,21 +57,39 @@ struct ChainEdges: Equatable {
     }
 }
 
+/// What the `edges` column keeps of a hop: a chain's hops and `ChainEdges`' both are.
+protocol EdgeHop {
+    associatedtype EdgeDelivery: EdgeHopDelivery
+    var producerService: String? { get }
+    var topic: String? { get }
+    var deliveries: [EdgeDelivery] { get }
+}
+
+/// What the `edges` column keeps of a delivery.
+protocol EdgeHopDelivery {
+    var service: String? { get }
+    var queueWaitNanos: Int64? { get }
+}
+
+extension Hop: EdgeHop {}
+extension Delivery: EdgeHopDelivery {}
+extension ChainEdges.Hop: EdgeHop {}
+extension ChainEdges.Delivery: EdgeHopDelivery {}
+
 /// A chain's spans as the store keeps them in its row (the `spans` column): 24 bytes each,
 /// trace ID (16) and span ID (8), big-endian as on the wire.
 enum ChainSpansColumn {
-    static func encode(_ spans: [SpanRef]) -> Data {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(spans.count * 24)
+    static func encode(_ spans: [SpanRef]) -> [UInt8] {
+        var writer = ColumnWriter(capacity: spans.count * 24)
         for span in spans {
-            for word in [span.traceID.high, span.traceID.low, span.spanID.value] {
-                withUnsafeBytes(of: word.bigEndian) { bytes.append(contentsOf: $0) }
-            }
+            writer.integer(span.traceID.high.bigEndian)
+            writer.integer(span.traceID.low.bigEndian)
+            writer.integer(span.spanID.value.bigEndian)
         }
-        return Data(bytes)
+        return writer.bytes
     }
 
-    static func decode(_ data: Data) -> [SpanRef] {
+    static func decode(_ data: some Collection<UInt8>) -> [SpanRef] {
         var reader = ColumnReader(Array(data))
         var spans: [SpanRef] = []
         spans.reserveCapacity(data.count / 24)
@@ -109,8 +123,9 @@ enum ChainSpansColumn {
 enum ChainBody {
     static let version: UInt8 = 1
 
-    static func encode(_ chain: Chain) -> Data {
-        var writer = ColumnWriter()
+    static func encode(_ chain: Chain) -> [UInt8] {
+        // About 150 bytes a hop; one allocation for most chains.
+        var writer = ColumnWriter(capacity: 128 + 160 * chain.hops.count + 16 * chain.traceIDs.count)
         writer.integer(version)
         writer.traceID(chain.id.traceID)
         writer.name(chain.correlationID)
@@ -162,12 +177,12 @@ enum ChainBody {
                 writer.span(target)
             }
         }
-        return Data(writer.bytes)
+        return writer.bytes
     }
 
     /// The chain a body holds, with the spans of its row; `nil` for a body that is not
     /// this encoding or is cut short.
-    static func decode(_ body: Data, spans: [SpanRef]) -> Chain? {
+    static func decode(_ body: some Collection<UInt8>, spans: [SpanRef]) -> Chain? {
         var reader = ColumnReader(Array(body))
         guard reader.integer(UInt8.self) == version, let id = reader.traceID(),
             let correlationID = reader.name(), let rootService = reader.name(), let rootOperation = reader.name(),
@@ -236,8 +251,8 @@ enum ChainBody {
 
     /// The API's JSON for a stored body, with the spans of its row: JSON as it is, this
     /// encoding written as JSON.
-    static func json(_ body: Data, spans: [SpanRef]) throws -> Data {
-        if body.first == UInt8(ascii: "{") { return body }
+    static func json(_ body: some Collection<UInt8>, spans: [SpanRef]) throws -> Data {
+        if body.first == UInt8(ascii: "{") { return Data(body) }
         guard let chain = decode(body, spans: spans) else { throw ChainBodyUnreadable() }
         return ChainJSON.detailData(chain)
     }
@@ -251,6 +266,8 @@ struct ChainBodyUnreadable: Error, CustomStringConvertible {
 /// Writes the integers, names and optionals of a chain row's binary columns.
 struct ColumnWriter {
     var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     mutating func integer<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }

@@ -273,7 +273,7 @@ extension TelemetryStore {
                 try insertChainRow(
                     ChainRow(
                         id: chainID, correlationID: row[1], startNanos: row[2], endNanos: row[3], durationNanos: row[4], status: row[5],
-                        services: services, spans: spans, edges: edges, body: row[6]),
+                        services: services, spans: spans, edges: edges, body: Array(row[6] as Data)),
                     into: "chains_v5", db)
             }
             try db.execute(sql: """
@@ -323,7 +323,7 @@ extension TelemetryStore {
     }
 
     /// What the store keeps of a chain: the fields queries filter on and its figures
-    /// (`ChainBody`, from which the API's JSON is written).
+    /// (`ChainBody`, from which the API's JSON is written), as its row's columns.
     struct ChainRow {
         var id: TraceID
         var correlationID: String?
@@ -331,14 +331,17 @@ extension TelemetryStore {
         var endNanos: Int64
         var durationNanos: Int64
         var status: String
-        var services: [String]
-        var spans: [SpanRef]
-        var edges: ChainEdges
-        var body: Data
+        /// `separated` lists.
+        var services: String
+        var topics: String
+        /// `ChainSpansColumn`, `ChainEdges` and `ChainBody` encodings.
+        var spans: [UInt8]
+        var edges: [UInt8]
+        var body: [UInt8]
 
         init(
             id: TraceID, correlationID: String?, startNanos: Int64, endNanos: Int64, durationNanos: Int64, status: String,
-            services: [String], spans: [SpanRef], edges: ChainEdges, body: Data
+            services: [String], spans: [SpanRef], edges: ChainEdges, body: [UInt8]
         ) {
             self.id = id
             self.correlationID = correlationID
@@ -346,38 +349,74 @@ extension TelemetryStore {
             self.endNanos = endNanos
             self.durationNanos = durationNanos
             self.status = status
-            self.services = services
-            self.spans = spans
-            self.edges = edges
+            self.services = TelemetryStore.separated(services)
+            self.topics = TelemetryStore.separated(TelemetryStore.topics(edges.hops))
+            self.spans = ChainSpansColumn.encode(spans)
+            self.edges = edges.encoded
             self.body = body
         }
 
-        init(_ chain: Chain, body: Data) {
-            self.init(
-                id: chain.id.traceID, correlationID: chain.correlationID, startNanos: Int64(clamping: chain.startUnixNano),
-                endNanos: Int64(clamping: chain.endUnixNano), durationNanos: Int64(clamping: chain.endToEndNanos),
-                status: chain.status.rawValue, services: chain.services, spans: chain.spans, edges: ChainEdges(chain), body: body)
+        /// Encoded straight from the chain: copying its hops into `ChainEdges` first, and
+        /// binding the columns through GRDB's arguments, were most of storing a chain.
+        init(_ chain: Chain) {
+            id = chain.id.traceID
+            correlationID = chain.correlationID
+            startNanos = Int64(clamping: chain.startUnixNano)
+            endNanos = Int64(clamping: chain.endUnixNano)
+            durationNanos = Int64(clamping: chain.endToEndNanos)
+            status = chain.status.rawValue
+            services = TelemetryStore.separated(chain.services)
+            topics = TelemetryStore.separated(TelemetryStore.topics(chain.hops))
+            spans = ChainSpansColumn.encode(chain.spans)
+            edges = ChainEdges.encode(chain.hops)
+            body = ChainBody.encode(chain)
         }
+    }
+
+    /// The distinct topics of these hops, in hop order.
+    fileprivate static func topics(_ hops: [some EdgeHop]) -> [String] {
+        var topics: [String] = []
+        for hop in hops { if let topic = hop.topic, !topics.contains(topic) { topics.append(topic) } }
+        return topics
     }
 
     /// A list of names as one column, each between separators (U+001F), so that
     /// `instr(column, separated(name))` finds a name and never a part of one.
     static func separated(_ names: some Sequence<String>) -> String {
-        names.reduce("\u{1F}") { $0 + $1 + "\u{1F}" }
+        var column = "\u{1F}"
+        for name in names {
+            column += name
+            column += "\u{1F}"
+        }
+        return column
     }
 
+    /// Inserts through SQLite's own binding calls: GRDB's arguments box each value.
     private static func insertChainRow(_ row: ChainRow, into table: String = "chains", _ db: Database) throws {
-        var topics: [String] = []
-        for hop in row.edges.hops { if let topic = hop.topic, !topics.contains(topic) { topics.append(topic) } }
-        try db.cachedStatement(sql: """
+        let insert = try db.cachedStatement(sql: """
             INSERT INTO \(table) (chain_id, correlation_id, start_ns, end_ns, duration_ns, status, services, topics, spans, edges, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-            Data(row.id.bytes), row.correlationID, row.startNanos, row.endNanos, row.durationNanos, row.status,
-            separated(row.services), separated(topics), ChainSpansColumn.encode(row.spans), row.edges.encoded, row.body,
-        ])
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
-            .execute(arguments: [Data(row.id.bytes), db.lastInsertedRowID])
+            """)
+        let id = row.id.bytes
+        try db.run(insert) { bind in
+            bind.blob(1, id)
+            bind.text(2, row.correlationID)
+            bind.integer(3, row.startNanos)
+            bind.integer(4, row.endNanos)
+            bind.integer(5, row.durationNanos)
+            bind.text(6, row.status)
+            bind.text(7, row.services)
+            bind.text(8, row.topics)
+            bind.blob(9, row.spans)
+            bind.blob(10, row.edges)
+            bind.blob(11, row.body)
+        }
+        let key = db.lastInsertedRowID
+        let entry = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
+        try db.run(entry) { bind in
+            bind.blob(1, id)
+            bind.integer(2, key)
+        }
     }
 
     /// Deletes the chains with these keys and their ID entries.
@@ -414,16 +453,17 @@ extension TelemetryStore {
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
-        let rows = chains.map { ChainRow($0, body: ChainBody.encode($0)) }
+        let rows = chains.map(ChainRow.init)
         let replacing = chains.map(mayReplaceRows)
         try await pool.write { db in
             // Each entry of `chain_traces` is a chain's own ID (v6).
             let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
-            for ((chain, row), mayReplace) in zip(zip(chains, rows), replacing) {
-                for gone in mayReplace ? [chain.id] + chain.supersedes : [] {
+            // By position: iterating the chains copied each (a retain of every array in it).
+            for position in chains.indices {
+                for gone in replacing[position] ? [chains[position].id] + chains[position].supersedes : [] {
                     try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [Data(gone.traceID.bytes)]))
                 }
-                try Self.insertChainRow(row, db)
+                try Self.insertChainRow(rows[position], db)
             }
             // Never lowered when chains are removed: a bound too wide only reads more rows.
             if let longest = rows.map(\.durationNanos).max() {
@@ -448,7 +488,7 @@ extension TelemetryStore {
         let filter = arguments
         return try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
-                .map { try ChainBody.json($0[0], spans: ChainSpansColumn.decode($0[1])) }
+                .map { try ChainBody.json($0[0] as Data, spans: ChainSpansColumn.decode($0[1] as Data)) }
         }
     }
 
@@ -470,7 +510,7 @@ extension TelemetryStore {
                 WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
                 """, arguments: [key])
         }
-        if let byID { return try Self.storedChain(byID, spans: ChainSpansColumn.decode(byID[2])) }
+        if let byID { return try Self.storedChain(byID, spans: ChainSpansColumn.decode(byID[2] as Data)) }
         guard let bounds = try await spans.with({ files throws(SpanStoreError) in try files.timeBounds(of: traceID) }) else { return nil }
         return try await pool.read { db in
             // instr finds the trace's 16 bytes in the 24-byte span records; the decode confirms
@@ -483,7 +523,7 @@ extension TelemetryStore {
                 WHERE start_ns <= ? AND start_ns >= ? AND end_ns >= ? AND instr(spans, ?) > 0 ORDER BY start_ns DESC
                 """, arguments: [bounds.latestStart, earliestStart, bounds.earliestEnd, key])
             while let row = try rows.next() {
-                let spans = ChainSpansColumn.decode(row[2])
+                let spans = ChainSpansColumn.decode(row[2] as Data)
                 if spans.contains(where: { $0.traceID == traceID }) { return try Self.storedChain(row, spans: spans) }
             }
             return nil
@@ -507,7 +547,7 @@ extension TelemetryStore {
     private static func storedChain(_ row: Row, spans: [SpanRef]) throws -> StoredChain? {
         guard let chainID = TraceID(bytes: row[0] as Data) else { return nil }
         return StoredChain(
-            chainID: chainID.hex, json: try ChainBody.json(row[1], spans: spans),
+            chainID: chainID.hex, json: try ChainBody.json(row[1] as Data, spans: spans),
             spans: spans.map { (traceID: $0.traceID.hex, spanID: $0.spanID.hex) })
     }
 
