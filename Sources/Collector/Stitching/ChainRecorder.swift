@@ -177,21 +177,21 @@ struct ChainMetrics {
         let status = statuses[chain.status] ?? Counter(label: "causeway_chains_total", dimensions: [("status", chain.status.rawValue)])
         statuses[chain.status] = status
         status.increment()
-        for hop in chain.hops {
-            for delivery in hop.deliveries {
-                guard let wait = delivery.queueWaitNanos else { continue }
-                let key = QueueKey(producerService: hop.producerService, topic: hop.topic, consumerGroup: delivery.consumerGroup)
+        chain.hops.forEachInPlace { hop in
+            hop.pointee.deliveries.forEachInPlace { delivery in
+                guard let wait = delivery.pointee.queueWaitNanos else { return }
+                let key = QueueKey(producerService: hop.pointee.producerService, topic: hop.pointee.topic, consumerGroup: delivery.pointee.consumerGroup)
                 let timer = waits[key] ?? Timer(
                     label: "causeway_queue_wait_seconds",
                     dimensions: [
-                        ("producer_service", hop.producerService ?? ""), ("topic", hop.topic ?? ""),
-                        ("consumer_group", delivery.consumerGroup ?? ""),
+                        ("producer_service", hop.pointee.producerService ?? ""), ("topic", hop.pointee.topic ?? ""),
+                        ("consumer_group", delivery.pointee.consumerGroup ?? ""),
                     ],
                     preferredDisplayUnit: .seconds)
                 if waits.count < maxHandles { waits[key] = timer }
                 timer.recordNanoseconds(max(0, wait))
             }
-            if hop.isDeadLetter { deadLettered.increment() }
+            if hop.pointee.isDeadLetter { deadLettered.increment() }
         }
         var unconsumedCount = 0, orphanCount = 0
         for part in chain.missing {

@@ -31,13 +31,13 @@ struct ChainEdges: Equatable {
     /// without first being copied into this type's.
     static func encode(_ hops: [some EdgeHop]) -> [UInt8] {
         var writer = ColumnWriter()
-        for hop in hops {
-            writer.name(hop.producerService)
-            writer.name(hop.topic)
-            writer.integer(UInt32(hop.deliveries.count))
-            for delivery in hop.deliveries {
-                writer.name(delivery.service)
-                writer.optional(delivery.queueWaitNanos)
+        hops.forEachInPlace { hop in
+            writer.name(hop.pointee.producerService)
+            writer.name(hop.pointee.topic)
+            writer.integer(UInt32(hop.pointee.deliveries.count))
+            hop.pointee.deliveries.forEachInPlace { delivery in
+                writer.name(delivery.pointee.service)
+                writer.optional(delivery.pointee.queueWaitNanos)
             }
         }
         return writer.bytes
@@ -142,26 +142,26 @@ enum ChainBody {
         writer.integer(UInt32(chain.traceIDs.count))
         for traceID in chain.traceIDs { writer.traceID(traceID) }
         writer.integer(UInt32(chain.hops.count))
-        for hop in chain.hops {
-            writer.span(hop.producer)
-            writer.integer(UInt8((hop.producerReceived ? 1 : 0) | (hop.producerError ? 2 : 0) | (hop.isDeadLetter ? 4 : 0)))
-            writer.name(hop.producerService)
-            writer.name(hop.topic)
-            writer.name(hop.messageID)
-            writer.optional(hop.partition.map(Int64.init))
-            writer.optional(hop.offset)
-            writer.optional(hop.producerStartUnixNano.map { Int64(bitPattern: $0) })
-            writer.optional(hop.producerEndUnixNano.map { Int64(bitPattern: $0) })
-            writer.integer(UInt32(hop.deliveries.count))
-            for delivery in hop.deliveries {
-                writer.span(delivery.consumer)
-                writer.name(delivery.service)
-                writer.name(delivery.consumerGroup)
-                writer.integer(delivery.startUnixNano)
-                writer.integer(delivery.endUnixNano)
-                writer.optional(delivery.queueWaitNanos)
-                writer.integer(Int64(delivery.attempt))
-                writer.integer(UInt8((delivery.isError ? 1 : 0) | (delivery.duplicateSkipped ? 2 : 0)))
+        chain.hops.forEachInPlace { hop in
+            writer.span(hop.pointee.producer)
+            writer.integer(UInt8((hop.pointee.producerReceived ? 1 : 0) | (hop.pointee.producerError ? 2 : 0) | (hop.pointee.isDeadLetter ? 4 : 0)))
+            writer.name(hop.pointee.producerService)
+            writer.name(hop.pointee.topic)
+            writer.name(hop.pointee.messageID)
+            writer.optional(hop.pointee.partition.map(Int64.init))
+            writer.optional(hop.pointee.offset)
+            writer.optional(hop.pointee.producerStartUnixNano.map { Int64(bitPattern: $0) })
+            writer.optional(hop.pointee.producerEndUnixNano.map { Int64(bitPattern: $0) })
+            writer.integer(UInt32(hop.pointee.deliveries.count))
+            hop.pointee.deliveries.forEachInPlace { delivery in
+                writer.span(delivery.pointee.consumer)
+                writer.name(delivery.pointee.service)
+                writer.name(delivery.pointee.consumerGroup)
+                writer.integer(delivery.pointee.startUnixNano)
+                writer.integer(delivery.pointee.endUnixNano)
+                writer.optional(delivery.pointee.queueWaitNanos)
+                writer.integer(Int64(delivery.pointee.attempt))
+                writer.integer(UInt8((delivery.pointee.isError ? 1 : 0) | (delivery.pointee.duplicateSkipped ? 2 : 0)))
             }
         }
         writer.integer(UInt32(chain.missing.count))
@@ -261,6 +261,19 @@ enum ChainBody {
 /// A stored chain body that is neither JSON nor `ChainBody`'s encoding.
 struct ChainBodyUnreadable: Error, CustomStringConvertible {
     var description: String { "a stored chain's body is neither JSON nor a chain body of version \(ChainBody.version)" }
+}
+
+extension Array {
+    /// Calls `body` with a pointer to each element where it lies: `for element in array`
+    /// copies each, a retain and release of every string and array in it, which for a
+    /// chain's hops was most of encoding them (a `borrowing` element was still copied).
+    @inline(__always)
+    func forEachInPlace(_ body: (UnsafePointer<Element>) -> Void) {
+        withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for position in buffer.indices { body(base + position) }
+        }
+    }
 }
 
 /// Writes the integers, names and optionals of a chain row's binary columns.

@@ -376,7 +376,7 @@ extension TelemetryStore {
     /// The distinct topics of these hops, in hop order.
     fileprivate static func topics(_ hops: [some EdgeHop]) -> [String] {
         var topics: [String] = []
-        for hop in hops { if let topic = hop.topic, !topics.contains(topic) { topics.append(topic) } }
+        hops.forEachInPlace { hop in if let topic = hop.pointee.topic, !topics.contains(topic) { topics.append(topic) } }
         return topics
     }
 
