@@ -40,7 +40,7 @@ struct ChainEdges: Equatable {
                 writer.optional(delivery.pointee.queueWaitNanos)
             }
         }
-        return writer.bytes
+        return writer.finish()
     }
 
     init(encoded: some Collection<UInt8>) {
@@ -86,7 +86,7 @@ enum ChainSpansColumn {
             writer.integer(span.traceID.low.bigEndian)
             writer.integer(span.spanID.value.bigEndian)
         }
-        return writer.bytes
+        return writer.finish()
     }
 
     static func decode(_ data: some Collection<UInt8>) -> [SpanRef] {
@@ -177,7 +177,7 @@ enum ChainBody {
                 writer.span(target)
             }
         }
-        return writer.bytes
+        return writer.finish()
     }
 
     /// The chain a body holds, with the spans of its row; `nil` for a body that is not
@@ -277,20 +277,42 @@ extension Array {
 }
 
 /// Writes the integers, names and optionals of a chain row's binary columns.
+///
+/// Values are stored into spare capacity, grown by doubling: appending each integer's
+/// bytes as a collection (`append(contentsOf:)`) was half of encoding a chain.
 struct ColumnWriter {
-    var bytes: [UInt8] = []
+    private var storage: [UInt8]
+    private var count = 0
 
-    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 0) { storage = [UInt8](repeating: 0, count: max(capacity, 64)) }
+
+    /// What was written; the writer is done with.
+    mutating func finish() -> [UInt8] {
+        storage.removeLast(storage.count - count)
+        return storage
+    }
+
+    private mutating func reserve(_ extra: Int) {
+        if storage.count - count < extra { storage += repeatElement(0, count: max(storage.count, extra)) }
+    }
 
     mutating func integer<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        reserve(MemoryLayout<T>.size)
+        let offset = count
+        storage.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
+        count += MemoryLayout<T>.size
     }
 
     /// Its UTF-8 length as an `Int32` (-1: none) and its bytes.
     mutating func name(_ name: String?) {
-        guard let name else { return integer(Int32(-1)) }
-        integer(Int32(name.utf8.count))
-        bytes.append(contentsOf: name.utf8)
+        guard var name else { return integer(Int32(-1)) }
+        name.withUTF8 { utf8 in
+            integer(Int32(utf8.count))
+            reserve(utf8.count)
+            let offset = count
+            storage.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[offset..<offset + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8)) }
+            count += utf8.count
+        }
     }
 
     /// A flag byte (0: none) and the value (0 when none).
