@@ -101,12 +101,11 @@ package struct ChainStitcher {
             let service = resourceSpans.resource?.serviceName.map { strings.intern($0) } ?? -1
             let resourceCorrelation = correlation(in: resourceAttributes)
             for scopeSpans in resourceSpans.scopeSpans {
-                // Through the buffer, so each span is borrowed where iterating would copy it
-                // (a retain and release of each of its arrays and strings).
-                scopeSpans.spans.withUnsafeBufferPointer { spans in
-                    for position in spans.indices {
-                        add(spans[position], service: service, resourceCorrelation: resourceCorrelation, now: now)
-                    }
+                // By pointer, so each span is read where it lies: iterating, or passing the
+                // buffer's element as `borrowing`, copied it (a retain and release of each
+                // of its arrays and strings).
+                scopeSpans.spans.forEachInPlace { span in
+                    add(span, service: service, resourceCorrelation: resourceCorrelation, now: now)
                 }
             }
             enforceBounds(now: now, into: &early)
@@ -114,27 +113,27 @@ package struct ChainStitcher {
         return early
     }
 
-    mutating func add(_ span: borrowing Span, service: Int32, resourceCorrelation: String?, now: UInt64) {
+    mutating func add(_ span: UnsafePointer<Span>, service: Int32, resourceCorrelation: String?, now: UInt64) {
         counters.spansIngested += 1
         // All-zero IDs are invalid (OTLP, W3C Trace Context §3.2.2.3–4), and span ID 0 keys
         // the trace entries of the index.
-        guard span.spanID.value != 0, span.traceID.isValid else {
+        guard span.pointee.spanID.value != 0, span.pointee.traceID.isValid else {
             counters.invalidSpans += 1
             return
         }
-        let key = SpanKey(span.traceID, span.spanID)
+        let key = SpanKey(span.pointee.traceID, span.pointee.spanID)
         var node = SpanNode(key: key)
-        node.parentSpanID = span.parentSpanID?.value ?? 0
-        node.start = span.startTimeUnixNano
-        node.end = span.endTimeUnixNano
-        node.kind = UInt8(truncatingIfNeeded: span.kind.rawValue)
+        node.parentSpanID = span.pointee.parentSpanID?.value ?? 0
+        node.start = span.pointee.startTimeUnixNano
+        node.end = span.pointee.endTimeUnixNano
+        node.kind = UInt8(truncatingIfNeeded: span.pointee.kind.rawValue)
         node.flags = SpanNode.received
-        if span.status.code == .error { node.flags |= SpanNode.error }
+        if span.pointee.status.code == .error { node.flags |= SpanNode.error }
         node.service = service
-        node.name = strings.intern(span.name)
+        node.name = strings.intern(span.pointee.name)
         var correlationID: String?
         var messageID: String?
-        span.attributes.withUnsafeBufferPointer { attributes in
+        span.pointee.attributes.withUnsafeBufferPointer { attributes in
         for attribute in attributes {
             switch attribute.key {
             case "messaging.destination.name":
@@ -161,7 +160,7 @@ package struct ChainStitcher {
             }
         }
         }
-        span.events.withUnsafeBufferPointer { events in
+        span.pointee.events.withUnsafeBufferPointer { events in
             for event in events where duplicateEvents.contains(event.name) {
                 node.flags |= SpanNode.duplicateSkipped
             }
@@ -209,7 +208,7 @@ package struct ChainStitcher {
             nodes[Int(slot)].flags |= SpanNode.holdsTraceEntry
         }
         var linkPosition = 0
-        span.links.withUnsafeBufferPointer { links in
+        span.pointee.links.withUnsafeBufferPointer { links in
             for position in links.indices where links[position].traceID.isValid && links[position].spanID.isValid {
                 let (joined, targetSlot) = join(root, SpanKey(links[position].traceID, links[position].spanID), now: now)
                 root = joined

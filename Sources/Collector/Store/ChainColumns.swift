@@ -263,19 +263,6 @@ struct ChainBodyUnreadable: Error, CustomStringConvertible {
     var description: String { "a stored chain's body is neither JSON nor a chain body of version \(ChainBody.version)" }
 }
 
-extension Array {
-    /// Calls `body` with a pointer to each element where it lies: `for element in array`
-    /// copies each, a retain and release of every string and array in it, which for a
-    /// chain's hops was most of encoding them (a `borrowing` element was still copied).
-    @inline(__always)
-    func forEachInPlace(_ body: (UnsafePointer<Element>) -> Void) {
-        withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            for position in buffer.indices { body(base + position) }
-        }
-    }
-}
-
 /// Writes the integers, names and optionals of a chain row's binary columns.
 ///
 /// Values are stored into spare capacity, grown by doubling: appending each integer's
