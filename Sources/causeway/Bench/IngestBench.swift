@@ -123,6 +123,8 @@ struct IngestBench: AsyncParsableCommand {
         }
         let url = "http://127.0.0.1:\(port)/v1/traces"
         let template = StandardRequest.traces()
+        // How much older the template's spans are than now.
+        let age = UInt64(Date().timeIntervalSince1970 * 1e9) &- (template.resourceSpans.first?.scopeSpans.first?.spans.first?.startTimeUnixNano ?? 0)
         // Enough requests for the whole run at the offered rate (at 100k spans/s without one),
         // encoded before the clock starts so that generating them costs the load nothing.
         let chainRequests: [(body: [UInt8], spans: Int)] =
@@ -167,6 +169,12 @@ struct IngestBench: AsyncParsableCommand {
                             for s in request.resourceSpans[r].scopeSpans.indices {
                                 for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
                                     request.resourceSpans[r].scopeSpans[s].spans[i].traceID.high ^= salt
+                                    // Dated from now, as live spans are (see `chainRequests`).
+                                    request.resourceSpans[r].scopeSpans[s].spans[i].startTimeUnixNano &+= age
+                                    request.resourceSpans[r].scopeSpans[s].spans[i].endTimeUnixNano &+= age
+                                    for e in request.resourceSpans[r].scopeSpans[s].spans[i].events.indices {
+                                        request.resourceSpans[r].scopeSpans[s].spans[i].events[e].timeUnixNano &+= age
+                                    }
                                     // The link targets too: unsalted, span i of every request
                                     // linked to one target and the stitcher grew 512 chains
                                     // with every request, a fan-in no real load has.
@@ -220,6 +228,10 @@ extension IngestBench {
     /// its own resource; at least `spans` spans in all.
     static func chainRequests(spans wanted: Int) -> [(body: [UInt8], spans: Int)] {
         var generator = ChainShapes()
+        // Dated from now, as live spans are: the store then saves a chain's first revision
+        // without looking for an earlier row, as it does in production (a chain that started
+        // before the store opened may have been stored by an earlier run).
+        generator.epoch = UInt64(Date().timeIntervalSince1970 * 1e9)
         var requests: [(body: [UInt8], spans: Int)] = []
         var total = 0
         var first = 0

@@ -97,6 +97,8 @@ struct StitcherWorkload {
 /// sent, every 40th sends one message nobody consumes.
 struct ChainShapes {
     var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// When chain 0 starts; chain k starts k ms later.
+    var epoch: UInt64 = 1_700_000_000_000_000_000
 
     mutating func next() -> UInt64 {
         seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -114,7 +116,7 @@ struct ChainShapes {
     static let topics = ["orders", "inventory.reserved", "payments", "notifications", "audit"]
 
     mutating func chain(_ k: Int) -> [(String, Span)] {
-        let base: UInt64 = 1_700_000_000_000_000_000 + UInt64(k) * 1_000_000
+        let base = epoch + UInt64(k) * 1_000_000
         let ms: UInt64 = 1_000_000
         var spans: [(String, Span)] = []
         var trace = TraceID(high: next() | 1, low: next())
