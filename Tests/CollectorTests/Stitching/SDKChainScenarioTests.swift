@@ -649,7 +649,8 @@ import Tracing
         for request in sink.requests {
             spans += try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [[String: Any]])
         }
-        return Dictionary(spans.map { ($0["id"] as? String ?? "?", $0) }, uniquingKeysWith: { first, _ in first })
+        // A span sent again (moved by a re-finalization) counts as last sent.
+        return Dictionary(spans.map { ($0["id"] as? String ?? "?", $0) }, uniquingKeysWith: { _, later in later })
     }
 
     /// A Hummingbird server on a free port of 127.0.0.1 for the duration of `body`.
