@@ -28,7 +28,7 @@ struct SQLiteBindings {
         guard var text else { return check(sqlite3_bind_null(statement, index)) }
         // An empty string is bound from a literal: its buffer may have no address, and a
         // null pointer would bind NULL.
-        guard !text.isEmpty else { return check(sqlite3_bind_text(statement, index, "", 0, nil)) }
+        guard !text.isEmpty else { return check(sqlite3_bind_text(statement, index, "", 0, Self.transient)) }
         let code = text.withUTF8 { utf8 in
             utf8.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count), Self.transient) }
         }
