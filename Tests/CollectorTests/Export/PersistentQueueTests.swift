@@ -195,20 +195,27 @@ struct PersistentQueueTests {
         await second.shutdown()
     }
 
-    @Test func aRestartAfterPartialDeliverySendsOnlyTheRest() async throws {
+    /// Queues `batches` to a sink that takes the first two and then answers 503, and stops
+    /// the exporter: the queue's files are left with two delivered and the rest not.
+    private func deliverTwoOf(_ batches: [ExportTraceServiceRequest], data: String) async throws -> ExporterSettings {
         let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .ok), HTTPSink.Reply(status: .ok)]
             + Array(repeating: HTTPSink.Reply(status: .serviceUnavailable), count: 10_000))
-        let data = try ExporterFixture.temporaryDirectory()
-        defer { ExporterFixture.remove(data) }
         var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
         settings.segmentBytes = 1024
-        let batches = (50..<54).map { ExporterFixture.traces(UInt64($0)) }
         let first = try ExporterFixture.exporter(settings, dataDirectory: data)
         try await withRunningExporter(first) {
             for batch in batches { try await first.consume(batch) }
             try await waitUntil { first.metrics.tally.snapshot.sentBatches == 2 && first.metrics.tally.snapshot.failed >= 1 }
         }
         try await sink.stop()
+        return settings
+    }
+
+    @Test func aRestartAfterPartialDeliverySendsOnlyTheRest() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let batches = (50..<54).map { ExporterFixture.traces(UInt64($0)) }
+        var settings = try await deliverTwoOf(batches, data: data)
 
         let healthy = try await HTTPSink.start()
         settings.tracesURL = "http://127.0.0.1:\(healthy.port)/v1/traces"
@@ -227,19 +234,10 @@ struct PersistentQueueTests {
     /// write in a power cut) is refused by its CRC, and the restart delivers from the oldest
     /// segment left, at least once.
     @Test func aDamagedCursorDeliversFromTheOldestSegmentLeft() async throws {
-        let sink = try await HTTPSink.start(script: [HTTPSink.Reply(status: .ok), HTTPSink.Reply(status: .ok)]
-            + Array(repeating: HTTPSink.Reply(status: .serviceUnavailable), count: 10_000))
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
-        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\n")
-        settings.segmentBytes = 1024
         let batches = (60..<64).map { ExporterFixture.traces(UInt64($0)) }
-        let first = try ExporterFixture.exporter(settings, dataDirectory: data)
-        try await withRunningExporter(first) {
-            for batch in batches { try await first.consume(batch) }
-            try await waitUntil { first.metrics.tally.snapshot.sentBatches == 2 && first.metrics.tally.snapshot.failed >= 1 }
-        }
-        try await sink.stop()
+        var settings = try await deliverTwoOf(batches, data: data)
         let files = FileManager.default.enumerator(atPath: data)?.compactMap { $0 as? String } ?? []
         let cursor = data + "/" + (try #require(files.first { $0.hasSuffix("/cursor") }))
         #expect(!files.contains { $0.hasSuffix(".tmp") })
