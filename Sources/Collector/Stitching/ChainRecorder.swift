@@ -78,7 +78,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         // The chains finalized since the last write, stored in one transaction.
         while var chains = await queue.next(upTo: Self.chainsPerWrite) {
             await gatherMore(into: &chains)
-            let sent = stitchedExporters.isEmpty ? [:] : await sentBefore(chains)
+            let replaced = stitchedExporters.isEmpty ? [:] : await replacedRevisions(chains)
             do {
                 try await store.saveChains(chains)
             } catch {
@@ -89,7 +89,13 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
                 guard !stitchedExporters.isEmpty else { continue }
                 do {
                     let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
-                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id, sent: sent[position] ?? [:])
+                    // How the replaced rows' spans were sent, worked out from these spans: a
+                    // chain holds every span of the revisions and chains it replaces.
+                    var sent: [SpanRef: StitchedExport.Placement] = [:]
+                    for earlier in replaced[position] ?? [] {
+                        sent.merge(StitchedExport.placements(spans, chainID: earlier.id, among: Set(earlier.spans))) { _, absorbed in absorbed }
+                    }
+                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id, sent: sent)
                     guard !stitched.resourceSpans.isEmpty else { continue }
                     for exporter in stitchedExporters { try await exporter.consume(stitched) }
                 } catch {
@@ -100,26 +106,21 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         }
     }
 
-    /// How the stitched export placed the spans of the stored rows these chains replace (an
-    /// earlier revision, chains absorbed), by position in `chains`: read before the rows are
-    /// replaced, so that a re-finalized chain sends only its new spans and those that moved,
-    /// not again every span a backend already has. When they cannot be read the whole chain
-    /// is sent, as if new.
-    private func sentBefore(_ chains: [Chain]) async -> [Int: [SpanRef: StitchedExport.Placement]] {
-        var sent: [Int: [SpanRef: StitchedExport.Placement]] = [:]
+    /// The span lists of the stored rows these chains replace (an earlier revision, chains
+    /// absorbed), by position in `chains`: read before the rows are replaced, so that the
+    /// stitched export of a re-finalized chain sends only its new spans and those that
+    /// moved, not again every span a backend already has. When they cannot be read the
+    /// whole chain is sent, as if new.
+    private func replacedRevisions(_ chains: [Chain]) async -> [Int: [(id: ChainID, spans: [SpanRef])]] {
+        var replaced: [Int: [(id: ChainID, spans: [SpanRef])]] = [:]
         for (position, chain) in chains.enumerated() where store.mayReplaceRows(chain) {
             do {
-                var placed: [SpanRef: StitchedExport.Placement] = [:]
-                for stored in try await store.storedSpans(ofChains: [chain.id] + chain.supersedes) {
-                    let spans = try await store.spans(stored.spans.map { ($0.traceID.hex, $0.spanID.hex) })
-                    placed.merge(StitchedExport.placements(spans, chainID: stored.id)) { _, absorbed in absorbed }
-                }
-                if !placed.isEmpty { sent[position] = placed }
+                replaced[position] = try await store.storedSpans(ofChains: [chain.id] + chain.supersedes)
             } catch {
                 logger.warning("cannot read what was exported of a chain before; sending it whole", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
             }
         }
-        return sent
+        return replaced
     }
 
     /// Chains written in one transaction at most.

@@ -56,12 +56,16 @@ package enum StitchedExport {
         return result
     }
 
-    /// How `rewrite` places each span, by its original key.
-    package static func placements(_ spans: ExportTraceServiceRequest, chainID: ChainID) -> [SpanRef: Placement] {
+    /// How `rewrite` places each span, by its original key; with `among`, as if only those
+    /// of the spans were there (an earlier revision of the chain, whose spans the later one
+    /// holds).
+    package static func placements(_ spans: ExportTraceServiceRequest, chainID: ChainID, among: Set<SpanRef>? = nil) -> [SpanRef: Placement] {
         var present: [SpanKey: SpanID] = [:]  // span → its parent in the rewritten tree, or .zero
         for rs in spans.resourceSpans {
             for ss in rs.scopeSpans {
-                for span in ss.spans { present[SpanKey(span.traceID, span.spanID)] = span.parentSpanID ?? .zero }
+                for span in ss.spans where among?.contains(SpanRef(traceID: span.traceID, spanID: span.spanID)) ?? true {
+                    present[SpanKey(span.traceID, span.spanID)] = span.parentSpanID ?? .zero
+                }
             }
         }
         var placed: [SpanRef: Placement] = [:]
@@ -69,7 +73,7 @@ package enum StitchedExport {
         // (links both ways) are refused.
         for rs in spans.resourceSpans {
             for ss in rs.scopeSpans {
-                for span in ss.spans {
+                for span in ss.spans where present[SpanKey(span.traceID, span.spanID)] != nil {
                     let key = SpanKey(span.traceID, span.spanID)
                     var placement = Placement(traceID: chainID.traceID, parentSpanID: span.parentSpanID)
                     if span.parentSpanID.map({ present[SpanKey(span.traceID, $0)] == nil }) ?? true {

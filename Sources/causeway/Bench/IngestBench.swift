@@ -72,8 +72,9 @@ struct IngestBench: AsyncParsableCommand {
     /// A collector config whose traces pipeline lists `processors`; every other key is a
     /// default but the stitcher's idle window, 1 s instead of 30 s, so that the chains of
     /// the load are finalized and stored within the run and their cost is counted, and the
-    /// store's maximum age: the standard request's spans are from 2025, and the retention
-    /// sweep deleting them would be counted as the cost of storing them.
+    /// store's maximum age, so that no retention sweep deleting the load's spans is counted
+    /// as the cost of storing them (the spans were once dated 2023–2025; they are dated from
+    /// the load's start now, and the long age keeps runs comparable).
     static func collectorConfiguration(processors: String) -> String {
         """
         service:

@@ -54,6 +54,9 @@ private typealias F = Fixture
         // (its consumer root 0x41 kept its own trace, no parent).
         let earlier = F.merge(Array(requests[0..<2]))
         var sent = StitchedExport.placements(earlier, chainID: chainID)
+        // Worked out from the whole chain's spans, as the recorder does, it is the same.
+        let earlierRefs = Set(earlier.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }.map { SpanRef(traceID: $0.traceID, spanID: $0.spanID) })
+        #expect(StitchedExport.placements(F.merge(requests), chainID: chainID, among: earlierRefs) == sent)
         sent.merge(StitchedExport.placements(requests[3], chainID: ChainID(F.trace(4)))) { first, _ in first }
         let spans = StitchedExport.rewrite(F.merge(requests), chainID: chainID, sent: sent)
             .resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
