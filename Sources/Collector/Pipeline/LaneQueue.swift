@@ -15,15 +15,34 @@ final class LaneQueue<Element: Sendable>: Sendable {
     /// Adds an element; false when the queue is finished and took nothing.
     @discardableResult
     func append(_ element: Element) -> Bool {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard !state.finished else { return nil }
+        let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+            guard !state.finished else { return (false, nil) }
             state.items.append(element)
             defer { state.waiter = nil }
-            return state.waiter
+            return (true, state.waiter)
         }
         waiter?.resume()
-        return true
+        return accepted
     }
+
+    /// Adds elements in order; false when the queue is finished and took nothing. Into an
+    /// empty queue the array itself is kept, not its elements copied one by one (for the
+    /// stitcher's chains, a retain of every string and array in each).
+    @discardableResult
+    func append(contentsOf elements: [Element]) -> Bool {
+        guard !elements.isEmpty else { return !isFinished }
+        let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+            guard !state.finished else { return (false, nil) }
+            if state.items.isEmpty { state.items = elements } else { state.items += elements }
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume()
+        return accepted
+    }
+
+    /// How many elements are waiting.
+    var count: Int { state.withLock(\.items.count) }
 
     /// True once `finish` was called.
     var isFinished: Bool { state.withLock(\.finished) }
@@ -42,9 +61,18 @@ final class LaneQueue<Element: Sendable>: Sendable {
     /// the queue is finished and empty, or when the task is cancelled while waiting.
     /// One task takes from a queue.
     func next(upTo limit: Int) async -> [Element]? {
+        guard await waitForElements() else { return nil }
+        let taken = available(upTo: limit)
+        return taken.isEmpty ? nil : taken
+    }
+
+    /// Waits while there are no elements, taking none: true once some are waiting, false
+    /// once the queue is finished and empty or the task is cancelled while waiting.
+    func waitForElements() async -> Bool {
         while true {
-            if let taken = take(upTo: limit) { return taken.isEmpty ? nil : taken }
-            if Task.isCancelled { return nil }
+            let ready: Bool? = state.withLock { state in state.items.isEmpty ? (state.finished ? false : nil) : true }
+            if let ready { return ready }
+            if Task.isCancelled { return false }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let ready = state.withLock { state in
@@ -73,6 +101,12 @@ final class LaneQueue<Element: Sendable>: Sendable {
     private func take(upTo limit: Int) -> [Element]? {
         state.withLock { state in
             if state.items.isEmpty { return state.finished ? [] : nil }
+            // All of them: the array is handed over whole, no element copied.
+            if state.items.count <= limit {
+                var taken: [Element] = []
+                swap(&taken, &state.items)
+                return taken
+            }
             let taken = Array(state.items.prefix(limit))
             // Removed now, not once the queue runs empty: under steady load it never does,
             // and every batch handed over stayed referenced here (twice the queue's

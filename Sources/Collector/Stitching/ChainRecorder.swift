@@ -38,8 +38,14 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     }
 
     package func chainFinalized(_ chain: Chain) {
-        backlog.withLock { $0.count += 1 }
-        queue.append(chain)
+        chainsFinalized([chain])
+    }
+
+    /// Queues the array as it is: handing chains over one by one copied each (a retain of
+    /// every string and array in it) on the way in and again on the way out.
+    package func chainsFinalized(_ chains: [Chain]) {
+        backlog.withLock { $0.count += chains.count }
+        queue.append(contentsOf: chains)
     }
 
     package func waitForRoom() async {
@@ -76,33 +82,40 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         }
         var metrics = ChainMetrics()
         // The chains finalized since the last write, stored in one transaction.
-        while var chains = await queue.next(upTo: Self.chainsPerWrite) {
-            await gatherMore(into: &chains)
+        while await queue.waitForElements() {
+            await gatherMore()
+            // Every chain waiting, taken as the queue's own array (a part would be copied,
+            // chain by chain): the stitcher's back-pressure keeps them about `maxBacklog`.
+            let chains = queue.available(upTo: .max)
             let replaced = stitchedExporters.isEmpty ? [:] : await replacedRevisions(chains)
             do {
                 try await store.saveChains(chains)
             } catch {
                 logger.error("cannot store chains", metadata: ["chains": "\(chains.map(\.id))", "error": "\(error)"])
             }
-            for (position, chain) in chains.enumerated() {
-                metrics.record(chain)
-                guard !stitchedExporters.isEmpty else { continue }
-                do {
-                    let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
-                    // How the replaced rows' spans were sent, worked out from these spans: a
-                    // chain holds every span of the revisions and chains it replaces.
-                    var sent: [SpanRef: StitchedExport.Placement] = [:]
-                    for earlier in replaced[position] ?? [] {
-                        sent.merge(StitchedExport.placements(spans, chainID: earlier.id, among: Set(earlier.spans))) { _, absorbed in absorbed }
-                    }
-                    let stitched = StitchedExport.rewrite(spans, chainID: chain.id, sent: sent)
-                    guard !stitched.resourceSpans.isEmpty else { continue }
-                    for exporter in stitchedExporters { try await exporter.consume(stitched) }
-                } catch {
-                    logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
-                }
-            }
+            chains.forEachInPlace { metrics.record($0.pointee) }
+            if !stitchedExporters.isEmpty { await exportStitched(chains, replaced: replaced) }
             written(chains.count)
+        }
+    }
+
+    /// Sends each chain, as one trace, to the exporters with `stitched: true`.
+    private func exportStitched(_ chains: [Chain], replaced: [Int: [(id: ChainID, spans: [SpanRef])]]) async {
+        for (position, chain) in chains.enumerated() {
+            do {
+                let spans = try await store.spans(chain.spans.map { ($0.traceID.hex, $0.spanID.hex) })
+                // How the replaced rows' spans were sent, worked out from these spans: a
+                // chain holds every span of the revisions and chains it replaces.
+                var sent: [SpanRef: StitchedExport.Placement] = [:]
+                for earlier in replaced[position] ?? [] {
+                    sent.merge(StitchedExport.placements(spans, chainID: earlier.id, among: Set(earlier.spans))) { _, absorbed in absorbed }
+                }
+                let stitched = StitchedExport.rewrite(spans, chainID: chain.id, sent: sent)
+                guard !stitched.resourceSpans.isEmpty else { continue }
+                for exporter in stitchedExporters { try await exporter.consume(stitched) }
+            } catch {
+                logger.error("cannot export a stitched chain", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
+            }
         }
     }
 
@@ -123,7 +136,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         return replaced
     }
 
-    /// Chains written in one transaction at most.
+    /// Chains a write waits for (up to `gatherWindow`); it then takes every chain waiting.
     static let chainsPerWrite = 2048
     /// How long a write waits for more chains after its first. A commit writes every page
     /// its chains dirtied (the tables' last pages, the indexes' pages), so the stitcher's
@@ -131,11 +144,12 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     /// a third of the collector's CPU with a chain per span.
     static let gatherWindow = Duration.milliseconds(200)
 
-    private func gatherMore(into chains: inout [Chain]) async {
+    /// Waits, up to the window, for a whole write's worth of chains to queue. They are
+    /// taken once, as one array: gathering them into another copied each.
+    private func gatherMore() async {
         let deadline = ContinuousClock.now + Self.gatherWindow
-        while chains.count < Self.chainsPerWrite, !queue.isFinished, ContinuousClock.now < deadline {
+        while queue.count < Self.chainsPerWrite, !queue.isFinished, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
-            chains += queue.available(upTo: Self.chainsPerWrite - chains.count)
         }
     }
 

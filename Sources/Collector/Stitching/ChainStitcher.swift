@@ -371,7 +371,7 @@ package struct ChainStitcher {
                 due.push(DueEntry(dueAt: waitUntil, root: entry.root, serial: state.serial))
                 continue
             }
-            finished.append(finalize(root: entry.root, chain: chain, now: now))
+            finished.append(finalize(root: entry.root, chain: consume chain, now: now))
         }
         expireRetained(now: now)
         return finished
@@ -384,7 +384,7 @@ package struct ChainStitcher {
             due.pop()
             guard let live = liveChain(root: entry.root, serial: entry.serial), !chains[live].finalized else { continue }
             let (chain, _) = assemble(root: entry.root, now: now, open: false)
-            finished.append(finalize(root: entry.root, chain: chain, now: now))
+            finished.append(finalize(root: entry.root, chain: consume chain, now: now))
         }
         return finished
     }
@@ -398,7 +398,7 @@ package struct ChainStitcher {
             var (chain, _) = assemble(root: entry.root, now: now, open: false)
             chain.finalizedEarly = true
             counters.chainsFinalizedEarly += 1
-            finished.append(finalize(root: entry.root, chain: chain, now: now))
+            finished.append(finalize(root: entry.root, chain: consume chain, now: now))
         }
         while retainedSpanCount > configuration.maxRetainedSpans, retainedHead < retained.count {
             let entry = retained[retainedHead]
@@ -408,8 +408,8 @@ package struct ChainStitcher {
         compactRetained()
     }
 
-    mutating func finalize(root: Int32, chain: Chain, now: UInt64) -> Chain {
-        var chain = chain
+    /// `chain` is taken over, not copied (a copy retains every string and array in it).
+    mutating func finalize(root: Int32, chain: consuming Chain, now: UInt64) -> Chain {
         var state = chainState(ofRoot: root)
         state.revision += 1
         chain.revision = state.revision

@@ -6,6 +6,9 @@ package import Telemetry
 package protocol ChainSink: Sendable {
     func chainFinalized(_ chain: Chain)
 
+    /// Chains finalized together, in order; by default each goes to `chainFinalized`.
+    func chainsFinalized(_ chains: [Chain])
+
     /// Returns once the sink's backlog is small enough to take more; the stitcher waits
     /// here after each batch, so a store slower than ingest holds up the stitcher's lane
     /// and the pipeline's memory limiter refuses data rather than chains piling up.
@@ -14,6 +17,10 @@ package protocol ChainSink: Sendable {
 
 extension ChainSink {
     package func waitForRoom() async {}
+
+    package func chainsFinalized(_ chains: [Chain]) {
+        chains.forEachInPlace { chainFinalized($0.pointee) }
+    }
 }
 
 /// The stitcher as a pipeline consumer. Stitching runs inline in `consume`: it costs well
@@ -77,7 +84,7 @@ package actor StitchingConsumer: TelemetryConsumer {
     package var counters: StitcherCounters { stitcher.counters }
 
     func deliver(_ chains: [Chain]) {
-        for chain in chains { sink.chainFinalized(chain) }
+        if !chains.isEmpty { sink.chainsFinalized(chains) }
     }
 }
 

@@ -358,7 +358,8 @@ extension TelemetryStore {
 
         /// Encoded straight from the chain: copying its hops into `ChainEdges` first, and
         /// binding the columns through GRDB's arguments, were most of storing a chain.
-        init(_ chain: Chain) {
+        /// Borrowed: an initializer takes its arguments owned, so the chain was copied.
+        init(_ chain: borrowing Chain) {
             id = chain.id.traceID
             correlationID = chain.correlationID
             startNanos = Int64(clamping: chain.startUnixNano)
@@ -450,11 +451,23 @@ extension TelemetryStore {
         chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
     }
 
+    /// The rows of these chains, and whether each may replace stored rows. Read in place:
+    /// mapping the chains copied each (a retain of every string and array in it).
+    private func chainRows(_ chains: [Chain]) -> (rows: [ChainRow], replacing: [Bool]) {
+        var rows: [ChainRow] = [], replacing: [Bool] = []
+        rows.reserveCapacity(chains.count)
+        replacing.reserveCapacity(chains.count)
+        chains.forEachInPlace { chain in
+            rows.append(ChainRow(chain.pointee))
+            replacing.append(mayReplaceRows(chain.pointee))
+        }
+        return (rows, replacing)
+    }
+
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
-        let rows = chains.map(ChainRow.init)
-        let replacing = chains.map(mayReplaceRows)
+        let (rows, replacing) = chainRows(chains)
         try await pool.write { db in
             // Each entry of `chain_traces` is a chain's own ID (v6).
             let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
