@@ -1,5 +1,6 @@
 package import Foundation
 import GRDB
+import Synchronization
 package import Telemetry
 
 /// A chain search (`/api/chains`): every given field must match.
@@ -322,6 +323,30 @@ extension TelemetryStore {
         }
     }
 
+    /// From v8 `chain_names` lists every service and topic any stored chain has had, so that
+    /// a chain search filtered on a name no chain has (a typo, a service that never sent a
+    /// message) answers at once: the filters match inside each row's `services` and
+    /// `topics` columns, which a search for a name that is nowhere reads in full. Names are
+    /// kept when their chains are removed, as `services` keeps the span services.
+    static func registerChainNamesMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v8-chain-names") { db in
+            try db.execute(sql: """
+                CREATE TABLE chain_names (
+                    kind INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    PRIMARY KEY (kind, name)
+                ) WITHOUT ROWID;
+                """)
+            let insert = try db.makeStatement(sql: "INSERT OR IGNORE INTO chain_names (kind, name) VALUES (?, ?)")
+            let rows = try Row.fetchCursor(db, sql: "SELECT services, topics FROM chains")
+            while let row = try rows.next() {
+                for (kind, column) in [(ChainName.Kind.service, row[0] as String), (.topic, row[1] as String)] {
+                    for name in column.split(separator: "\u{1F}") { try insert.execute(arguments: [kind.rawValue, String(name)]) }
+                }
+            }
+        }
+    }
+
     /// What the store keeps of a chain: the fields queries filter on and its figures
     /// (`ChainBody`, from which the API's JSON is written), as its row's columns.
     struct ChainRow {
@@ -451,23 +476,29 @@ extension TelemetryStore {
         chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
     }
 
-    /// The rows of these chains, and whether each may replace stored rows. Read in place:
-    /// mapping the chains copied each (a retain of every string and array in it).
-    private func chainRows(_ chains: [Chain]) -> (rows: [ChainRow], replacing: [Bool]) {
-        var rows: [ChainRow] = [], replacing: [Bool] = []
+    /// The rows of these chains, whether each may replace stored rows, and the service and
+    /// topic names among them not yet known to be in `chain_names`. Read in place: mapping
+    /// the chains copied each (a retain of every string and array in it).
+    private func chainRows(_ chains: [Chain]) -> (rows: [ChainRow], replacing: [Bool], newNames: Set<ChainName>) {
+        var rows: [ChainRow] = [], replacing: [Bool] = [], names = Set<ChainName>()
         rows.reserveCapacity(chains.count)
         replacing.reserveCapacity(chains.count)
         chains.forEachInPlace { chain in
             rows.append(ChainRow(chain.pointee))
             replacing.append(mayReplaceRows(chain.pointee))
+            for service in chain.pointee.services { names.insert(ChainName(kind: .service, name: service)) }
+            chain.pointee.hops.forEachInPlace { hop in
+                if let topic = hop.pointee.topic { names.insert(ChainName(kind: .topic, name: topic)) }
+            }
         }
-        return (rows, replacing)
+        let newNames = knownChainNames.withLock { known in names.subtracting(known) }
+        return (rows, replacing, newNames)
     }
 
     /// Stores finalized chains in order, in one transaction (a commit per chain was most of
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
-        let (rows, replacing) = chainRows(chains)
+        let (rows, replacing, newNames) = chainRows(chains)
         try await pool.write { db in
             // Each entry of `chain_traces` is a chain's own ID (v6).
             let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
@@ -482,7 +513,11 @@ extension TelemetryStore {
             if let longest = rows.map(\.durationNanos).max() {
                 try db.cachedStatement(sql: "UPDATE chain_stats SET max_duration_ns = max(max_duration_ns, ?)").execute(arguments: [longest])
             }
+            let insertName = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_names (kind, name) VALUES (?, ?)")
+            for name in newNames { try insertName.execute(arguments: [name.kind.rawValue, name.name]) }
         }
+        // Known once committed: a failed write leaves them to be inserted with the next.
+        knownChainNames.withLock { known in known.formUnion(newNames) }
     }
 
     /// The stored chains matching `query` as the API's JSON, the most recent start first.
@@ -499,8 +534,12 @@ extension TelemetryStore {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments += [query.limit]
         let filter = arguments
+        let names = [query.service.map { ChainName(kind: .service, name: $0) }, query.topic.map { ChainName(kind: .topic, name: $0) }].compactMap { $0 }
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
+            // A name no chain ever had matches nothing; the search below would read every row.
+            let named = try db.cachedStatement(sql: "SELECT 1 FROM chain_names WHERE kind = ? AND name = ?")
+            for name in names where try Int.fetchOne(named, arguments: [name.kind.rawValue, name.name]) == nil { return [] }
+            return try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
                 .map { try ChainBody.json($0[0] as Data, spans: ChainSpansColumn.decode($0[1] as Data)) }
         }
     }
@@ -678,4 +717,11 @@ extension TelemetryStore {
         }
         return result
     }
+}
+
+/// A service or topic name some stored chain has had (`chain_names`).
+struct ChainName: Hashable, Sendable {
+    enum Kind: Int { case service = 0, topic = 1 }
+    var kind: Kind
+    var name: String
 }

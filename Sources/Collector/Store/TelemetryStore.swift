@@ -1,5 +1,6 @@
 import Foundation
 package import GRDB
+import Synchronization
 package import Logging
 import Metrics
 package import Telemetry
@@ -22,6 +23,9 @@ package final class TelemetryStore: TelemetryConsumer {
     /// revision and superseding nothing cannot have been stored before (see `saveChains`).
     let openedUnixNanos = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
     private let retention: Retention
+    /// The service and topic names of chains written since the store opened (`chain_names`
+    /// holds them all): only new ones are inserted.
+    let knownChainNames = Mutex<Set<ChainName>>([])
     private let stop = AsyncStream<Void>.makeStream()
     private let spanRows = Gauge(label: "causeway_store_rows", dimensions: [("table", "spans")])
     private let logRows = Gauge(label: "causeway_store_rows", dimensions: [("table", "logs")])
@@ -220,6 +224,7 @@ package final class TelemetryStore: TelemetryConsumer {
         registerChainRowMigration(&migrator)
         registerChainIDMigration(&migrator)
         registerChainStatsMigration(&migrator)
+        registerChainNamesMigration(&migrator)
         return migrator
     }
 

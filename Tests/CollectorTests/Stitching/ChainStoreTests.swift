@@ -124,6 +124,44 @@ private typealias F = Fixture
         }
     }
 
+    /// A search on a service or topic no chain has answers from `chain_names`, which holds
+    /// every name of the chains written, across a restart, and which the migration fills
+    /// from the rows a store already holds.
+    @Test func namesOfStoredChainsAreListedForTheSearchAcrossRestartsAndTheMigration() async throws {
+        let directory = try temporaryDirectory()
+        let retention = TelemetryStore.Retention(maxAgeSeconds: 3600, maxBytes: 1 << 30, intervalSeconds: 60)
+        func open() throws -> TelemetryStore { try TelemetryStore(directory: directory, retention: retention, correlationAttributes: [], logger: quietLogger) }
+        func names(_ store: TelemetryStore) async throws -> [String] {
+            try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT kind || ':' || name FROM chain_names ORDER BY kind, name") }
+        }
+        func found(_ store: TelemetryStore, service: String? = nil, topic: String? = nil) async throws -> [String] {
+            var query = ChainQuery()
+            query.service = service
+            query.topic = topic
+            return try ids(try await store.findChains(query))
+        }
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        let expected = chain.services.map { "0:" + $0 } + Array(Set(chain.hops.compactMap(\.topic))).sorted().map { "1:" + $0 }
+        do {
+            let store = try open()
+            try await store.saveChains([chain, chain])
+            #expect(try await names(store) == expected)
+            #expect(try await found(store, service: "nobody").isEmpty)
+            #expect(try await found(store, service: "payment", topic: "nowhere").isEmpty)
+        }
+        do {
+            let store = try open()
+            #expect(try await found(store, service: "payment", topic: "payments") == [chain.id.description])
+            // As a store written before v8: its rows and no names.
+            try await store.pool.write { db in
+                try db.execute(sql: "DROP TABLE chain_names; DELETE FROM grdb_migrations WHERE identifier = 'v8-chain-names'")
+            }
+        }
+        let migrated = try open()
+        #expect(try await names(migrated) == expected)
+        #expect(try await found(migrated, topic: "payments") == [chain.id.description])
+    }
+
     /// The row's binary columns give back what was written, absent names and waits included.
     @Test func edgeAndSpanColumnsRoundTrip() throws {
         var edges = ChainEdges()
