@@ -83,18 +83,24 @@ import Testing
         }
     }
 
+    /// The warning names the rule that tripped and gives both figures.
     @Test func aHeapOverTheSoftLimitRefusesData() async throws {
         let recorder = RecordingConsumer()
+        let lines = CapturedLog()
         // A soft limit of one byte: any heap at all is over it.
         let pipeline = TelemetryPipeline(
             consumers: [(recorder, true, true)], limitBytes: 1 << 30,
-            heapLimit: HeapLimit(softLimitBytes: 1, checkInterval: .milliseconds(10)), logger: quietLogger)
+            heapLimit: HeapLimit(softLimitBytes: 1, checkInterval: .milliseconds(10)), logger: Logger(label: "test") { _ in lines })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pipeline.run() }
             _ = try await eventually { pipeline.admission(forReceived: 1) == .full ? true : nil }
             #expect(pipeline.submit(Samples.traces) == .full)
             group.cancelAll()
         }
+        let warning = try #require(lines.entries.list.withLock { $0 }.first { $0.level == .warning })
+        #expect(warning.message == "heap in use over the memory limiter's soft limit; refusing data")
+        #expect(Set(warning.metadata.keys) == ["heap_bytes", "resident_bytes", "soft_limit_bytes"])
+        #expect(warning.metadata["soft_limit_bytes"] == "1")
     }
 
     /// Far under the soft limit the resident memory alone (one read of /proc) settles it.
@@ -136,4 +142,34 @@ final class RecordingConsumer: TelemetryConsumer {
 
     func run() async throws {}
     func shutdown() async { counts.withLock { $0.shutDown = true } }
+}
+
+/// A log handler that keeps what is logged, for tests that check a message.
+struct CapturedLog: LogHandler {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    final class Entries: Sendable {
+        let list = Mutex<[Entry]>([])
+    }
+
+    let entries = Entries()
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+        function: String, line: UInt
+    ) {
+        let merged = self.metadata.merging(metadata ?? [:]) { _, new in new }
+        entries.list.withLock { $0.append(Entry(level: level, message: "\(message)", metadata: merged.mapValues { "\($0)" })) }
+    }
 }

@@ -254,10 +254,16 @@ package final class TelemetryPipeline: Service {
             heapIsOver.store(isOver, ordering: .relaxed)
             heapBytesGauge.record(inUse)
             if isOver != wasOver {
+                // Which rule tripped: the heap in use can be well under the limit while the
+                // resident size is over it, and a message naming the heap alone read as a bug.
+                let metadata: Logger.Metadata = [
+                    "heap_bytes": "\(inUse)", "resident_bytes": "\(allResident)", "soft_limit_bytes": "\(limit.softLimitBytes)",
+                ]
                 if isOver {
-                    logger.warning("heap over the memory limiter's soft limit; refusing data", metadata: ["heap_bytes": "\(inUse)", "soft_limit_bytes": "\(limit.softLimitBytes)"])
+                    let what = inUse > limit.softLimitBytes ? "heap in use" : "resident size"
+                    logger.warning("\(what) over the memory limiter's soft limit; refusing data", metadata: metadata)
                 } else {
-                    logger.info("heap back under the memory limiter's soft limit; taking data", metadata: ["heap_bytes": "\(inUse)"])
+                    logger.info("memory back under the memory limiter's soft limit; taking data", metadata: metadata)
                 }
                 wasOver = isOver
             }
