@@ -26,12 +26,18 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     /// at full speed with the standard load (a chain per span); 5,000 (about a second of
     /// the store's chain writes) kept it at 469 MiB.
     private let maxBacklog: Int
+    private let maxChainsPerWrite: Int
 
     /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
     ///   sent to, rewritten into one trace; of a re-finalized chain, the spans that are new
     ///   or placed differently than when it was sent before.
-    package init(store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], maxBacklog: Int = 5_000, logger: Logger) {
+    ///   - maxChainsPerWrite: the most chains one transaction writes.
+    package init(
+        store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], maxBacklog: Int = 5_000,
+        maxChainsPerWrite: Int = 8_192, logger: Logger
+    ) {
         self.maxBacklog = maxBacklog
+        self.maxChainsPerWrite = maxChainsPerWrite
         self.store = store
         self.stitchedExporters = stitchedExporters
         self.logger = logger
@@ -84,9 +90,10 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         // The chains finalized since the last write, stored in one transaction.
         while await queue.waitForElements() {
             await gatherMore()
-            // Every chain waiting, taken as the queue's own array (a part would be copied,
-            // chain by chain): the stitcher's back-pressure keeps them about `maxBacklog`.
-            let chains = queue.available(upTo: .max)
+            // Every chain waiting, up to the bound, taken as the queue's own array (a part is
+            // copied, chain by chain): under steady load a window's chains are well under
+            // it, and a burst (a tick finalizing many chains at once) is written in parts.
+            let chains = queue.available(upTo: maxChainsPerWrite)
             let replaced = stitchedExporters.isEmpty ? [:] : await replacedRevisions(chains)
             do {
                 try await store.saveChains(chains)
@@ -136,7 +143,8 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         return replaced
     }
 
-    /// Chains a write waits for (up to `gatherWindow`); it then takes every chain waiting.
+    /// Chains a write waits for (up to `gatherWindow`); it then takes every chain waiting,
+    /// up to `maxChainsPerWrite` (8,192 by default), whose rows it holds encoded at once.
     static let chainsPerWrite = 2048
     /// How long a write waits for more chains after its first. A commit writes every page
     /// its chains dirtied (the tables' last pages, the indexes' pages), so the stitcher's

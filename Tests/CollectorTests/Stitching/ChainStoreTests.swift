@@ -256,6 +256,29 @@ private typealias F = Fixture
         await recorder.waitForRoom()  // stopped: never holds
     }
 
+    /// Chains handed over in one array and more than a write takes are all stored, in
+    /// order, a write's worth at a time.
+    @Test func recorderStoresEveryChainOfABurstLargerThanAWrite() async throws {
+        let store = try store()
+        let recorder = ChainRecorder(store: store, maxChainsPerWrite: 3, logger: quietLogger)
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        let burst = (1...8).map { n in
+            var copy = chain
+            copy.id = ChainID(TraceID(high: 7, low: UInt64(n)))
+            copy.startUnixNano += UInt64(n) * F.second
+            copy.endUnixNano += UInt64(n) * F.second
+            return copy
+        }
+        recorder.chainsFinalized(burst)
+        recorder.chainFinalized(chain)
+        let writer = Task { try await recorder.run() }
+        await recorder.shutdown()
+        try await writer.value
+        var query = ChainQuery()
+        query.limit = 20
+        #expect(try ids(try await store.findChains(query)).sorted() == (burst + [chain]).map(\.id.description).sorted())
+    }
+
     /// A store from before v4 (chain tables keyed by chain ID) keeps its chains: found by ID,
     /// by trace, by service and topic, with their spans and edges, and replaced whole by a
     /// chain that supersedes them.
