@@ -327,7 +327,9 @@ extension TelemetryStore {
     /// a chain search filtered on a name no chain has (a typo, a service that never sent a
     /// message) answers at once: the filters match inside each row's `services` and
     /// `topics` columns, which a search for a name that is nowhere reads in full. Names are
-    /// kept when their chains are removed, as `services` keeps the span services.
+    /// kept when their chains are removed, as `services` keeps the span services. Names come
+    /// from senders (a reply topic per request is common), so the list holds at most
+    /// `maxChainNames`; past that `chain_stats.names_complete` is 0 and searches scan.
     static func registerChainNamesMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v8-chain-names") { db in
             try db.execute(sql: """
@@ -336,15 +338,36 @@ extension TelemetryStore {
                     name TEXT NOT NULL,
                     PRIMARY KEY (kind, name)
                 ) WITHOUT ROWID;
+                ALTER TABLE chain_stats ADD COLUMN names_complete INTEGER NOT NULL DEFAULT 1;
                 """)
-            let insert = try db.makeStatement(sql: "INSERT OR IGNORE INTO chain_names (kind, name) VALUES (?, ?)")
+            var names = Set<ChainName>()
             let rows = try Row.fetchCursor(db, sql: "SELECT services, topics FROM chains")
             while let row = try rows.next() {
                 for (kind, column) in [(ChainName.Kind.service, row[0] as String), (.topic, row[1] as String)] {
-                    for name in column.split(separator: "\u{1F}") { try insert.execute(arguments: [kind.rawValue, String(name)]) }
+                    for name in column.split(separator: "\u{1F}") { names.insert(ChainName(kind: kind, name: String(name))) }
                 }
             }
+            try addChainNames(names, db)
         }
+    }
+
+    /// The most names `chain_names` holds.
+    static let maxChainNames = 50_000
+
+    /// Adds names to `chain_names`, or marks the list incomplete when they would take it past
+    /// `maxChainNames`. False once it is incomplete.
+    @discardableResult
+    static func addChainNames(_ names: Set<ChainName>, _ db: Database) throws -> Bool {
+        guard !names.isEmpty else { return true }
+        guard try Bool.fetchOne(db, sql: "SELECT names_complete FROM chain_stats") ?? true else { return false }
+        let listed = try Int.fetchOne(db, sql: "SELECT count(*) FROM chain_names") ?? 0
+        guard listed + names.count <= maxChainNames else {
+            try db.execute(sql: "UPDATE chain_stats SET names_complete = 0")
+            return false
+        }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_names (kind, name) VALUES (?, ?)")
+        for name in names { try insert.execute(arguments: [name.kind.rawValue, name.name]) }
+        return true
     }
 
     /// What the store keeps of a chain: the fields queries filter on and its figures
@@ -483,15 +506,17 @@ extension TelemetryStore {
         var rows: [ChainRow] = [], replacing: [Bool] = [], names = Set<ChainName>()
         rows.reserveCapacity(chains.count)
         replacing.reserveCapacity(chains.count)
+        let listing = !chainNames.withLock(\.full)
         chains.forEachInPlace { chain in
             rows.append(ChainRow(chain.pointee))
             replacing.append(mayReplaceRows(chain.pointee))
+            guard listing else { return }
             for service in chain.pointee.services { names.insert(ChainName(kind: .service, name: service)) }
             chain.pointee.hops.forEachInPlace { hop in
                 if let topic = hop.pointee.topic { names.insert(ChainName(kind: .topic, name: topic)) }
             }
         }
-        let newNames = knownChainNames.withLock { known in names.subtracting(known) }
+        let newNames = chainNames.withLock { names.subtracting($0.known) }
         return (rows, replacing, newNames)
     }
 
@@ -499,7 +524,7 @@ extension TelemetryStore {
     /// the collector's cost with the stitcher on).
     package func saveChains(_ chains: [Chain]) async throws {
         let (rows, replacing, newNames) = chainRows(chains)
-        try await pool.write { db in
+        let listed = try await pool.write { db in
             // Each entry of `chain_traces` is a chain's own ID (v6).
             let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
             // By position: iterating the chains copied each (a retain of every array in it).
@@ -513,11 +538,16 @@ extension TelemetryStore {
             if let longest = rows.map(\.durationNanos).max() {
                 try db.cachedStatement(sql: "UPDATE chain_stats SET max_duration_ns = max(max_duration_ns, ?)").execute(arguments: [longest])
             }
-            let insertName = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_names (kind, name) VALUES (?, ?)")
-            for name in newNames { try insertName.execute(arguments: [name.kind.rawValue, name.name]) }
+            return try Self.addChainNames(newNames, db)
         }
         // Known once committed: a failed write leaves them to be inserted with the next.
-        knownChainNames.withLock { known in known.formUnion(newNames) }
+        chainNames.withLock { state in
+            if listed {
+                state.known.formUnion(newNames)
+            } else {
+                state = ([], true)
+            }
+        }
     }
 
     /// The stored chains matching `query` as the API's JSON, the most recent start first.
@@ -537,8 +567,10 @@ extension TelemetryStore {
         let names = [query.service.map { ChainName(kind: .service, name: $0) }, query.topic.map { ChainName(kind: .topic, name: $0) }].compactMap { $0 }
         return try await pool.read { db in
             // A name no chain ever had matches nothing; the search below would read every row.
-            let named = try db.cachedStatement(sql: "SELECT 1 FROM chain_names WHERE kind = ? AND name = ?")
-            for name in names where try Int.fetchOne(named, arguments: [name.kind.rawValue, name.name]) == nil { return [] }
+            if !names.isEmpty, try Bool.fetchOne(db, sql: "SELECT names_complete FROM chain_stats") ?? false {
+                let named = try db.cachedStatement(sql: "SELECT 1 FROM chain_names WHERE kind = ? AND name = ?")
+                for name in names where try Int.fetchOne(named, arguments: [name.kind.rawValue, name.name]) == nil { return [] }
+            }
             return try Row.fetchAll(db, sql: "SELECT body, spans FROM chains \(whereClause) ORDER BY start_ns DESC, chain_id LIMIT ?", arguments: filter)
                 .map { try ChainBody.json($0[0] as Data, spans: ChainSpansColumn.decode($0[1] as Data)) }
         }

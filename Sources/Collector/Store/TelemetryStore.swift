@@ -24,8 +24,8 @@ package final class TelemetryStore: TelemetryConsumer {
     let openedUnixNanos = UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
     private let retention: Retention
     /// The service and topic names of chains written since the store opened (`chain_names`
-    /// holds them all): only new ones are inserted.
-    let knownChainNames = Mutex<Set<ChainName>>([])
+    /// holds them all): only new ones are inserted. Once the table is full, nothing.
+    let chainNames = Mutex<(known: Set<ChainName>, full: Bool)>(([], false))
     private let stop = AsyncStream<Void>.makeStream()
     private let spanRows = Gauge(label: "causeway_store_rows", dimensions: [("table", "spans")])
     private let logRows = Gauge(label: "causeway_store_rows", dimensions: [("table", "logs")])

@@ -154,12 +154,39 @@ private typealias F = Fixture
             #expect(try await found(store, service: "payment", topic: "payments") == [chain.id.description])
             // As a store written before v8: its rows and no names.
             try await store.pool.write { db in
-                try db.execute(sql: "DROP TABLE chain_names; DELETE FROM grdb_migrations WHERE identifier = 'v8-chain-names'")
+                try db.execute(sql: """
+                    DROP TABLE chain_names; ALTER TABLE chain_stats DROP COLUMN names_complete;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v8-chain-names'
+                    """)
             }
         }
         let migrated = try open()
         #expect(try await names(migrated) == expected)
         #expect(try await found(migrated, topic: "payments") == [chain.id.description])
+    }
+
+    /// Names come from senders, so the list is bounded: names that would take it past
+    /// `maxChainNames` mark it incomplete instead, and searches then read the rows, finding
+    /// chains whose names were never listed.
+    @Test func namesPastTheBoundMarkTheListIncompleteAndSearchesReadTheRows() async throws {
+        let store = try store()
+        let chain = try #require(F.stitch(F.linearChain()).first)
+        try await store.saveChains([chain])
+        let many = Set((0..<TelemetryStore.maxChainNames).map { ChainName(kind: .topic, name: "reply-\($0)") })
+        let added = try await store.pool.write { db in try TelemetryStore.addChainNames(many, db) }
+        #expect(!added)
+        #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT names_complete FROM chain_stats") } == 0)
+        var other = chain
+        other.id = ChainID(TraceID(high: 8, low: 1))
+        other.services = ["newcomer"]
+        try await store.saveChains([other])
+        var query = ChainQuery()
+        query.service = "newcomer"
+        #expect(try ids(try await store.findChains(query)) == [other.id.description])
+        query.service = "nobody"
+        #expect(try await store.findChains(query).isEmpty)
+        #expect(store.chainNames.withLock { $0.full && $0.known.isEmpty })
+        #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM chain_names WHERE name = 'newcomer'") } == 0)
     }
 
     /// The row's binary columns give back what was written, absent names and waits included.
