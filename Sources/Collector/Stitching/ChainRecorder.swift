@@ -28,9 +28,10 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
     private let maxBacklog: Int
     private let maxChainsPerWrite: Int
 
-    /// - Parameter stitchedExporters: exporters (`stitched: true`) each finalized chain is
-    ///   sent to, rewritten into one trace; of a re-finalized chain, the spans that are new
-    ///   or placed differently than when it was sent before.
+    /// - Parameters:
+    ///   - stitchedExporters: exporters (`stitched: true`) each finalized chain is sent to,
+    ///     rewritten into one trace; of a re-finalized chain, the spans that are new or
+    ///     placed differently than when it was sent before.
     ///   - maxChainsPerWrite: the most chains one transaction writes.
     package init(
         store: TelemetryStore, stitchedExporters: [any TelemetryConsumer] = [], maxBacklog: Int = 5_000,
