@@ -223,7 +223,7 @@ extension ChainStitcher {
             : .complete
         let chain = Chain(
             id: ChainID(rootNode.key.trace.traceID), supersedes: [], revision: state.revision, isOpen: open,
-            finalizedEarly: false, correlationID: state.hasCorrelation ? correlations[root] : nil, status: status,
+            finalizedEarly: false, correlationID: state.hasCorrelation ? correlations[Int(nodes[Int(root)].chain)] : nil, status: status,
             rootService: strings[rootNode.service], rootOperation: strings[rootNode.name],
             spans: received.map { nodes[Int($0)].key.ref },
             traceIDs: traceIDs,

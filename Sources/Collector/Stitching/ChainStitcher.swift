@@ -29,7 +29,10 @@ package struct ChainStitcher {
     /// has live in the tables after it.
     var chains: [ChainState] = []
     var freeChains: [Int32] = []
-    var correlations: [Int32: String] = [:]
+    /// Correlation IDs by chain pool index (beside `chains`), read when the chain's
+    /// `hasCorrelation` is set: an array write per chain where a dictionary insert hashed
+    /// the root slot, and an array read where assembling it looked it up again.
+    var correlations: [String] = []
     /// Chain IDs a chain was emitted under beyond the one in its state (`ChainState.emitted`),
     /// by root slot: those of the chains it absorbed (see `Chain.supersedes`). Empty unless
     /// finalized chains merged, so finalizing a chain allocates nothing for it.
@@ -85,7 +88,7 @@ package struct ChainStitcher {
             + freeSlots.capacity * 4
             + index.capacity * SpanIndex.bytesPerBucket + chains.capacity * MemoryLayout<ChainState>.stride + freeChains.capacity * 4
             + messageIDTexts.capacity * MemoryLayout<String>.stride + freeMessageIDs.capacity * 4
-            + table(correlations) + table(emittedByAbsorbed) + table(extraLinks)
+            + correlations.capacity * MemoryLayout<String>.stride + table(emittedByAbsorbed) + table(extraLinks)
             + due.items.capacity * MemoryLayout<DueEntry>.stride
             + retained.capacity * MemoryLayout<RetentionEntry>.stride
             + messageIDTexts.reduce(0) { $0 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) }
@@ -218,7 +221,7 @@ package struct ChainStitcher {
         }
         let chain = Int(nodes[Int(root)].chain)
         if !chains[chain].hasCorrelation, let found = correlationID ?? resourceCorrelation {
-            correlations[root] = found
+            correlations[chain] = found
             chains[chain].hasCorrelation = true
         }
     }
@@ -260,6 +263,7 @@ package struct ChainStitcher {
             nodes[Int(slot)].chain = free
         } else {
             chains.append(state)
+            correlations.append("")
             nodes[Int(slot)].chain = Int32(chains.count - 1)
         }
         due.push(DueEntry(dueAt: now &+ idleNanos, root: slot, serial: serial))
@@ -319,6 +323,7 @@ package struct ChainStitcher {
 
     mutating func releaseChain(ofRoot root: Int32) {
         let chain = nodes[Int(root)].chain
+        if chains[Int(chain)].hasCorrelation { correlations[Int(chain)] = "" }
         chains[Int(chain)].root = -1
         nodes[Int(root)].chain = -1
         freeChains.append(chain)
@@ -332,12 +337,13 @@ package struct ChainStitcher {
         _ = touch(survivor, now: now)
         _ = touch(absorbed, now: now)
         let gone = chainState(ofRoot: absorbed)
+        let correlation = gone.hasCorrelation ? correlations[Int(nodes[Int(absorbed)].chain)] : ""
         releaseChain(ofRoot: absorbed)
         openChainCount -= 1
         let kept = Int(nodes[Int(survivor)].chain)
         chains[kept].spanCount += gone.spanCount
-        if gone.hasCorrelation, let correlation = correlations.removeValue(forKey: absorbed), !chains[kept].hasCorrelation {
-            correlations[survivor] = correlation
+        if gone.hasCorrelation, !chains[kept].hasCorrelation {
+            correlations[kept] = correlation
             chains[kept].hasCorrelation = true
         }
         if gone.emitted.isValid { emittedByAbsorbed[survivor, default: []].append(ChainID(gone.emitted.traceID)) }
@@ -470,7 +476,6 @@ package struct ChainStitcher {
             freeSlots.append(slot)
             slot = node.nextMember
         } while slot != entry.root
-        if state.hasCorrelation { correlations.removeValue(forKey: entry.root) }
         if !emittedByAbsorbed.isEmpty { emittedByAbsorbed.removeValue(forKey: entry.root) }
         retainedSpanCount -= state.spanCount
         return true
@@ -498,10 +503,10 @@ package struct ChainStitcher {
 
     /// The chains (open and retained) carrying this correlation ID, by start time.
     package func chains(correlationID: String) -> [Chain] {
-        correlations.compactMap { root, correlation -> Chain? in
-            guard correlation == correlationID else { return nil }
-            let state = chainState(ofRoot: root)
-            return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
+        chains.indices.compactMap { position -> Chain? in
+            let state = chains[position]
+            guard state.root >= 0, state.hasCorrelation, correlations[position] == correlationID else { return nil }
+            return assemble(root: state.root, now: state.lastActivity, open: !state.finalized).chain
         }.sorted { ($0.startUnixNano, $0.id) < ($1.startUnixNano, $1.id) }
     }
 }

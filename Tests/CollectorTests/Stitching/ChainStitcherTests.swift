@@ -254,6 +254,35 @@ private typealias F = Fixture
         #expect(finished.filter { $0.correlationID == "order-42" }.count == 2)
     }
 
+    /// A chain absorbed by a larger one hands it its correlation ID; a chain started in a
+    /// pool entry freed after retention carries none of the chain that had it.
+    @Test func correlationIDFollowsAMergeAndNotAFreedEntry() throws {
+        var stitcher = ChainStitcher()
+        _ = stitcher.ingest(F.request("order", [
+            F.span(1, 1, "orders send", kind: .producer, 0, 10, topic: "orders",
+                   attributes: [KeyValue("messaging.message.conversation_id", "order-7")])
+        ]), now: F.at(100))
+        _ = stitcher.ingest(F.request("billing", [
+            F.span(2, 2, "POST /bill", kind: .server, 0, 50), F.span(2, 3, parent: 2, "bill", kind: .internal, 5, 40),
+        ]), now: F.at(100))
+        #expect(stitcher.chains(correlationID: "order-7").map(\.id) == [ChainID(F.trace(1))])
+        _ = stitcher.ingest(F.request("billing", [
+            F.span(3, 4, "orders process", kind: .consumer, 20, 30, topic: "orders", group: "billing", linksTo: [(1, 1), (2, 2)])
+        ]), now: F.at(200))
+        let merged = stitcher.chains(correlationID: "order-7")
+        #expect(merged.count == 1)
+        #expect(merged.first?.spans.count == 4)
+        let finished = stitcher.finalizeIdle(now: F.at(200) + 31 * F.second)
+        #expect(finished.map(\.correlationID) == ["order-7"])
+        _ = stitcher.finalizeIdle(now: F.at(200) + 1000 * F.second)
+        #expect(stitcher.heldSpanCount == 0)
+        #expect(stitcher.chains(correlationID: "order-7").isEmpty)
+        _ = stitcher.ingest(F.request("audit", [F.span(9, 9, "audit write", kind: .internal, 0, 1)]), now: F.at(2000) + 1000 * F.second)
+        let later = stitcher.finalizeIdle(now: F.at(2000) + 1100 * F.second)
+        #expect(later.count == 1)
+        #expect(later.first?.correlationID == nil)
+    }
+
     @Test func chainCrossingAnHTTPCallFollowsClientServerParents() throws {
         let chain = try #require(F.stitch([
             F.request("order", [
