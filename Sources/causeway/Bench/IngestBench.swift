@@ -29,7 +29,7 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Spans per second offered in all (0: as fast as the collector answers). Below the collector's capacity no request is refused, so runs compare the same work.")
     var rate = 0
 
-    @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable).")
+    @Option(help: "Extra arguments for the collector, e.g. --export-otlp URL (repeatable). Without --config the collector runs its defaults: the stitcher is in the traces pipeline.")
     var collectorArgument: [String] = []
 
     @Option(help: "standard: the standard 512-span request, fresh trace IDs each time (every span its own chain, linking to a span never sent); chains: the stitcher benchmark's chains (1–4 hops, fan-out, retries, an HTTP call; about 7 spans a chain), shuffled and sent 512 spans a request.")
@@ -44,7 +44,9 @@ struct IngestBench: AsyncParsableCommand {
         }
         guard compareStitching else {
             let figures = try await measure(collectorArguments: collectorArgument)
-            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on")
+            // The stitcher's share is most of the cost when it is on: say whether it is.
+            let pipeline = collectorArgument.contains(where: { $0 == "--config" || $0.hasPrefix("--config=") }) ? "pipeline from the --config file" : "default pipeline (stitcher on)"
+            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on, \(pipeline)")
             figures.print()
             return
         }
