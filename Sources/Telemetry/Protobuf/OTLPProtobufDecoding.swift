@@ -271,13 +271,31 @@ extension ProtobufReader {
     }
 
     mutating func decodeSpan() throws(TelemetryDecodingError) -> Span {
-        var traceID: TraceID?
-        var spanID: SpanID?
         var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
         let (attributes, events, links) = count(9, 11, 13)
         reserve(attributes, in: &span.attributes)
         reserve(events, in: &span.events)
         reserve(links, in: &span.links)
+        let (traceID, spanID) = try decodeSpanFields(into: &span)
+        // trace.proto: "The ID of the trace ... An ID with all zeroes OR of length other
+        // than 16 bytes is considered invalid (empty string in OTLP/JSON is zero-length
+        // and thus is also invalid)." The same holds for span_id with 8 bytes.
+        guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
+        guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
+        guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
+        guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
+        span.traceID = traceID
+        span.spanID = spanID
+        return span
+    }
+
+    /// The span's fields, decoded into `span`, but for its IDs, which it returns. Apart from
+    /// `decodeSpan` because there, inside the `do`/`catch` that names the failing field, the
+    /// returned span was copied and the local destroyed (a retain and release of every
+    /// array and string in it).
+    private mutating func decodeSpanFields(into span: inout Span) throws(TelemetryDecodingError) -> (TraceID?, SpanID?) {
+        var traceID: TraceID?
+        var spanID: SpanID?
         var field: StaticString = ""
         var index = -1
         do throws(TelemetryDecodingError) {
@@ -366,16 +384,7 @@ extension ProtobufReader {
         } catch {
             throw error.within(field, index: index)
         }
-        // trace.proto: "The ID of the trace ... An ID with all zeroes OR of length other
-        // than 16 bytes is considered invalid (empty string in OTLP/JSON is zero-length
-        // and thus is also invalid)." The same holds for span_id with 8 bytes.
-        guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
-        guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
-        guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
-        guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
-        span.traceID = traceID
-        span.spanID = spanID
-        return span
+        return (traceID, spanID)
     }
 
     mutating func decodeEvent() throws(TelemetryDecodingError) -> SpanEvent {
