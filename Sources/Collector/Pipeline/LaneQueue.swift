@@ -15,14 +15,7 @@ final class LaneQueue<Element: Sendable>: Sendable {
     /// Adds an element; false when the queue is finished and took nothing.
     @discardableResult
     func append(_ element: Element) -> Bool {
-        let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
-            guard !state.finished else { return (false, nil) }
-            state.items.append(element)
-            defer { state.waiter = nil }
-            return (true, state.waiter)
-        }
-        waiter?.resume()
-        return accepted
+        add { $0.append(element) }
     }
 
     /// Adds elements in order; false when the queue is finished and took nothing. Into an
@@ -31,9 +24,16 @@ final class LaneQueue<Element: Sendable>: Sendable {
     @discardableResult
     func append(contentsOf elements: [Element]) -> Bool {
         guard !elements.isEmpty else { return !isFinished }
+        return add { items in if items.isEmpty { items = elements } else { items += elements } }
+    }
+
+    /// Puts elements in with `insert` unless the queue is finished, and wakes the waiting
+    /// taker; false when finished.
+    @inline(__always)
+    private func add(_ insert: (inout [Element]) -> Void) -> Bool {
         let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
             guard !state.finished else { return (false, nil) }
-            if state.items.isEmpty { state.items = elements } else { state.items += elements }
+            insert(&state.items)
             defer { state.waiter = nil }
             return (true, state.waiter)
         }
