@@ -26,8 +26,13 @@ func temporaryDirectory() throws -> String {
 }
 
 /// A configuration with every server on a free port and the data in a temporary folder.
+///
+/// The memory limiter reads the heap and resident size of the whole process, and this
+/// test process runs many collectors at once: under the default 512 MiB limit a loaded run
+/// refused a test's request with 429. Tests of the limiter set their own limit.
 func testConfiguration() throws -> CollectorConfiguration {
     var configuration = CollectorConfiguration()
+    configuration.memoryLimitBytes = 8 << 30
     configuration.otlp?.port = 0
     configuration.zipkin?.port = 0
     configuration.queryPort = 0

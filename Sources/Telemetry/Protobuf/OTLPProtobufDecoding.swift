@@ -277,16 +277,20 @@ extension ProtobufReader {
         reserve(events, in: &span.events)
         reserve(links, in: &span.links)
         let (traceID, spanID) = try decodeSpanFields(into: &span)
-        // trace.proto: "The ID of the trace ... An ID with all zeroes OR of length other
-        // than 16 bytes is considered invalid (empty string in OTLP/JSON is zero-length
-        // and thus is also invalid)." The same holds for span_id with 8 bytes.
+        (span.traceID, span.spanID) = try Self.required(traceID, spanID)
+        return span
+    }
+
+    /// A span's or link's IDs, both present and valid. trace.proto: "The ID of the trace ...
+    /// An ID with all zeroes OR of length other than 16 bytes is considered invalid (empty
+    /// string in OTLP/JSON is zero-length and thus is also invalid)." The same holds for
+    /// span_id with 8 bytes.
+    static func required(_ traceID: TraceID?, _ spanID: SpanID?) throws(TelemetryDecodingError) -> (TraceID, SpanID) {
         guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
         guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
         guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
         guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
-        span.traceID = traceID
-        span.spanID = spanID
-        return span
+        return (traceID, spanID)
     }
 
     /// The span's fields, decoded into `span`, but for its IDs, which it returns. Apart from
@@ -472,12 +476,7 @@ extension ProtobufReader {
         } catch {
             throw error.within(field, index: index)
         }
-        guard let traceID else { throw TelemetryDecodingError(path: "traceId", reason: "required, missing") }
-        guard traceID.isValid else { throw TelemetryDecodingError(path: "traceId", reason: "all-zero trace ID is invalid") }
-        guard let spanID else { throw TelemetryDecodingError(path: "spanId", reason: "required, missing") }
-        guard spanID.isValid else { throw TelemetryDecodingError(path: "spanId", reason: "all-zero span ID is invalid") }
-        link.traceID = traceID
-        link.spanID = spanID
+        (link.traceID, link.spanID) = try Self.required(traceID, spanID)
         return link
     }
 
