@@ -127,6 +127,31 @@ import Testing
         }
     }
 
+    /// RFC 1952 lets a gzip body hold several members: every one is inflated (the spans of
+    /// the second were once silently dropped). Zero padding after the last is ignored; any
+    /// other trailing bytes are refused with 400 naming them, never ignored.
+    @Test func everyGzipMemberIsInflatedAndTrailingBytesAreRefused() async throws {
+        try await withCollector { collector in
+            let producer = ExportTraceServiceRequest(resourceSpans: [Samples.traces.resourceSpans[0]])
+            let consumer = ExportTraceServiceRequest(resourceSpans: Array(Samples.traces.resourceSpans[1...]))
+            // Protobuf messages concatenated are one message with both repeated fields.
+            let twoMembers = try gzip(producer.protobufBytes()) + gzip(consumer.protobufBytes())
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: twoMembers, headers: protobufHeaders + [("Content-Encoding", "gzip")])
+            #expect(reply.status == 200)
+            for trace in [Samples.producerTrace, Samples.consumerTrace] {
+                _ = try await eventually { () async throws -> Bool? in
+                    try await fetchReply(.GET, collector.http + "/api/traces/\(trace.hex)").status == 200 ? true : nil
+                }
+            }
+            let padded = try gzip(producer.protobufBytes()) + [UInt8](repeating: 0, count: 7)
+            #expect(try await fetchReply(collector.otlp + "/v1/traces", body: padded, headers: protobufHeaders + [("Content-Encoding", "gzip")]).status == 200)
+            let trailing = try gzip(producer.protobufBytes()) + [1, 2, 3]
+            let refused = try await fetchReply(collector.otlp + "/v1/traces", body: trailing, headers: protobufHeaders + [("Content-Encoding", "gzip")])
+            #expect(refused.status == 400)
+            #expect(try RPCStatus(protobuf: refused.body).message.contains("3 bytes after the end of the gzip stream"))
+        }
+    }
+
     @Test func unknownPathIs404() async throws {
         try await withCollector { collector in
             let reply = try await fetchReply(collector.otlp + "/v1/metrics", body: [], headers: protobufHeaders)

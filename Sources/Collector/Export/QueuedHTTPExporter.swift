@@ -9,10 +9,15 @@ import NIOHTTP1
 import Telemetry
 
 /// An exporter that posts batches over HTTP — OTLP/HTTP (`otlphttp`) or Zipkin v2 JSON
-/// (`zipkin`) — from a persistent queue: `consume` encodes the batch and appends it to
-/// the queue on disk; `run` delivers the queue oldest first with `num_consumers` requests
-/// at a time (one by default, which keeps the order), retrying what may pass and
-/// dropping what cannot.
+/// (`zipkin`) — from a persistent queue: `consume` encodes the batch, compresses it when
+/// the exporter sends gzip, and appends it to the queue on disk as it will be sent; `run`
+/// delivers the queue oldest first with `num_consumers` requests at a time (one by
+/// default, which keeps the order), retrying what may pass and dropping what cannot.
+///
+/// Compressing once, before the queue, writes a fraction of the bytes to disk (and checks
+/// a fraction with the queue's checksums), lets a bounded queue hold several times the
+/// batches through an outage, and compresses nothing again on a retry. A request received
+/// as one gzip member and unchanged is queued as it came, not compressed at all.
 final class QueuedHTTPExporter: TelemetryConsumer {
     let name: String
     let settings: ExporterSettings
@@ -58,11 +63,16 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         let body: [UInt8]
         switch settings.tracesFormat {
         // A request received as protobuf and unchanged goes out as it came.
-        case .otlpProtobuf: body = traces.receivedProtobuf ?? traces.protobufBytes()
+        case .otlpProtobuf:
+            if settings.gzip, let gzip = traces.receivedGzip {
+                try await queue.append(Self.record(signal: .traces, format: .otlpProtobuf, items: count, body: gzip, encoding: .gzip))
+                return
+            }
+            body = traces.receivedProtobuf ?? traces.protobufBytes()
         case .otlpJSON: body = traces.otlpJSONBytes()
         case .zipkinJSON: body = ZipkinV2JSON.encode(traces)
         }
-        try await queue.append(Self.record(signal: .traces, format: settings.tracesFormat, items: count, body: body))
+        try await queue.append(record(signal: .traces, format: settings.tracesFormat, items: count, body: body))
     }
 
     /// Log records go to the logs endpoint; an exporter without one (Zipkin has no logs)
@@ -72,15 +82,38 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         let count = logs.logRecordCount
         guard count > 0 else { return }
         let body = settings.logsFormat == .otlpJSON ? logs.otlpJSONBytes() : logs.protobufBytes()
-        try await queue.append(Self.record(signal: .logs, format: settings.logsFormat, items: count, body: body))
+        try await queue.append(record(signal: .logs, format: settings.logsFormat, items: count, body: body))
     }
 
-    /// A sealed queue record whose payload is: version 1, signal, body format, item count
-    /// (`UInt32` little-endian), body.
-    static func record(signal: ExportSignal, format: ExportBodyFormat, items: Int, body: [UInt8]) -> [UInt8] {
+    /// How a queued body is encoded on the wire (`Content-Encoding`).
+    enum BodyEncoding: UInt8 {
+        case identity = 0
+        case gzip = 1
+    }
+
+    /// The queue record for `body`, compressed first when the exporter sends gzip (sent
+    /// uncompressed, with a warning, if compression fails).
+    func record(signal: ExportSignal, format: ExportBodyFormat, items: Int, body: [UInt8]) -> [UInt8] {
+        guard settings.gzip else { return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity) }
+        do {
+            var uncompressed = ByteBuffer(bytes: body)
+            let compressed = try uncompressed.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
+            return Self.record(signal: signal, format: format, items: items, body: compressed.readableBytesView, encoding: .gzip)
+        } catch {
+            logger.warning("gzip failed, queueing the batch uncompressed", metadata: ["error": "\(error)"])
+            return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity)
+        }
+    }
+
+    /// A sealed queue record whose payload is: version 2, signal, body format, body
+    /// encoding, item count (`UInt32` little-endian), body. Version 1 (before 2026-12-04)
+    /// had no encoding byte and always an uncompressed body.
+    static func record(
+        signal: ExportSignal, format: ExportBodyFormat, items: Int, body: some Collection<UInt8>, encoding: BodyEncoding
+    ) -> [UInt8] {
         var record = [UInt8](repeating: 0, count: PersistentQueue.headerSize)
-        record.reserveCapacity(PersistentQueue.headerSize + 7 + body.count)
-        record.append(contentsOf: [1, signal.rawValue, format.rawValue])
+        record.reserveCapacity(PersistentQueue.headerSize + 8 + body.count)
+        record.append(contentsOf: [2, signal.rawValue, format.rawValue, encoding.rawValue])
         record.appendLittleEndian(UInt32(clamping: items))
         record.append(contentsOf: body)
         PersistentQueue.seal(&record)
@@ -90,16 +123,28 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     struct Batch {
         var signal: ExportSignal
         var format: ExportBodyFormat
+        var encoding: BodyEncoding
         var items: Int
         var body: ArraySlice<UInt8>
     }
 
+    /// The batch a queue record's payload holds, of either version; nil for an unknown layout.
     static func batch(_ record: [UInt8]) -> Batch? {
-        guard record.count >= 7, record[0] == 1, let signal = ExportSignal(rawValue: record[1]),
-            let format = ExportBodyFormat(rawValue: record[2])
+        guard record.count >= 7, let signal = ExportSignal(rawValue: record[1]), let format = ExportBodyFormat(rawValue: record[2])
         else { return nil }
-        return Batch(
-            signal: signal, format: format, items: Int(UInt32(littleEndianBytes: record[3..<7])), body: record[7...])
+        switch record[0] {
+        case 1:
+            return Batch(
+                signal: signal, format: format, encoding: .identity, items: Int(UInt32(littleEndianBytes: record[3..<7])),
+                body: record[7...])
+        case 2:
+            guard record.count >= 8, let encoding = BodyEncoding(rawValue: record[3]) else { return nil }
+            return Batch(
+                signal: signal, format: format, encoding: encoding, items: Int(UInt32(littleEndianBytes: record[4..<8])),
+                body: record[8...])
+        default:
+            return nil
+        }
     }
 
     // MARK: Delivering
@@ -255,7 +300,10 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         request.headers.add(name: "Content-Type", value: batch.format.contentType)
         request.headers.add(name: "User-Agent", value: "causeway-collector")
         var body = ByteBuffer(bytes: batch.body)
-        if settings.gzip {
+        if batch.encoding == .gzip {
+            request.headers.add(name: "Content-Encoding", value: "gzip")
+        } else if settings.gzip {
+            // A version 1 record, queued uncompressed by an earlier release.
             do {
                 body = try body.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
                 request.headers.add(name: "Content-Encoding", value: "gzip")

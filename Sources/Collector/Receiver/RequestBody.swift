@@ -12,15 +12,29 @@ enum RequestBodyFault: Error, Equatable {
     case corrupt(String)
 }
 
+/// A request body as read: the bytes after decompression and, when the body came as one
+/// gzip member and nothing else, the bytes as received (an exporter that sends gzip
+/// forwards them instead of compressing the same bytes again).
+struct ReadBody {
+    var bytes: ByteBuffer
+    var gzip: ByteBuffer?
+}
+
 /// Reads request bodies up to a limit that applies after decompression.
 ///
 /// The compressed bytes are bounded by the same limit, and inflation writes into an output
 /// capped at the limit plus one byte: a gzip bomb is stopped once that cap is reached,
-/// never inflated in full.
+/// never inflated in full. A gzip body may hold several members, as RFC 1952 allows
+/// (each is inflated in turn), and zero bytes after the last; any other bytes after the
+/// end of a compressed stream are refused rather than ignored, since they may be data.
 struct RequestBodyReader {
     var limit: Int
 
     func read(_ request: Request) async throws -> ByteBuffer {
+        try await readKeepingGzip(request).bytes
+    }
+
+    func readKeepingGzip(_ request: Request) async throws -> ReadBody {
         let encoding = (request.headers[.contentEncoding] ?? "identity")
             .lowercased().trimmingCharacters(in: .whitespaces)
         var raw = ByteBuffer()
@@ -39,25 +53,28 @@ struct RequestBodyReader {
         }
         switch encoding {
         case "", "identity":
-            return raw
+            return ReadBody(bytes: raw)
         case "gzip", "x-gzip":
-            return try inflate(raw, algorithm: .gzip())
+            let (bytes, members) = try inflate(raw, algorithm: .gzip(), isGzip: true)
+            return ReadBody(bytes: bytes, gzip: members == 1 && bytes.readableBytes > 0 ? raw : nil)
         case "deflate":
             // RFC 9110 §8.4.1.2: "deflate" is the zlib format, but many clients send raw
             // deflate; accept both.
             do {
-                return try inflate(raw, algorithm: .zlib())
+                return ReadBody(bytes: try inflate(raw, algorithm: .zlib()).bytes)
             } catch RequestBodyFault.corrupt {
-                return try inflate(raw, algorithm: .deflate())
+                return ReadBody(bytes: try inflate(raw, algorithm: .deflate()).bytes)
             }
         default:
             throw RequestBodyFault.unsupportedEncoding(encoding)
         }
     }
 
-    func inflate(_ compressed: ByteBuffer, algorithm: CompressionAlgorithm) throws -> ByteBuffer {
+    /// The inflated bytes, and how many compressed streams (gzip members, when `isGzip`)
+    /// they came from.
+    func inflate(_ compressed: ByteBuffer, algorithm: CompressionAlgorithm, isGzip: Bool = false) throws -> (bytes: ByteBuffer, streams: Int) {
         var input = compressed
-        if input.readableBytes == 0 { return input }
+        if input.readableBytes == 0 { return (input, 0) }
         let decompressor = algorithm.decompressor
         do {
             try decompressor.startStream()
@@ -68,6 +85,7 @@ struct RequestBodyReader {
         let step = 64 * 1024
         var output = ByteBuffer()
         output.reserveCapacity(min(limit + 1, max(step, compressed.readableBytes * 4)))
+        var streams = 1
         while true {
             let room = limit + 1 - output.readableBytes
             if room <= 0 { throw RequestBodyFault.tooLarge(limit: limit) }
@@ -90,13 +108,25 @@ struct RequestBodyReader {
             output.writeBuffer(&window)
             if output.readableBytes > limit { throw RequestBodyFault.tooLarge(limit: limit) }
             if produced == 0 && input.readableBytes == before {
-                // No progress: the stream ended (Z_STREAM_END) or zlib needs input it does not have.
-                break
+                // No progress with input left: the stream ended (Z_STREAM_END) before it.
+                guard input.readableBytes > 0 else { break }
+                if isGzip, input.readableBytesView.starts(with: [0x1f, 0x8b]) {
+                    do {
+                        try decompressor.resetStream()
+                    } catch {
+                        throw RequestBodyFault.corrupt("cannot restart \(algorithm) decompression for the next member")
+                    }
+                    streams += 1
+                    continue
+                }
+                if isGzip, input.readableBytesView.allSatisfy({ $0 == 0 }) { break }
+                throw RequestBodyFault.corrupt("\(input.readableBytes) bytes after the end of the \(algorithm) stream")
             }
             if input.readableBytes == 0 && produced < windowSize {
                 break
             }
         }
-        return output
+        return (output, streams)
     }
 }
+

@@ -14,6 +14,7 @@ extension ExportTraceServiceRequest {
     public var estimatedMemoryBytes: Int {
         if let receivedSpans {
             return receivedSpans.decodedMemoryBytes + MemoryFootprint.array(receivedSpans.bytes) + MemoryFootprint.array(receivedSpans.spans)
+                + (receivedSpans.gzip.map(MemoryFootprint.array) ?? 0)
         }
         var total = MemoryFootprint.array(resourceSpans)
         for resourceSpans in self.resourceSpans {

@@ -16,6 +16,8 @@ public struct ReceivedSpanBytes: Sendable {
     /// The decoded request's `estimatedMemoryBytes`, measured while decoding it rather
     /// than by walking it afterwards.
     public let decodedMemoryBytes: Int
+    /// The request's body as received, when it came as one gzip member (`keepReceivedGzip`).
+    var gzip: [UInt8]?
 }
 
 extension ExportTraceServiceRequest {
@@ -23,6 +25,18 @@ extension ExportTraceServiceRequest {
     /// are unchanged since: an exporter forwards it as received (unknown fields included)
     /// instead of encoding the request again.
     public var receivedProtobuf: [UInt8]? { intactReceivedSpans?.bytes }
+
+    /// The gzip body `receivedProtobuf` was inflated from, when the receiver kept it and
+    /// the spans are unchanged since: an exporter that compresses forwards it instead of
+    /// compressing the same bytes again.
+    public var receivedGzip: [UInt8]? { intactReceivedSpans?.gzip }
+
+    /// Keeps `gzip`, the body this request's protobuf was inflated from, beside the
+    /// received protobuf (nothing, when the decode kept no protobuf). The caller vouches
+    /// that it inflates to exactly `receivedProtobuf`.
+    public mutating func keepReceivedGzip(_ gzip: [UInt8]) {
+        receivedSpans?.gzip = gzip
+    }
 
     /// `receivedSpans` when it still locates every span, as it does unless the spans were
     /// changed (which forgets it).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import CompressNIO
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -35,6 +36,12 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "standard: the standard 512-span request, fresh trace IDs each time (every span its own chain, linking to a span never sent); chains: the stitcher benchmark's chains (1–4 hops, fan-out, retries, an HTTP call; about 7 spans a chain), shuffled and sent 512 spans a request.")
     var workload = "standard"
 
+    @Option(help: "The causeway executable whose collector is measured (default: this one), so that two builds are compared under the same load generator.")
+    var collectorExecutable: String?
+
+    @Flag(help: "Send every request gzip-compressed (zlib's default level, as the OpenTelemetry Collector's exporters send by default): the collector inflates each, and an OTLP exporter with gzip forwards it as received. The load generator compresses as it sends, on the same cores.")
+    var gzip = false
+
     @Flag(help: "Run the load twice, with the chain stitcher in the traces pipeline and without it, and print both costs and their ratio.")
     var compareStitching = false
 
@@ -46,7 +53,7 @@ struct IngestBench: AsyncParsableCommand {
             let figures = try await measure(collectorArguments: collectorArgument)
             // The stitcher's share is most of the cost when it is on: say whether it is.
             let pipeline = collectorArgument.contains(where: { $0 == "--config" || $0.hasPrefix("--config=") }) ? "pipeline from the --config file" : "default pipeline (stitcher on)"
-            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload), store on, \(pipeline)")
+            print("connections:              \(connections), \(seconds) s, \(rate > 0 ? "\(rate) spans/s offered" : "as fast as answered"), workload \(workload)\(gzip ? " (gzip)" : ""), store on, \(pipeline)")
             figures.print()
             return
         }
@@ -103,7 +110,8 @@ struct IngestBench: AsyncParsableCommand {
     /// accepted but had not finished when the load stopped (queued batches, chains waiting
     /// for their idle window) counts too.
     func measure(collectorArguments: [String], drain: Bool = false) async throws -> IngestFigures {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = collectorExecutable
+            ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dataDirectory = (NSTemporaryDirectory() as NSString).appendingPathComponent("causeway-bench-\(UUID().uuidString)")
         let collector = Process()
         collector.executableURL = URL(fileURLWithPath: executable)
@@ -160,7 +168,7 @@ struct IngestBench: AsyncParsableCommand {
                             var http = HTTPClientRequest(url: url)
                             http.method = .POST
                             http.headers.add(name: "Content-Type", value: "application/x-protobuf")
-                            http.body = .bytes(next.body)
+                            http.body = try body(next.body, &http)
                             let response = try await client.execute(http, timeout: .seconds(30))
                             _ = try await response.body.collect(upTo: 1 << 20)
                             if response.status == .ok { accepted += next.spans } else { refused += next.spans }
@@ -190,7 +198,7 @@ struct IngestBench: AsyncParsableCommand {
                         var http = HTTPClientRequest(url: url)
                         http.method = .POST
                         http.headers.add(name: "Content-Type", value: "application/x-protobuf")
-                        http.body = .bytes(request.protobufBytes())
+                        http.body = try body(request.protobufBytes(), &http)
                         let response = try await client.execute(http, timeout: .seconds(30))
                         _ = try await response.body.collect(upTo: 1 << 20)
                         if response.status == .ok { accepted += request.spanCount } else { refused += request.spanCount }
@@ -226,6 +234,14 @@ struct IngestBench: AsyncParsableCommand {
 }
 
 extension IngestBench {
+    /// A request's body, gzip-compressed with its header when `--gzip` asks for it.
+    func body(_ protobuf: [UInt8], _ request: inout HTTPClientRequest) throws -> HTTPClientRequest.Body {
+        guard gzip else { return .bytes(protobuf) }
+        var buffer = ByteBuffer(bytes: protobuf)
+        request.headers.add(name: "Content-Encoding", value: "gzip")
+        return .bytes(try buffer.compress(with: .gzip()))
+    }
+
     /// `ChainShapes`' chains (as `causeway bench stitcher` makes them), shuffled within
     /// windows of 200 chains and cut into requests of 512 spans, each service's spans under
     /// its own resource; at least `spans` spans in all.

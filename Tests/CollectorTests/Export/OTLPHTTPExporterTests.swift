@@ -101,6 +101,59 @@ struct OTLPHTTPExporterTests {
         }
     }
 
+    /// A request received as one gzip member and unchanged is queued and sent as it came:
+    /// the same bytes (here zlib's level 9, which the exporter's level 1 would not make), so
+    /// nothing is compressed again. With `compression: none` the protobuf goes out instead.
+    @Test func aGzipBodyReceivedWholeIsSentAsItCame() async throws {
+        let traces = ExporterFixture.traces(4, spans: 100)
+        let protobuf = traces.protobufBytes()
+        var buffer = ByteBuffer(bytes: protobuf)
+        let received = Array(try buffer.compress(with: .gzip(configuration: .init(compressionLevel: 9))).readableBytesView)
+        var decoded = try protobuf.withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true) }
+        decoded.keepReceivedGzip(received)
+        for compression in ["gzip", "none"] {
+            let sink = try await HTTPSink.start()
+            let data = try ExporterFixture.temporaryDirectory()
+            defer { ExporterFixture.remove(data) }
+            let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: \(compression)\n")
+            let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+            try await withRunningExporter(exporter) {
+                try await exporter.consume(decoded)
+                let request = try #require(try await sink.waitForRequests(1).first)
+                if compression == "gzip" {
+                    #expect(request.headers.first(name: "Content-Encoding") == "gzip")
+                    #expect(request.body == received)
+                } else {
+                    #expect(request.headers.first(name: "Content-Encoding") == nil)
+                    #expect(request.body == protobuf)
+                }
+            }
+            try await sink.stop()
+        }
+        // A span changed since it was received forgets the received bytes, gzip included.
+        var changed = decoded
+        changed.resourceSpans[0].scopeSpans[0].spans[0].name = "renamed"
+        #expect(changed.receivedGzip == nil)
+    }
+
+    /// Through the collector: the receiver keeps a gzip body it inflated whole, and the
+    /// exporter sends those very bytes on.
+    @Test func theCollectorForwardsAGzipRequestByteForByte() async throws {
+        let sink = try await HTTPSink.start()
+        var buffer = ByteBuffer(bytes: Samples.traces.protobufBytes())
+        let received = Array(try buffer.compress(with: .gzip(configuration: .init(compressionLevel: 9))).readableBytesView)
+        try await withCollector({
+            $0.addEndpointExporter(name: "otlphttp", endpoint: "http://127.0.0.1:\(sink.port)", traces: true, logs: false)
+        }) { collector in
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: received, headers: protobufHeaders + [("Content-Encoding", "gzip")])
+            #expect(reply.status == 200)
+            let request = try #require(try await sink.waitForRequests(1).first)
+            #expect(request.headers.first(name: "Content-Encoding") == "gzip")
+            #expect(request.body == received)
+        }
+        try await sink.stop()
+    }
+
     @Test func configuredHeadersAreSent() async throws {
         let sink = try await HTTPSink.start()
         let data = try ExporterFixture.temporaryDirectory()

@@ -1,5 +1,7 @@
+import CompressNIO
 import Foundation
 import KafkaWire
+import NIOCore
 import NIOHTTP1
 import Telemetry
 import Testing
@@ -92,6 +94,39 @@ struct PersistentQueueTests {
         try await withRunningExporter(second) {
             let requests = try await sink.waitForRequests(2)
             #expect(try requests.map { try ExportTraceServiceRequest(protobuf: $0.body) } == accepted)
+        }
+        try await sink.stop()
+    }
+
+    /// Records are now queued compressed, with an encoding byte (version 2); records an
+    /// earlier version queued (version 1, uncompressed) are still delivered, compressed
+    /// as they are sent when the exporter sends gzip.
+    @Test func uncompressedRecordsOfTheEarlierLayoutAreStillDelivered() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        let refused = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:1\n")
+        let first = try ExporterFixture.exporter(refused, dataDirectory: data)
+        let earlier = ExporterFixture.traces(17)
+        var record = [UInt8](repeating: 0, count: PersistentQueue.headerSize) + [1, ExportSignal.traces.rawValue, ExportBodyFormat.otlpProtobuf.rawValue]
+        record.appendLittleEndian(UInt32(earlier.spanCount))
+        record += earlier.protobufBytes()
+        PersistentQueue.seal(&record)
+        try await first.queue.append(record)
+        let later = ExporterFixture.traces(18)
+        try await first.consume(later)
+        await first.shutdown()
+
+        let sink = try await HTTPSink.start()
+        let settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\n")
+        let second = try ExporterFixture.exporter(settings, dataDirectory: data)
+        try await withRunningExporter(second) {
+            let requests = try await sink.waitForRequests(2)
+            #expect(requests.map { $0.headers.first(name: "Content-Encoding") } == ["gzip", "gzip"])
+            let inflated = try requests.map { request in
+                var compressed = ByteBuffer(bytes: request.body)
+                return try ExportTraceServiceRequest(protobuf: Array(compressed.decompress(with: .gzip()).readableBytesView))
+            }
+            #expect(inflated == [earlier, later])
         }
         try await sink.stop()
     }
