@@ -6,6 +6,7 @@ package import Prometheus
 import ServiceLifecycle
 package import UnixSignals
 import Metrics
+import Telemetry
 import Yams
 
 /// The collector: receivers, pipeline, store, exporters and the query API, run as one
@@ -78,7 +79,25 @@ package final class CollectorDaemon: Sendable {
         // then the exporters drain.
         if let stitcherConfiguration = configuration.stitcher {
             let recorder = ChainRecorder(store: store, stitchedExporters: stitchedExporters, logger: logger)
-            let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder)
+            // Chains an earlier run held within the retention are taken back (read at
+            // start, before the first span is stitched), so a restart does not split them.
+            let retention = UInt64(stitcherConfiguration.retention.components.seconds) * 1_000_000_000
+            let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder, restore: { [store, logger] in
+                let now = StitchingConsumer.wallClock()
+                do {
+                    let chains = try await store.chainsToRestore(
+                        endingAfter: now - min(now, retention), spanLimit: stitcherConfiguration.maxRetainedSpans)
+                    if !chains.isEmpty {
+                        logger.info("stitcher took back the chains an earlier run stored within its retention", metadata: [
+                            "chains": "\(chains.count)", "spans": "\(chains.reduce(0) { $0 + $1.spans.spanCount })",
+                        ])
+                    }
+                    return chains
+                } catch {
+                    logger.warning("stitcher could not read the chains an earlier run stored; late spans of them start new chains", metadata: ["error": "\(error)"])
+                    return []
+                }
+            })
             consumers.append((stitcher, true, false))
             consumers.append((recorder, false, false))
             self.stitcher = stitcher

@@ -141,4 +141,6 @@ package struct StitcherCounters: Hashable, Sendable {
     package var repeatedSpans = 0
     /// Spans with an all-zero trace or span ID, which the OTLP spec calls invalid; not stitched.
     package var invalidSpans = 0
+    /// Chains an earlier run stored, taken back at start (`ChainStitcher.restore`).
+    package var chainsRestored = 0
 }

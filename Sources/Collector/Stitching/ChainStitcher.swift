@@ -356,6 +356,39 @@ package struct ChainStitcher {
         return survivor
     }
 
+    // MARK: Restoring
+
+    /// Takes back chains an earlier run of the collector stored, so that a span arriving
+    /// after a restart joins its chain as it would have without the restart, instead of
+    /// starting a chain of its own with an orphan link, while the stored chain keeps its
+    /// message unconsumed. Each chain's spans join as received; a chain stored finalized is
+    /// finalized again at once, nothing emitted, with the revision it was stored under, so
+    /// that a late span re-opens it and its next finalization replaces the stored row. A
+    /// chain stored in progress (a message inside its consume window) stays open and is
+    /// finalized as any open chain is. Nothing restored is counted as ingested.
+    package mutating func restore(_ restored: [RestoredChain], now: UInt64) {
+        let counted = counters
+        for chain in restored {
+            _ = ingest(chain.spans, now: now)
+            guard let first = chain.spans.resourceSpans.first?.scopeSpans.first?.spans.first,
+                let slot = index[SpanKey(first.traceID, first.spanID)]
+            else { continue }
+            let root = find(slot)
+            let position = Int(nodes[Int(root)].chain)
+            guard !chains[position].finalized else { continue }
+            chains[position].emitted = TraceKey(chain.id.traceID)
+            if chain.inProgress {
+                chains[position].revision = max(chains[position].revision, chain.revision)
+            } else {
+                chains[position].revision = max(chains[position].revision, chain.revision - 1)
+                let (assembled, _) = assemble(root: root, now: now, open: false)
+                _ = finalize(root: root, chain: consume assembled, now: now)
+            }
+        }
+        counters = counted
+        counters.chainsRestored += restored.count
+    }
+
     // MARK: Finalization
 
     /// Finalizes chains idle for the idle window and forgets finalized chains past their
@@ -428,6 +461,8 @@ package struct ChainStitcher {
         chain.supersedes = earlier.count > 1 ? Set(earlier).sorted() : earlier
         state.emitted = TraceKey(chain.id.traceID)
         state.finalized = true
+        // Unused while finalized (a re-opening sets it again): when it was, for `snapshot`.
+        state.dueAt = now
         state.epoch = nextEpoch
         nextEpoch += 1
         chains[Int(nodes[Int(root)].chain)] = state
@@ -489,7 +524,9 @@ package struct ChainStitcher {
         guard chainID.traceID.isValid, let member = index[SpanKey(trace: TraceKey(chainID.traceID), span: 0)] else { return nil }
         let root = rootOf(member)
         let state = chainState(ofRoot: root)
-        return assemble(root: root, now: state.lastActivity, open: !state.finalized).chain
+        // A finalized chain as it was finalized: at its last activity a message still inside
+        // its consume window then would show as in progress, not missing.
+        return assemble(root: root, now: state.finalized ? state.dueAt : state.lastActivity, open: !state.finalized).chain
     }
 
     /// The `limit` most recently active open chains, most recent first. Scans the chain

@@ -33,19 +33,36 @@ package actor StitchingConsumer: TelemetryConsumer {
     let clock: @Sendable () -> UInt64
     let tick: Duration
     var stopped = false
+    /// The chains an earlier run stored, being read; taken back before the first span.
+    var restoring: Task<[RestoredChain], Never>?
 
     /// - Parameters:
     ///   - clock: Unix nanoseconds now; injected so tests control time.
     ///   - tick: how often idle chains are looked for.
+    ///   - restore: reads the chains an earlier run stored within the retention
+    ///     (`TelemetryStore.chainsToRestore`); started at once, and awaited before the
+    ///     first span is stitched, so that late spans join them.
     package init(
         name: String = "stitcher", configuration: StitcherConfiguration, sink: any ChainSink,
-        tick: Duration = .seconds(1), clock: @escaping @Sendable () -> UInt64 = StitchingConsumer.wallClock
+        tick: Duration = .seconds(1), clock: @escaping @Sendable () -> UInt64 = StitchingConsumer.wallClock,
+        restore: (@Sendable () async -> [RestoredChain])? = nil
     ) {
         self.name = name
         self.stitcher = ChainStitcher(configuration: configuration)
         self.sink = sink
         self.clock = clock
         self.tick = tick
+        self.restoring = restore.map { read in Task { await read() } }
+    }
+
+    /// Takes back what `restore` read, once; later callers find it done.
+    func takeBackRestoredChains() async {
+        guard let restoring else { return }
+        let chains = await restoring.value
+        // Another caller may have taken them back while this one waited.
+        guard self.restoring != nil else { return }
+        self.restoring = nil
+        stitcher.restore(chains, now: clock())
     }
 
     package static let wallClock: @Sendable () -> UInt64 = {
@@ -54,6 +71,7 @@ package actor StitchingConsumer: TelemetryConsumer {
 
     package func consume(_ traces: ExportTraceServiceRequest) async throws {
         guard !stopped else { throw StitcherStopped() }
+        await takeBackRestoredChains()
         deliver(stitcher.ingest(traces, now: clock()))
         await sink.waitForRoom()
     }
@@ -62,6 +80,7 @@ package actor StitchingConsumer: TelemetryConsumer {
     package func consume(_ logs: ExportLogsServiceRequest) async throws {}
 
     package func run() async throws {
+        await takeBackRestoredChains()
         while !stopped, !Task.isCancelled {
             try await Task.sleep(for: tick)
             finalizeIdle()

@@ -757,3 +757,66 @@ struct ChainName: Hashable, Sendable {
     var kind: Kind
     var name: String
 }
+
+/// A chain an earlier run of the collector stored, for the stitcher to take back at start
+/// (`ChainStitcher.restore`).
+package struct RestoredChain: Sendable {
+    package var id: ChainID
+    package var revision: Int
+    /// Stored while a message was still inside its consume window: restored open, so that
+    /// it is finalized again with its real status.
+    package var inProgress: Bool
+    /// The chain's stored spans, each under its resource.
+    package var spans: ExportTraceServiceRequest
+}
+
+extension TelemetryStore {
+    /// The chains stored that ended at `cutoff` or later, newest end first, with their
+    /// spans, until `spanLimit` spans are gathered: what the stitcher held in memory when an
+    /// earlier run stopped (within its retention), so that a span arriving after a restart
+    /// joins its chain instead of starting a new one with an orphan link. Rows stored with
+    /// a JSON body (before the binary body) are left out.
+    package func chainsToRestore(endingAfter cutoff: UInt64, spanLimit: Int) async throws -> [RestoredChain] {
+        let end = Int64(clamping: cutoff)
+        let found: [(chain: Chain, spans: [SpanRef])] = try await pool.read { db in
+            let longest = try Int64.fetchOne(db, sql: "SELECT max_duration_ns FROM chain_stats") ?? 0
+            let (difference, overflow) = end.subtractingReportingOverflow(max(0, longest))
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT body, spans FROM chains WHERE start_ns >= ? AND end_ns >= ? ORDER BY end_ns DESC
+                """, arguments: [overflow ? Int64.min : difference, end])
+            var found: [(chain: Chain, spans: [SpanRef])] = []
+            var spanCount = 0
+            while spanCount < spanLimit, let row = try rows.next() {
+                let spans = ChainSpansColumn.decode(row[1] as Data)
+                guard let chain = ChainBody.decode(row[0] as Data, spans: spans) else { continue }
+                found.append((chain, spans))
+                spanCount += spans.count
+            }
+            return found
+        }
+        guard !found.isEmpty else { return [] }
+        var chainOf: [SpanRef: Int] = [:]
+        for (position, entry) in found.enumerated() {
+            for span in entry.spans { chainOf[span] = position }
+        }
+        var restored = found.map {
+            RestoredChain(id: $0.chain.id, revision: $0.chain.revision, inProgress: $0.chain.status == .inProgress, spans: ExportTraceServiceRequest())
+        }
+        let traceIDs = Set(chainOf.keys.map(\.traceID))
+        let stored = try await spans.with { files throws(SpanStoreError) in try files.spans(of: traceIDs) }
+        for span in stored {
+            guard let single = try? ExportTraceServiceRequest(protobuf: span.body) else { continue }
+            for resourceSpans in single.resourceSpans {
+                for scopeSpans in resourceSpans.scopeSpans {
+                    for one in scopeSpans.spans {
+                        guard let position = chainOf[SpanRef(traceID: one.traceID, spanID: one.spanID)] else { continue }
+                        var kept = resourceSpans
+                        kept.scopeSpans = [ScopeSpans(scope: scopeSpans.scope, spans: [one], schemaURL: scopeSpans.schemaURL)]
+                        restored[position].spans.resourceSpans.append(kept)
+                    }
+                }
+            }
+        }
+        return restored.filter { $0.spans.spanCount > 0 }
+    }
+}

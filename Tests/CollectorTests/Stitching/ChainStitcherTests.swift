@@ -127,6 +127,9 @@ private typealias F = Fixture
         #expect(chain.status == .hasMissingHops)
         #expect(chain.hops.count == 1)
         #expect(chain.hops[0].deliveries.isEmpty)
+        // Finalized and retained (the API shows it so until the recorder has stored it):
+        // as finalized, not as it was at its last activity, when the message was in its window.
+        #expect(stitcher.snapshot(chainID: ChainID(F.trace(1))) == chain)
     }
 
     @Test func topicWithoutConsumersIsNotReportedMissing() throws {
