@@ -221,7 +221,7 @@ def test_stitched_export_without_a_zipkin_exporter_is_refused(causeway, tmp_path
     assert "--stitched-export applies to the Zipkin exporter" in result.stderr
 
 
-def test_open_chains_are_stored_on_shutdown(causeway, tmp_path):
+def test_open_chains_are_stored_on_shutdown_and_taken_back_after_a_restart(causeway, tmp_path):
     # The default 30 s idle window: the chain is still open when SIGTERM arrives. Recent
     # times, so that the restarted collector's retention sweep (72 h) keeps them.
     collector = Collector(causeway, tmp_path / "data")
@@ -253,5 +253,27 @@ def test_open_chains_are_stored_on_shutdown(causeway, tmp_path):
         assert chain["endToEndNanos"] == 9 * MS
         [stored] = restarted.get(f"/api/chains/{chain['chainID']}").json()["data"]
         assert len(stored["spans"]["resourceSpans"]) == 2
+
+        # A late consumer of the same message, sent to the restarted collector, joins the
+        # chain the first run stored (taken back at start) instead of starting its own
+        # with an orphan link. The 30 s idle window keeps it open, read from the stitcher.
+        billing, billing_tracer = tracer(restarted, "billing")
+        late = billing_tracer.start_span(
+            "orders process", kind=SpanKind.CONSUMER, start_time=now + 20 * MS, context=trace.set_span_in_context(trace.INVALID_SPAN),
+            links=[Link(producer.get_span_context())],
+            attributes={"messaging.destination.name": "orders", "messaging.consumer.group.name": "billing"})
+        late.end(end_time=now + 30 * MS)
+        billing.shutdown()
+        late_trace = format(late.get_span_context().trace_id, "032x")
+
+        def joined_chain():
+            data = restarted.get(f"/api/chains/{late_trace}").json().get("data")
+            return data[0] if data and data[0]["spanCount"] == 3 else None
+
+        joined = restarted.wait_for(joined_chain, "the late consumer in the chain the first run stored")
+        assert joined["chainID"] == chain["chainID"]
+        assert joined["open"] is True
+        assert joined["missing"] == []
+        assert joined["correlationID"] == "order-12"
     finally:
         assert restarted.stop() == 0
