@@ -82,20 +82,18 @@ package final class CollectorDaemon: Sendable {
             // Chains an earlier run held within the retention are taken back (read at
             // start, before the first span is stitched), so a restart does not split them.
             let retention = UInt64(stitcherConfiguration.retention.components.seconds) * 1_000_000_000
-            let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder, restore: { [store, logger] in
+            let stitcher = StitchingConsumer(configuration: stitcherConfiguration, sink: recorder, restore: { [store, logger] take in
                 let now = StitchingConsumer.wallClock()
                 do {
-                    let chains = try await store.chainsToRestore(
-                        endingAfter: now - min(now, retention), spanLimit: stitcherConfiguration.maxRetainedSpans)
-                    if !chains.isEmpty {
+                    let taken = try await store.chainsToRestore(
+                        endingAfter: now - min(now, retention), spanLimit: stitcherConfiguration.maxRetainedSpans, deliver: take)
+                    if taken.chains > 0 {
                         logger.info("stitcher took back the chains an earlier run stored within its retention", metadata: [
-                            "chains": "\(chains.count)", "spans": "\(chains.reduce(0) { $0 + $1.spans.spanCount })",
+                            "chains": "\(taken.chains)", "spans": "\(taken.spans)",
                         ])
                     }
-                    return chains
                 } catch {
                     logger.warning("stitcher could not read the chains an earlier run stored; late spans of them start new chains", metadata: ["error": "\(error)"])
-                    return []
                 }
             })
             consumers.append((stitcher, true, false))

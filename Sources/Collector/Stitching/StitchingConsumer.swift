@@ -33,35 +33,42 @@ package actor StitchingConsumer: TelemetryConsumer {
     let clock: @Sendable () -> UInt64
     let tick: Duration
     var stopped = false
-    /// The chains an earlier run stored, being read; taken back before the first span.
-    var restoring: Task<[RestoredChain], Never>?
+    /// Reads the chains an earlier run stored and hands them over in batches; run once,
+    /// by the first of `run()` and `consume` (`takeBackRestoredChains`).
+    package typealias Restore = @Sendable (_ take: @escaping @Sendable ([RestoredChain]) async -> Void) async -> Void
+    var restore: Restore?
+    var restoring: Task<Void, Never>?
 
     /// - Parameters:
     ///   - clock: Unix nanoseconds now; injected so tests control time.
     ///   - tick: how often idle chains are looked for.
     ///   - restore: reads the chains an earlier run stored within the retention
-    ///     (`TelemetryStore.chainsToRestore`); started at once, and awaited before the
-    ///     first span is stitched, so that late spans join them.
+    ///     (`TelemetryStore.chainsToRestore`); taken back, batch by batch, before the first
+    ///     span is stitched, so that late spans join them.
     package init(
         name: String = "stitcher", configuration: StitcherConfiguration, sink: any ChainSink,
         tick: Duration = .seconds(1), clock: @escaping @Sendable () -> UInt64 = StitchingConsumer.wallClock,
-        restore: (@Sendable () async -> [RestoredChain])? = nil
+        restore: Restore? = nil
     ) {
         self.name = name
         self.stitcher = ChainStitcher(configuration: configuration)
         self.sink = sink
         self.clock = clock
         self.tick = tick
-        self.restoring = restore.map { read in Task { await read() } }
+        self.restore = restore
     }
 
-    /// Takes back what `restore` read, once; later callers find it done.
+    /// Starts `restore` the first time and waits until every batch is taken back; later
+    /// callers wait for the same run.
     func takeBackRestoredChains() async {
-        guard let restoring else { return }
-        let chains = await restoring.value
-        // Another caller may have taken them back while this one waited.
-        guard self.restoring != nil else { return }
-        self.restoring = nil
+        if let restore {
+            self.restore = nil
+            restoring = Task { await restore { batch in await self.takeBack(batch) } }
+        }
+        await restoring?.value
+    }
+
+    func takeBack(_ chains: [RestoredChain]) {
         stitcher.restore(chains, now: clock())
     }
 

@@ -774,49 +774,62 @@ extension TelemetryStore {
     /// The chains stored that ended at `cutoff` or later, newest end first, with their
     /// spans, until `spanLimit` spans are gathered: what the stitcher held in memory when an
     /// earlier run stopped (within its retention), so that a span arriving after a restart
-    /// joins its chain instead of starting a new one with an orphan link. Rows stored with
-    /// a JSON body (before the binary body) are left out.
-    package func chainsToRestore(endingAfter cutoff: UInt64, spanLimit: Int) async throws -> [RestoredChain] {
+    /// joins its chain instead of starting a new one with an orphan link. Handed to
+    /// `deliver` `batchChains` chains at a time, so that only a batch's spans are read and
+    /// decoded at once (all of them at once took a restart with 250,000 spans to take back
+    /// to 427 MiB resident). Rows stored with a JSON body (before the binary body) are left
+    /// out. Returns how many chains and spans were delivered.
+    @discardableResult
+    package func chainsToRestore(
+        endingAfter cutoff: UInt64, spanLimit: Int, batchChains: Int = 1000, deliver: ([RestoredChain]) async -> Void
+    ) async throws -> (chains: Int, spans: Int) {
         let end = Int64(clamping: cutoff)
-        let found: [(chain: Chain, spans: [SpanRef])] = try await pool.read { db in
+        let found: [(chain: RestoredChain, spans: [SpanRef])] = try await pool.read { db in
             let longest = try Int64.fetchOne(db, sql: "SELECT max_duration_ns FROM chain_stats") ?? 0
             let (difference, overflow) = end.subtractingReportingOverflow(max(0, longest))
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT body, spans FROM chains WHERE start_ns >= ? AND end_ns >= ? ORDER BY end_ns DESC
                 """, arguments: [overflow ? Int64.min : difference, end])
-            var found: [(chain: Chain, spans: [SpanRef])] = []
+            var found: [(chain: RestoredChain, spans: [SpanRef])] = []
             var spanCount = 0
             while spanCount < spanLimit, let row = try rows.next() {
                 let spans = ChainSpansColumn.decode(row[1] as Data)
                 guard let chain = ChainBody.decode(row[0] as Data, spans: spans) else { continue }
-                found.append((chain, spans))
+                found.append((RestoredChain(id: chain.id, revision: chain.revision, inProgress: chain.status == .inProgress, spans: ExportTraceServiceRequest()), spans))
                 spanCount += spans.count
             }
             return found
         }
-        guard !found.isEmpty else { return [] }
-        var chainOf: [SpanRef: Int] = [:]
-        for (position, entry) in found.enumerated() {
-            for span in entry.spans { chainOf[span] = position }
-        }
-        var restored = found.map {
-            RestoredChain(id: $0.chain.id, revision: $0.chain.revision, inProgress: $0.chain.status == .inProgress, spans: ExportTraceServiceRequest())
-        }
-        let traceIDs = Set(chainOf.keys.map(\.traceID))
-        let stored = try await spans.with { files throws(SpanStoreError) in try files.spans(of: traceIDs) }
-        for span in stored {
-            guard let single = try? ExportTraceServiceRequest(protobuf: span.body) else { continue }
-            for resourceSpans in single.resourceSpans {
-                for scopeSpans in resourceSpans.scopeSpans {
-                    for one in scopeSpans.spans {
-                        guard let position = chainOf[SpanRef(traceID: one.traceID, spanID: one.spanID)] else { continue }
-                        var kept = resourceSpans
-                        kept.scopeSpans = [ScopeSpans(scope: scopeSpans.scope, spans: [one], schemaURL: scopeSpans.schemaURL)]
-                        restored[position].spans.resourceSpans.append(kept)
+        var delivered = (chains: 0, spans: 0)
+        var first = 0
+        while first < found.count {
+            let batch = found[first..<min(first + max(1, batchChains), found.count)]
+            first = batch.endIndex
+            var chainOf: [SpanRef: Int] = [:]
+            for (position, entry) in zip(batch.indices, batch) {
+                for span in entry.spans { chainOf[span] = position - batch.startIndex }
+            }
+            var restored = batch.map(\.chain)
+            let traceIDs = Set(chainOf.keys.map(\.traceID))
+            let stored = try await spans.with { files throws(SpanStoreError) in try files.spans(of: traceIDs) }
+            for span in stored {
+                guard let single = try? ExportTraceServiceRequest(protobuf: span.body) else { continue }
+                for resourceSpans in single.resourceSpans {
+                    for scopeSpans in resourceSpans.scopeSpans {
+                        for one in scopeSpans.spans {
+                            guard let position = chainOf[SpanRef(traceID: one.traceID, spanID: one.spanID)] else { continue }
+                            var kept = resourceSpans
+                            kept.scopeSpans = [ScopeSpans(scope: scopeSpans.scope, spans: [one], schemaURL: scopeSpans.schemaURL)]
+                            restored[position].spans.resourceSpans.append(kept)
+                        }
                     }
                 }
             }
+            restored.removeAll { $0.spans.spanCount == 0 }
+            delivered.chains += restored.count
+            delivered.spans += restored.reduce(0) { $0 + $1.spans.spanCount }
+            if !restored.isEmpty { await deliver(restored) }
         }
-        return restored.filter { $0.spans.spanCount > 0 }
+        return delivered
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOHTTP1
 import Telemetry
 import Testing
@@ -16,6 +17,15 @@ private typealias F = Fixture
             correlationAttributes: [], logger: quietLogger)
     }
 
+    /// Every chain `chainsToRestore` delivers, batch after batch.
+    func restorable(_ store: TelemetryStore, endingAfter cutoff: UInt64, spanLimit: Int = 1000, batchChains: Int = 1000) async throws -> [RestoredChain] {
+        let batches = Mutex<[[RestoredChain]]>([])
+        try await store.chainsToRestore(endingAfter: cutoff, spanLimit: spanLimit, batchChains: batchChains) { batch in
+            batches.withLock { $0.append(batch) }
+        }
+        return batches.withLock { $0.flatMap { $0 } }
+    }
+
     /// The linear chain without audit's consumer span, finalized with notification's
     /// message unconsumed, stored with its spans.
     func storedChainMissingAudit(_ store: TelemetryStore) async throws -> Chain {
@@ -30,7 +40,7 @@ private typealias F = Fixture
     @Test func aLateSpanJoinsAChainAnEarlierRunStored() async throws {
         let store = try store()
         let earlier = try await storedChainMissingAudit(store)
-        let restored = try await store.chainsToRestore(endingAfter: F.at(0), spanLimit: 1000)
+        let restored = try await restorable(store, endingAfter: F.at(0))
         #expect(restored.map(\.id) == [earlier.id])
         #expect(restored.first?.revision == 1 && restored.first?.inProgress == false)
         #expect(restored.first?.spans.spanCount == 8)
@@ -73,7 +83,7 @@ private typealias F = Fixture
         #expect(stopped.status == .inProgress)
         try await store.saveChain(stopped)
 
-        let restored = try await store.chainsToRestore(endingAfter: F.at(0), spanLimit: 1000)
+        let restored = try await restorable(store, endingAfter: F.at(0))
         #expect(restored.first?.inProgress == true)
         var next = ChainStitcher(configuration: StitcherConfiguration())
         next.restore(restored, now: F.at(200) + 2 * F.second)
@@ -87,8 +97,25 @@ private typealias F = Fixture
     @Test func restoringStopsAtTheSpanLimitAndSkipsChainsEndedBeforeTheCutoff() async throws {
         let store = try store()
         _ = try await storedChainMissingAudit(store)
-        #expect(try await store.chainsToRestore(endingAfter: F.at(131), spanLimit: 1000).isEmpty)
-        #expect(try await store.chainsToRestore(endingAfter: F.at(0), spanLimit: 1).count == 1, "a chain is taken whole")
+        #expect(try await restorable(store, endingAfter: F.at(131)).isEmpty)
+        #expect(try await restorable(store, endingAfter: F.at(0), spanLimit: 1).count == 1, "a chain is taken whole")
+    }
+
+    @Test func chainsAreDeliveredInBatchesEachWithItsOwnSpans() async throws {
+        let store = try store()
+        let earlier = try await storedChainMissingAudit(store)
+        let invoice = F.request("billing", [F.span(40, 1, "invoices send", kind: .producer, 140, 147, topic: "invoices")])
+        try await store.consume(invoice)
+        let other = try #require(F.stitch([invoice], finalizeAfter: 120 * F.second).first)
+        try await store.saveChain(other)
+        let batches = Mutex<[[RestoredChain]]>([])
+        let taken = try await store.chainsToRestore(endingAfter: F.at(0), spanLimit: 1000, batchChains: 1) { batch in
+            batches.withLock { $0.append(batch) }
+        }
+        #expect(taken.chains == 2 && taken.spans == 9)
+        // Newest end first.
+        #expect(batches.withLock { $0.map { $0.map(\.id) } } == [[other.id], [earlier.id]])
+        #expect(batches.withLock { $0.map { $0.map(\.spans.spanCount) } } == [[1], [8]])
     }
 
     /// The same through two runs of the collector on one data directory: the late span
