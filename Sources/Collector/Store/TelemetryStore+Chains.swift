@@ -777,8 +777,9 @@ extension TelemetryStore {
     /// joins its chain instead of starting a new one with an orphan link. Handed to
     /// `deliver` `batchChains` chains at a time, so that only a batch's spans are read and
     /// decoded at once (all of them at once took a restart with 250,000 spans to take back
-    /// to 427 MiB resident). Rows stored with a JSON body (before the binary body) are left
-    /// out. Returns how many chains and spans were delivered.
+    /// to 505 MiB resident). Rows stored with a JSON body (before the binary body), and
+    /// chains with spans no longer stored, are left out. Returns how many chains and spans
+    /// were delivered.
     @discardableResult
     package func chainsToRestore(
         endingAfter cutoff: UInt64, spanLimit: Int, batchChains: Int = 1000, deliver: ([RestoredChain]) async -> Void
@@ -825,7 +826,9 @@ extension TelemetryStore {
                     }
                 }
             }
-            restored.removeAll { $0.spans.spanCount == 0 }
+            // A chain some of whose spans were trimmed (the store's size bound) would be
+            // finalized again with parts missing that were there: leave it as stored.
+            restored = zip(restored, batch).filter { $0.spans.spanCount == $1.spans.count }.map(\.0)
             delivered.chains += restored.count
             delivered.spans += restored.reduce(0) { $0 + $1.spans.spanCount }
             if !restored.isEmpty { await deliver(restored) }

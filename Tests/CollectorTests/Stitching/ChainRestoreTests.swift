@@ -101,6 +101,17 @@ private typealias F = Fixture
         #expect(try await restorable(store, endingAfter: F.at(0), spanLimit: 1).count == 1, "a chain is taken whole")
     }
 
+    /// A chain some of whose spans are no longer stored is left as it was stored.
+    @Test func aChainWithSpansNoLongerStoredIsNotTakenBack() async throws {
+        let store = try store()
+        let requests = Array(F.linearChain().prefix(4))
+        // Only the first two hops' spans are stored.
+        for request in requests.prefix(2) { try await store.consume(request) }
+        let chain = try #require(F.stitch(requests, finalizeAfter: 120 * F.second).first)
+        try await store.saveChain(chain)
+        #expect(try await restorable(store, endingAfter: F.at(0)).isEmpty)
+    }
+
     @Test func chainsAreDeliveredInBatchesEachWithItsOwnSpans() async throws {
         let store = try store()
         let earlier = try await storedChainMissingAudit(store)
