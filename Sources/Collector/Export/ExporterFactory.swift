@@ -24,11 +24,6 @@ package enum ExporterFactory {
         return try QueuedHTTPExporter(settings: settings, directory: queueDirectory(name: name, dataDirectory: dataDirectory), logger: logger)
     }
 
-    /// Whether exporter `name` sends stitched chains (`stitched: true`) rather than spans as received.
-    package static func isStitched(name: String, configuration: Node?) throws -> Bool {
-        try settings(name: name, configuration: configuration).stitched
-    }
-
     /// The checked settings of exporter `name`, without opening anything.
     static func settings(name: String, configuration: Node?) throws(ExporterConfigurationError) -> ExporterSettings {
         let type = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? name

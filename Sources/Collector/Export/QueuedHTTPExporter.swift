@@ -94,14 +94,21 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     /// The queue record for `body`, compressed first when the exporter sends gzip (sent
     /// uncompressed, with a warning, if compression fails).
     func record(signal: ExportSignal, format: ExportBodyFormat, items: Int, body: [UInt8]) -> [UInt8] {
-        guard settings.gzip else { return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity) }
-        do {
-            var uncompressed = ByteBuffer(bytes: body)
-            let compressed = try uncompressed.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
+        if settings.gzip, let compressed = gzip(body) {
             return Self.record(signal: signal, format: format, items: items, body: compressed.readableBytesView, encoding: .gzip)
+        }
+        return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity)
+    }
+
+    /// `body` compressed at the exporter's level; nil, with a warning, if zlib fails (the
+    /// batch then goes uncompressed).
+    func gzip(_ body: some Collection<UInt8>) -> ByteBuffer? {
+        var uncompressed = ByteBuffer(bytes: body)
+        do {
+            return try uncompressed.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
         } catch {
-            logger.warning("gzip failed, queueing the batch uncompressed", metadata: ["error": "\(error)"])
-            return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity)
+            logger.warning("gzip failed, the batch goes uncompressed", metadata: ["error": "\(error)"])
+            return nil
         }
     }
 
@@ -299,18 +306,14 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: batch.format.contentType)
         request.headers.add(name: "User-Agent", value: "causeway-collector")
-        var body = ByteBuffer(bytes: batch.body)
-        if batch.encoding == .gzip {
+        let body: ByteBuffer
+        // A version 1 record, queued uncompressed by an earlier release, is compressed now.
+        if batch.encoding == .identity, settings.gzip, let compressed = gzip(batch.body) {
+            body = compressed
             request.headers.add(name: "Content-Encoding", value: "gzip")
-        } else if settings.gzip {
-            // A version 1 record, queued uncompressed by an earlier release.
-            do {
-                body = try body.compress(with: .gzip(configuration: .init(compressionLevel: settings.gzipLevel)))
-                request.headers.add(name: "Content-Encoding", value: "gzip")
-            } catch {
-                logger.warning("gzip failed, sending uncompressed", metadata: ["error": "\(error)"])
-                body = ByteBuffer(bytes: batch.body)
-            }
+        } else {
+            body = ByteBuffer(bytes: batch.body)
+            if batch.encoding == .gzip { request.headers.add(name: "Content-Encoding", value: "gzip") }
         }
         for header in settings.headers {
             request.headers.replaceOrAdd(name: header.name, value: header.value)

@@ -129,4 +129,3 @@ struct RequestBodyReader {
         return (output, streams)
     }
 }
-

@@ -165,13 +165,7 @@ struct IngestBench: AsyncParsableCommand {
                         round += 1
                         if !chainRequests.isEmpty {
                             let next = chainRequests[(Int(round - 1) * connections + connection) % chainRequests.count]
-                            var http = HTTPClientRequest(url: url)
-                            http.method = .POST
-                            http.headers.add(name: "Content-Type", value: "application/x-protobuf")
-                            http.body = try body(next.body, &http)
-                            let response = try await client.execute(http, timeout: .seconds(30))
-                            _ = try await response.body.collect(upTo: 1 << 20)
-                            if response.status == .ok { accepted += next.spans } else { refused += next.spans }
+                            if try await post(next.body, to: url, with: client) { accepted += next.spans } else { refused += next.spans }
                             continue
                         }
                         var request = template
@@ -195,13 +189,11 @@ struct IngestBench: AsyncParsableCommand {
                                 }
                             }
                         }
-                        var http = HTTPClientRequest(url: url)
-                        http.method = .POST
-                        http.headers.add(name: "Content-Type", value: "application/x-protobuf")
-                        http.body = try body(request.protobufBytes(), &http)
-                        let response = try await client.execute(http, timeout: .seconds(30))
-                        _ = try await response.body.collect(upTo: 1 << 20)
-                        if response.status == .ok { accepted += request.spanCount } else { refused += request.spanCount }
+                        if try await post(request.protobufBytes(), to: url, with: client) {
+                            accepted += request.spanCount
+                        } else {
+                            refused += request.spanCount
+                        }
                     }
                     return (accepted, refused)
                 }
@@ -234,12 +226,22 @@ struct IngestBench: AsyncParsableCommand {
 }
 
 extension IngestBench {
-    /// A request's body, gzip-compressed with its header when `--gzip` asks for it.
-    func body(_ protobuf: [UInt8], _ request: inout HTTPClientRequest) throws -> HTTPClientRequest.Body {
-        guard gzip else { return .bytes(protobuf) }
-        var buffer = ByteBuffer(bytes: protobuf)
-        request.headers.add(name: "Content-Encoding", value: "gzip")
-        return .bytes(try buffer.compress(with: .gzip()))
+    /// Posts one OTLP protobuf request (gzip-compressed when `--gzip` asks for it); true
+    /// when the collector accepted it.
+    func post(_ protobuf: [UInt8], to url: String, with client: HTTPClient) async throws -> Bool {
+        var http = HTTPClientRequest(url: url)
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/x-protobuf")
+        if gzip {
+            var buffer = ByteBuffer(bytes: protobuf)
+            http.headers.add(name: "Content-Encoding", value: "gzip")
+            http.body = .bytes(try buffer.compress(with: .gzip()))
+        } else {
+            http.body = .bytes(protobuf)
+        }
+        let response = try await client.execute(http, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return response.status == .ok
     }
 
     /// `ChainShapes`' chains (as `causeway bench stitcher` makes them), shuffled within
