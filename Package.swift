@@ -188,7 +188,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry"],
+            dependencies: ["Telemetry", "TelemetryFuzzChecks"],
             swiftSettings: strictSettings
         ),
         .testTarget(

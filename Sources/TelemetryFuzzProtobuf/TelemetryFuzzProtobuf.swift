@@ -10,6 +10,7 @@ public func telemetryFuzzProtobuf(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
     let input = UnsafeRawBufferPointer(start: data, count: size)
     let bytes = Array(input)
 
+    if let disagreement = skimmingDisagreement(input) { fatalError(disagreement) }
     if let request = try? ExportTraceServiceRequest(protobuf: input) {
         checkRoundTrips(request)
         checkZipkinRoundTrip(request)

@@ -56,6 +56,9 @@ final class QueuedHTTPExporter: TelemetryConsumer {
 
     // MARK: Accepting
 
+    /// Protobuf goes out as received (`receivedProtobuf`); the other formats encode the spans.
+    var readsSpanAttributes: Bool { settings.tracesURL != nil && settings.tracesFormat != .otlpProtobuf }
+
     func consume(_ traces: ExportTraceServiceRequest) async throws {
         guard settings.tracesURL != nil else { return }
         let count = traces.spanCount

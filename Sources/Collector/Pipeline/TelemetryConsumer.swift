@@ -30,6 +30,12 @@ package protocol TelemetryConsumer: Sendable {
     /// (nil: no wait). For a consumer whose cost is per write rather than per span.
     var deliveryLinger: Duration? { get }
 
+    /// Whether `consume` reads spans' or links' attributes or spans' events from the
+    /// decoded spans (by default it may). When no consumer of spans does, the OTLP receiver
+    /// skims them (`ExportTraceServiceRequest.attributesSkimmed`), and each request's
+    /// spans come without them, whole only in its `receivedProtobuf`.
+    var readsSpanAttributes: Bool { get }
+
     /// Delivers queued work until the task is cancelled or `shutdown()` finished draining.
     func run() async throws
 
@@ -39,6 +45,8 @@ package protocol TelemetryConsumer: Sendable {
 
 extension TelemetryConsumer {
     package var deliveryLinger: Duration? { nil }
+
+    package var readsSpanAttributes: Bool { true }
 
     package func consume(_ traces: [ExportTraceServiceRequest]) async throws {
         try await eachOnItsOwn(traces) { try await consume($0) }

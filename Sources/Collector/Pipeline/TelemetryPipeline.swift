@@ -67,6 +67,9 @@ package final class TelemetryPipeline: Service {
     }
 
     private let lanes: [Lane]
+    /// Whether no consumer of spans reads their attributes or events, so that a receiver
+    /// may skim them (`TelemetryConsumer.readsSpanAttributes`).
+    package let skimsSpanAttributes: Bool
     private let limitBytes: Int
     private let heapLimit: HeapLimit?
     private let state = Mutex(State())
@@ -87,6 +90,7 @@ package final class TelemetryPipeline: Service {
         self.lanes = consumers.map { entry in
             Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, queue: LaneQueue())
         }
+        self.skimsSpanAttributes = consumers.allSatisfy { !$0.traces || !$0.consumer.readsSpanAttributes }
         self.limitBytes = limitBytes
         self.heapLimit = heapLimit
         self.logger = logger

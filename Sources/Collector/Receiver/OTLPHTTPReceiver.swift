@@ -128,7 +128,8 @@ struct OTLPHTTPReceiver: Sendable {
         do {
             traces = try received.bytes.withUnsafeReadableBytes { buffer in
                 switch encoding {
-                case .protobuf: try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true)
+                case .protobuf:
+                    try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimmingAttributes: pipeline.skimsSpanAttributes)
                 case .json: try ExportTraceServiceRequest(otlpJSON: buffer)
                 }
             }
@@ -142,18 +143,10 @@ struct OTLPHTTPReceiver: Sendable {
         // so in partial_success (OTLP/HTTP "Partial Success").
         var rejected = 0
         var firstFault = ""
-        for r in traces.resourceSpans.indices {
-            for s in traces.resourceSpans[r].scopeSpans.indices {
-                let spans = traces.resourceSpans[r].scopeSpans[s].spans
-                // Looked for before filtering, which copies every span.
-                guard let index = spans.firstIndex(where: { $0.endTimeUnixNano < $0.startTimeUnixNano }) else { continue }
-                if rejected == 0 {
-                    firstFault = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
-                }
-                let valid = spans.filter { $0.endTimeUnixNano >= $0.startTimeUnixNano }
-                rejected += spans.count - valid.count
-                traces.resourceSpans[r].scopeSpans[s].spans = valid
-            }
+        if traces.resourceSpans.contains(where: { $0.scopeSpans.contains { $0.spans.contains(where: Self.endsBeforeStart) } }) {
+            // The request changes, and is encoded again rather than forwarded: it must be whole.
+            traces.decodeSkimmedAttributes()
+            (rejected, firstFault) = Self.dropSpansEndingBeforeStart(&traces)
         }
         let count = traces.spanCount
         if count > 0, let refusal = refusal(pipeline.submit(traces), encoding) {
@@ -166,6 +159,28 @@ struct OTLPHTTPReceiver: Sendable {
             partialSuccess: rejected > 0
                 ? ExportTracePartialSuccess(rejectedSpans: Int64(rejected), errorMessage: "\(rejected) span(s) rejected; first: \(firstFault)") : nil)
         return .bytes(.ok, contentType: encoding.contentType, encoding == .protobuf ? response.protobufBytes() : response.otlpJSONBytes())
+    }
+
+    private static func endsBeforeStart(_ span: Span) -> Bool { span.endTimeUnixNano < span.startTimeUnixNano }
+
+    /// Drops the spans that end before they start; returns how many, and where the first was.
+    private static func dropSpansEndingBeforeStart(_ traces: inout ExportTraceServiceRequest) -> (count: Int, first: String) {
+        var dropped = 0
+        var first = ""
+        for r in traces.resourceSpans.indices {
+            for s in traces.resourceSpans[r].scopeSpans.indices {
+                let spans = traces.resourceSpans[r].scopeSpans[s].spans
+                // Looked for before filtering, which copies every span.
+                guard let index = spans.firstIndex(where: endsBeforeStart) else { continue }
+                if dropped == 0 {
+                    first = "resourceSpans[\(r)].scopeSpans[\(s)].spans[\(index)].endTimeUnixNano: before startTimeUnixNano"
+                }
+                let valid = spans.filter { !endsBeforeStart($0) }
+                dropped += spans.count - valid.count
+                traces.resourceSpans[r].scopeSpans[s].spans = valid
+            }
+        }
+        return (dropped, first)
     }
 
     private func receiveLogs(_ bytes: ByteBuffer, _ encoding: Encoding) -> Response {

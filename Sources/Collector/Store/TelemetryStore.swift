@@ -241,6 +241,10 @@ package final class TelemetryStore: TelemetryConsumer {
     /// Batches arriving within this time are written in one transaction.
     package var deliveryLinger: Duration? { .milliseconds(250) }
 
+    /// A span is stored as received (`forEachSpanRequest`), indexed by fields other than
+    /// its attributes.
+    package var readsSpanAttributes: Bool { false }
+
     /// Appends the batches' spans to the segments in one write, and the services and
     /// operations seen for the first time to SQLite.
     package func consume(_ batches: [ExportTraceServiceRequest]) async throws {

@@ -29,18 +29,27 @@ public struct ScopeSpans: Hashable, Sendable {
 public struct ExportTraceServiceRequest: Hashable, Sendable {
     /// Changing the spans forgets their received bytes, which describe them as decoded.
     /// (`_modify` rather than `didSet`, which would copy the whole array on every change
-    /// made in place to one span.)
+    /// made in place to one span.) The spans of a request whose attributes were skimmed
+    /// are incomplete, and changing them would lose what they lack: call
+    /// `decodeSkimmedAttributes()` first.
     public var resourceSpans: [ResourceSpans] {
         get { spans }
         set {
+            precondition(!attributesSkimmed, "changing the spans of a request whose attributes were skimmed")
             receivedSpans = nil
             spans = newValue
         }
         _modify {
+            precondition(!attributesSkimmed, "changing the spans of a request whose attributes were skimmed")
             receivedSpans = nil
             yield &spans
         }
     }
+
+    /// Whether the decode validated the spans' and links' attributes and the spans' events
+    /// without building them (`init(protobuf:keepingSpanBytes:skimmingAttributes:)`): the
+    /// spans have none, and `receivedProtobuf` holds them all.
+    public var attributesSkimmed: Bool { receivedSpans?.attributesSkimmed ?? false }
 
     private var spans: [ResourceSpans]
 

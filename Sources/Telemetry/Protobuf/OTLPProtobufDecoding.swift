@@ -25,18 +25,43 @@ extension ExportTraceServiceRequest {
 
     /// Decodes the protobuf body of `POST /v1/traces` and, with `keepingSpanBytes`, keeps a
     /// copy of it in `receivedSpans`, so that a store writes each span as received.
-    public init(protobuf buffer: UnsafeRawBufferPointer, keepingSpanBytes: Bool) throws(TelemetryDecodingError) {
+    ///
+    /// With `skimmingAttributes` too, the spans' and links' attributes and the spans'
+    /// events are validated as a full decode would, but not built: the spans have none
+    /// (`attributesSkimmed`). For consumers that read nothing of a span but its IDs,
+    /// parent, name, kind, times, status, links and resource, and take the rest from
+    /// `receivedProtobuf`; building them is most of a decode's cost.
+    public init(protobuf buffer: UnsafeRawBufferPointer, keepingSpanBytes: Bool, skimmingAttributes: Bool = false) throws(TelemetryDecodingError) {
         guard keepingSpanBytes else {
             try self.init(protobuf: buffer)
             return
         }
-        let bytes = Array(buffer)
+        try self.init(keeping: Array(buffer), skimmingAttributes: skimmingAttributes)
+    }
+
+    private init(keeping bytes: [UInt8], skimmingAttributes: Bool) throws(TelemetryDecodingError) {
         var locations: [ReceivedSpanBytes.Location]? = []
         let (request, memoryBytes) = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
-            (try ExportTraceServiceRequest(reader: &reader, locating: &locations), reader.allocatedBytes)
+            reader.skimsAttributes = skimmingAttributes
+            return (try ExportTraceServiceRequest(reader: &reader, locating: &locations), reader.allocatedBytes)
         }
         self = request
-        receivedSpans = ReceivedSpanBytes(bytes: bytes, spans: locations ?? [], decodedMemoryBytes: memoryBytes)
+        receivedSpans = ReceivedSpanBytes(
+            bytes: bytes, spans: locations ?? [], decodedMemoryBytes: memoryBytes, attributesSkimmed: skimmingAttributes)
+    }
+
+    /// Builds what a skimming decode left out (`attributesSkimmed`), decoding the received
+    /// protobuf again; the received bytes stay kept. Nothing to do for any other request.
+    public mutating func decodeSkimmedAttributes() {
+        guard let received = receivedSpans, received.attributesSkimmed else { return }
+        do {
+            var full = try ExportTraceServiceRequest(keeping: received.bytes, skimmingAttributes: false)
+            full.receivedSpans?.gzip = received.gzip
+            self = full
+        } catch {
+            // The skimming decode validated these very bytes as the full one does.
+            preconditionFailure("a request that decoded skimming its attributes failed its full decode: \(error)")
+        }
     }
 
     private init(reader: inout ProtobufReader, locating locations: inout [ReceivedSpanBytes.Location]?) throws(TelemetryDecodingError) {
@@ -272,12 +297,16 @@ extension ProtobufReader {
 
     mutating func decodeSpan() throws(TelemetryDecodingError) -> Span {
         var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
-        let (attributes, events, links) = count(9, 11, 13)
-        reserve(attributes, in: &span.attributes)
-        reserve(events, in: &span.events)
-        reserve(links, in: &span.links)
+        // Skimming, only links are built, mostly one or none: not worth a pass to count them.
+        if !skimsAttributes {
+            let (attributes, events, links) = count(9, 11, 13)
+            reserve(attributes, in: &span.attributes)
+            reserve(events, in: &span.events)
+            reserve(links, in: &span.links)
+        }
         let (traceID, spanID) = try decodeSpanFields(into: &span)
         (span.traceID, span.spanID) = try Self.required(traceID, spanID)
+        if skimsAttributes { allocated(span.links) }
         return span
     }
 
@@ -302,6 +331,8 @@ extension ProtobufReader {
         var spanID: SpanID?
         var field: StaticString = ""
         var index = -1
+        // Counted apart from the arrays, which a skimming decode leaves empty.
+        var (attributesSeen, eventsSeen) = (0, 0)
         do throws(TelemetryDecodingError) {
             while !isAtEnd {
                 let (number, wireType) = try readTag()
@@ -340,10 +371,15 @@ extension ProtobufReader {
                     span.endTimeUnixNano = try readFixed64()
                 case 9:
                     field = "attributes"
-                    index = span.attributes.count
+                    index = attributesSeen
+                    attributesSeen += 1
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
-                    span.attributes.append(try child.decodeKeyValue(depth: 0))
+                    if skimsAttributes {
+                        try child.validateKeyValue(depth: 0)
+                    } else {
+                        span.attributes.append(try child.decodeKeyValue(depth: 0))
+                    }
                     index = -1
                 case 10:
                     field = "droppedAttributesCount"
@@ -351,10 +387,15 @@ extension ProtobufReader {
                     span.droppedAttributesCount = try readUInt32Varint()
                 case 11:
                     field = "events"
-                    index = span.events.count
+                    index = eventsSeen
+                    eventsSeen += 1
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
-                    span.events.append(try child.decodeEvent())
+                    if skimsAttributes {
+                        try child.validateEvent()
+                    } else {
+                        span.events.append(try child.decodeEvent())
+                    }
                     index = -1
                 case 12:
                     field = "droppedEventsCount"
@@ -434,9 +475,10 @@ extension ProtobufReader {
         var traceID: TraceID?
         var spanID: SpanID?
         var link = SpanLink(traceID: .zero, spanID: .zero)
-        reserve(count(4).0, in: &link.attributes)
+        if !skimsAttributes { reserve(count(4).0, in: &link.attributes) }
         var field: StaticString = ""
         var index = -1
+        var attributesSeen = 0
         do throws(TelemetryDecodingError) {
             while !isAtEnd {
                 let (number, wireType) = try readTag()
@@ -455,10 +497,15 @@ extension ProtobufReader {
                     link.traceState = try readString()
                 case 4:
                     field = "attributes"
-                    index = link.attributes.count
+                    index = attributesSeen
+                    attributesSeen += 1
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
-                    link.attributes.append(try child.decodeKeyValue(depth: 0))
+                    if skimsAttributes {
+                        try child.validateKeyValue(depth: 0)
+                    } else {
+                        link.attributes.append(try child.decodeKeyValue(depth: 0))
+                    }
                     index = -1
                 case 5:
                     field = "droppedAttributesCount"

@@ -31,6 +31,9 @@ struct ProtobufReader {
     /// Shared by a reader and its children; `decoding(_:_:)` keeps it alive for the whole
     /// decode, which is what makes skipping the reference count safe.
     private unowned(unsafe) let strings: StringTable
+    /// Whether spans' and links' attributes and spans' events are validated rather than
+    /// built (`ExportTraceServiceRequest.attributesSkimmed`); children inherit it.
+    var skimsAttributes = false
 
     private init(base: UnsafeRawPointer?, position: Int, end: Int, strings: StringTable) {
         self.base = base
@@ -140,7 +143,8 @@ struct ProtobufReader {
             throw TelemetryDecodingError(
                 reason: "truncated: length \(length) exceeds the \(end - position) bytes left")
         }
-        let child = ProtobufReader(base: base, position: position, end: position &+ Int(length), strings: strings)
+        var child = ProtobufReader(base: base, position: position, end: position &+ Int(length), strings: strings)
+        child.skimsAttributes = skimsAttributes
         position &+= Int(length)
         return child
     }
@@ -150,10 +154,14 @@ struct ProtobufReader {
     mutating func readString() throws(TelemetryDecodingError) -> String {
         let bytes = try readLengthDelimited()
         if bytes.isEmpty { return "" }
-        guard let string = strings.string(bytes) else {
-            throw TelemetryDecodingError(reason: "invalid UTF-8 in a string field")
-        }
+        guard let string = strings.string(bytes) else { throw .invalidUTF8 }
         return string
+    }
+
+    /// Checks a proto3 `string` as `readString` does, without making it.
+    @inline(__always)
+    mutating func validateString() throws(TelemetryDecodingError) {
+        guard UTF8Validation.isWellFormed(try readLengthDelimited()) else { throw .invalidUTF8 }
     }
 
     /// How many times each of three repeated fields occurs in the rest of this message,
@@ -248,6 +256,8 @@ extension TelemetryDecodingError {
     static func truncated(_ what: String) -> TelemetryDecodingError {
         TelemetryDecodingError(reason: "truncated: input ends inside \(what)")
     }
+
+    static var invalidUTF8: TelemetryDecodingError { TelemetryDecodingError(reason: "invalid UTF-8 in a string field") }
 
     static func wireType(_ got: WireType, expected: WireType, field: String) -> TelemetryDecodingError {
         TelemetryDecodingError(path: field, reason: "expected wire type \(expected.name), got \(got.name)")

@@ -52,6 +52,11 @@ struct TelemetryBench: ParsableCommand {
             record("otlp-protobuf decode", bytes: protobuf.count, time(seconds) {
                 (try? ExportTraceServiceRequest(protobuf: protobuf))?.resourceSpans.count ?? 0
             })
+            record("otlp-protobuf decode, skimming", bytes: protobuf.count, time(seconds) {
+                protobuf.withUnsafeBytes { buffer in
+                    (try? ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimmingAttributes: true))?.resourceSpans.count ?? 0
+                }
+            })
             record("otlp-protobuf encode", bytes: protobuf.count, time(seconds) { request.protobufBytes().count })
             for codec in TelemetryCodecs.all(request) {
                 if let decode = codec.decode {
