@@ -1,14 +1,14 @@
 public import Telemetry
 
-/// How a decode that skims span attributes (`init(protobuf:keepingSpanBytes:skimmingAttributes:)`)
+/// How a decode that skims span attributes (`init(protobuf:keepingSpanBytes:skimming:)`)
 /// disagrees with a full decode of the same bytes; nil when it does not. They must refuse
 /// alike, with the same error, and otherwise give the same spans but for what skimming
 /// leaves out, which `decodeSkimmedAttributes()` must then restore. Compared as protobuf
 /// bytes, since a NaN is unequal to itself.
-public func skimmingDisagreement(_ input: UnsafeRawBufferPointer) -> String? {
+public func skimmingDisagreement(_ input: UnsafeRawBufferPointer, skim: AttributeSkim = .keepingNothing) -> String? {
     let full = Result { () throws(TelemetryDecodingError) in try ExportTraceServiceRequest(protobuf: input) }
     let skimmed = Result { () throws(TelemetryDecodingError) in
-        try ExportTraceServiceRequest(protobuf: input, keepingSpanBytes: true, skimmingAttributes: true)
+        try ExportTraceServiceRequest(protobuf: input, keepingSpanBytes: true, skimming: skim)
     }
     switch (full, skimmed) {
     case (.failure(let fullError), .failure(let skimError)):
@@ -20,7 +20,7 @@ public func skimmingDisagreement(_ input: UnsafeRawBufferPointer) -> String? {
         return "skimming refused what the full decode accepts: \(error)"
     case (.success(let full), .success(var skimmed)):
         guard skimmed.attributesSkimmed else { return "the skimmed request does not say it was skimmed" }
-        if skimmed.protobufBytes() != withoutSkimmedParts(full).protobufBytes() {
+        if skimmed.protobufBytes() != withoutSkimmedParts(full, skim).protobufBytes() {
             return "skimming changed or lost something it keeps"
         }
         if skimmed.receivedProtobuf != Array(input) { return "the skimmed request does not hold the bytes received" }
@@ -32,14 +32,15 @@ public func skimmingDisagreement(_ input: UnsafeRawBufferPointer) -> String? {
     }
 }
 
-/// `request` without what skimming leaves out: spans' and links' attributes, spans' events.
-private func withoutSkimmedParts(_ request: ExportTraceServiceRequest) -> ExportTraceServiceRequest {
+/// `request` without what skimming leaves out: spans' and links' attributes, spans' events,
+/// but for the spans' attributes and events `skim` keeps.
+private func withoutSkimmedParts(_ request: ExportTraceServiceRequest, _ skim: AttributeSkim) -> ExportTraceServiceRequest {
     var request = request
     for r in request.resourceSpans.indices {
         for s in request.resourceSpans[r].scopeSpans.indices {
             for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
-                request.resourceSpans[r].scopeSpans[s].spans[i].attributes = []
-                request.resourceSpans[r].scopeSpans[s].spans[i].events = []
+                request.resourceSpans[r].scopeSpans[s].spans[i].attributes.removeAll { !skim.keptAttributeKeys.contains($0.key) }
+                request.resourceSpans[r].scopeSpans[s].spans[i].events.removeAll { !skim.keptEventNames.contains($0.name) }
                 for l in request.resourceSpans[r].scopeSpans[s].spans[i].links.indices {
                     request.resourceSpans[r].scopeSpans[s].spans[i].links[l].attributes = []
                 }

@@ -26,7 +26,7 @@ import Yams
             Self.withoutStitcher(&$0)
             $0.addEndpointExporter(name: "otlphttp", endpoint: "http://127.0.0.1:\(sink.port)", traces: true, logs: false)
         }) { collector in
-            #expect(collector.daemon.pipeline.skimsSpanAttributes)
+            #expect(collector.daemon.pipeline.attributeSkim == .keepingNothing)
             let good = try await fetchReply(collector.otlp + "/v1/traces", body: Samples.traces.protobufBytes(), headers: protobufHeaders)
             #expect(good.status == 200)
             #expect(try ExportTraceServiceResponse(protobuf: good.body).partialSuccess == nil)
@@ -48,26 +48,29 @@ import Yams
         try await sink.stop()
     }
 
-    @Test func anythingThatReadsAttributesTurnsSkimmingOff() async throws {
+    @Test func skimmingKeepsWhatTheStitcherReadsAndAnythingThatReadsMoreTurnsItOff() async throws {
         let json = try #require(try Yams.compose(yaml: "endpoint: http://127.0.0.1:1\nencoding: json\n"))
-        let cases: [(String, (inout CollectorConfiguration) -> Void, Bool)] = [
-            ("the store alone", { Self.withoutStitcher(&$0) }, true),
-            ("the stitcher", { _ in }, false),
-            ("an OTLP JSON exporter", { Self.withoutStitcher(&$0); $0.addExporter(name: "otlphttp/json", node: json, traces: true, logs: false) }, false),
+        let stitcherReads = ChainStitcher(configuration: StitcherConfiguration()).attributeSkim
+        #expect(stitcherReads.keptAttributeKeys.isSuperset(of: ["messaging.destination.name", "messaging.kafka.message.timestamp", "correlation.id", "causeway.dead_letter"]))
+        #expect(stitcherReads.keptEventNames == ["duplicate_skipped", "causeway.duplicate_skipped"])
+        let cases: [(String, (inout CollectorConfiguration) -> Void, AttributeSkim?)] = [
+            ("the store alone", { Self.withoutStitcher(&$0) }, .keepingNothing),
+            ("the stitcher", { _ in }, stitcherReads),
+            ("an OTLP JSON exporter", { Self.withoutStitcher(&$0); $0.addExporter(name: "otlphttp/json", node: json, traces: true, logs: false) }, nil),
             ("a Zipkin exporter", {
                 Self.withoutStitcher(&$0)
                 $0.addEndpointExporter(name: "zipkin", endpoint: "http://127.0.0.1:1/api/v2/spans", traces: true, logs: false)
-            }, false),
-            ("an OTLP JSON exporter of logs only", { Self.withoutStitcher(&$0); $0.addExporter(name: "otlphttp/json", node: json, traces: false, logs: true) }, true),
+            }, nil),
+            ("an OTLP JSON exporter of logs only", { Self.withoutStitcher(&$0); $0.addExporter(name: "otlphttp/json", node: json, traces: false, logs: true) }, .keepingNothing),
         ]
         for (name, configure, skims) in cases {
             try await withCollector(configure) { collector in
-                #expect(collector.daemon.pipeline.skimsSpanAttributes == skims, "\(name)")
+                #expect(collector.daemon.pipeline.attributeSkim == skims, "\(name)")
             }
         }
         // A consumer the collector does not know may read anything.
         try await withCollector({ Self.withoutStitcher(&$0) }, extraConsumers: [Discarding()]) { collector in
-            #expect(!collector.daemon.pipeline.skimsSpanAttributes)
+            #expect(collector.daemon.pipeline.attributeSkim == nil)
         }
     }
 

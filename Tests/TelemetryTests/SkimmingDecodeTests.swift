@@ -8,7 +8,7 @@ import TelemetryFuzzChecks
     private static func skim(_ bytes: [UInt8]) throws(TelemetryDecodingError) -> ExportTraceServiceRequest {
         try bytes.withUnsafeBytes { buffer in
             Result { () throws(TelemetryDecodingError) in
-                try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimmingAttributes: true)
+                try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimming: .keepingNothing)
             }
         }.get()
     }
@@ -128,5 +128,26 @@ import TelemetryFuzzChecks
         let error = decodingError { () throws(TelemetryDecodingError) in _ = try Self.skim(bytes) }
         #expect(error?.reason == "AnyValue nested more than 32 deep")
         #expect(Self.disagreement(bytes) == nil)
+    }
+}
+
+extension SkimmingDecodeTests {
+    /// What a consumer reads (the stitcher: a few messaging attributes and one event name)
+    /// is built whole; the rest is skimmed.
+    @Test func keptAttributesAndEventsAreBuiltWholeAndNothingElse() throws {
+        let skim = AttributeSkim(keepingAttributes: ["messaging.destination.name", "absent"], keepingEvents: ["exception"])
+        let request = Fixtures.fullTraceRequest()
+        let bytes = request.protobufBytes()
+        let skimmed = try bytes.withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true, skimming: skim) }
+        let producer = skimmed.resourceSpans[0].scopeSpans[0].spans[0]
+        #expect(producer.attributes == [KeyValue("messaging.destination.name", "order_events")])
+        #expect(producer.events == [request.resourceSpans[0].scopeSpans[0].spans[0].events[0]])
+        #expect(producer.links[0].attributes.isEmpty)
+        #expect(skimmed.resourceSpans[0].scopeSpans[0].spans[1].attributes.isEmpty)
+        #expect(bytes.withUnsafeBytes { skimmingDisagreement($0, skim: skim) } == nil)
+        // Broken input, refused alike with attributes kept.
+        for length in stride(from: 0, to: bytes.count, by: 3) {
+            #expect(Array(bytes[..<length]).withUnsafeBytes { skimmingDisagreement($0, skim: skim) } == nil)
+        }
     }
 }

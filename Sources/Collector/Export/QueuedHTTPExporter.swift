@@ -57,7 +57,9 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     // MARK: Accepting
 
     /// Protobuf goes out as received (`receivedProtobuf`); the other formats encode the spans.
-    var readsSpanAttributes: Bool { settings.tracesURL != nil && settings.tracesFormat != .otlpProtobuf }
+    var attributeSkim: AttributeSkim? {
+        settings.tracesURL == nil || settings.tracesFormat == .otlpProtobuf ? .keepingNothing : nil
+    }
 
     func consume(_ traces: ExportTraceServiceRequest) async throws {
         guard settings.tracesURL != nil else { return }

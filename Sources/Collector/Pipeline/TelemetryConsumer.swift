@@ -30,11 +30,12 @@ package protocol TelemetryConsumer: Sendable {
     /// (nil: no wait). For a consumer whose cost is per write rather than per span.
     var deliveryLinger: Duration? { get }
 
-    /// Whether `consume` reads spans' or links' attributes or spans' events from the
-    /// decoded spans (by default it may). When no consumer of spans does, the OTLP receiver
-    /// skims them (`ExportTraceServiceRequest.attributesSkimmed`), and each request's
-    /// spans come without them, whole only in its `receivedProtobuf`.
-    var readsSpanAttributes: Bool { get }
+    /// The only span attributes and events `consume` reads from the decoded spans, the
+    /// rest being skimmed; nil (the default) when it may read any. When every consumer of
+    /// spans names what it reads, the OTLP receiver builds only that
+    /// (`ExportTraceServiceRequest.attributesSkimmed`): each request's spans are whole
+    /// only in its `receivedProtobuf`.
+    var attributeSkim: AttributeSkim? { get }
 
     /// Delivers queued work until the task is cancelled or `shutdown()` finished draining.
     func run() async throws
@@ -46,7 +47,7 @@ package protocol TelemetryConsumer: Sendable {
 extension TelemetryConsumer {
     package var deliveryLinger: Duration? { nil }
 
-    package var readsSpanAttributes: Bool { true }
+    package var attributeSkim: AttributeSkim? { nil }
 
     package func consume(_ traces: [ExportTraceServiceRequest]) async throws {
         try await eachOnItsOwn(traces) { try await consume($0) }

@@ -67,9 +67,9 @@ package final class TelemetryPipeline: Service {
     }
 
     private let lanes: [Lane]
-    /// Whether no consumer of spans reads their attributes or events, so that a receiver
-    /// may skim them (`TelemetryConsumer.readsSpanAttributes`).
-    package let skimsSpanAttributes: Bool
+    /// The span attributes and events the consumers of spans read, all of them together;
+    /// nil when one may read any (`TelemetryConsumer.attributeSkim`).
+    package let attributeSkim: AttributeSkim?
     private let limitBytes: Int
     private let heapLimit: HeapLimit?
     private let state = Mutex(State())
@@ -90,7 +90,9 @@ package final class TelemetryPipeline: Service {
         self.lanes = consumers.map { entry in
             Lane(consumer: entry.consumer, takesTraces: entry.traces, takesLogs: entry.logs, queue: LaneQueue())
         }
-        self.skimsSpanAttributes = consumers.allSatisfy { !$0.traces || !$0.consumer.readsSpanAttributes }
+        self.attributeSkim = consumers.filter(\.traces).reduce(Optional(AttributeSkim.keepingNothing)) { skim, entry in
+            entry.consumer.attributeSkim.flatMap { skim?.union($0) }
+        }
         self.limitBytes = limitBytes
         self.heapLimit = heapLimit
         self.logger = logger

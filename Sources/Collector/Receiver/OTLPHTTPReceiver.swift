@@ -129,7 +129,7 @@ struct OTLPHTTPReceiver: Sendable {
             traces = try received.bytes.withUnsafeReadableBytes { buffer in
                 switch encoding {
                 case .protobuf:
-                    try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimmingAttributes: pipeline.skimsSpanAttributes)
+                    try ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimming: pipeline.attributeSkim)
                 case .json: try ExportTraceServiceRequest(otlpJSON: buffer)
                 }
             }

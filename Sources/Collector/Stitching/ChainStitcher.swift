@@ -76,6 +76,21 @@ package struct ChainStitcher {
         duplicateEvents = configuration.duplicateSkippedEvents
     }
 
+    /// The span attributes `add` reads, besides the configured ones; kept in step with its
+    /// `switch` (the chain scenario tests run through a receiver that builds only these).
+    static let messagingAttributeKeys: Set = [
+        "messaging.destination.name", "messaging.destination.partition.id", "messaging.kafka.destination.partition",
+        "messaging.kafka.offset", "messaging.kafka.message.offset", "messaging.message.id",
+        "messaging.consumer.group.name", "messaging.kafka.consumer.group",
+    ]
+
+    /// Everything `add` reads of a span's attributes and events.
+    package var attributeSkim: AttributeSkim {
+        AttributeSkim(
+            keepingAttributes: Self.messagingAttributeKeys.union([configuration.messageTimestampAttribute] + correlationKeys + deadLetterKeys),
+            keepingEvents: Set(duplicateEvents))
+    }
+
     /// Spans currently held (open and retained), the figure memory is proportional to.
     package var heldSpanCount: Int { openSpanCount + retainedSpanCount }
 

@@ -29,6 +29,8 @@ extension ChainSink {
 /// idle-window finalization.
 package actor StitchingConsumer: TelemetryConsumer {
     package nonisolated let name: String
+    /// What `ChainStitcher.add` reads of a span's attributes and events.
+    package nonisolated let attributeSkim: AttributeSkim?
     var stitcher: ChainStitcher
     let sink: any ChainSink
     let clock: @Sendable () -> UInt64
@@ -53,6 +55,7 @@ package actor StitchingConsumer: TelemetryConsumer {
     ) {
         self.name = name
         self.stitcher = ChainStitcher(configuration: configuration)
+        self.attributeSkim = stitcher.attributeSkim
         self.sink = sink
         self.clock = clock
         self.tick = tick

@@ -243,7 +243,7 @@ package final class TelemetryStore: TelemetryConsumer {
 
     /// A span is stored as received (`forEachSpanRequest`), indexed by fields other than
     /// its attributes.
-    package var readsSpanAttributes: Bool { false }
+    package var attributeSkim: AttributeSkim? { .keepingNothing }
 
     /// Appends the batches' spans to the segments in one write, and the services and
     /// operations seen for the first time to SQLite.

@@ -47,8 +47,9 @@ public struct ExportTraceServiceRequest: Hashable, Sendable {
     }
 
     /// Whether the decode validated the spans' and links' attributes and the spans' events
-    /// without building them (`init(protobuf:keepingSpanBytes:skimmingAttributes:)`): the
-    /// spans have none, and `receivedProtobuf` holds them all.
+    /// without building them, but for those its `AttributeSkim` keeps
+    /// (`init(protobuf:keepingSpanBytes:skimming:)`): the spans have no others, and
+    /// `receivedProtobuf` holds them all.
     public var attributesSkimmed: Bool { receivedSpans?.attributesSkimmed ?? false }
 
     private var spans: [ResourceSpans]

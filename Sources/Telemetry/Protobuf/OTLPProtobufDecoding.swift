@@ -26,28 +26,27 @@ extension ExportTraceServiceRequest {
     /// Decodes the protobuf body of `POST /v1/traces` and, with `keepingSpanBytes`, keeps a
     /// copy of it in `receivedSpans`, so that a store writes each span as received.
     ///
-    /// With `skimmingAttributes` too, the spans' and links' attributes and the spans'
-    /// events are validated as a full decode would, but not built: the spans have none
-    /// (`attributesSkimmed`). For consumers that read nothing of a span but its IDs,
+    /// With `skimming` too, the spans' and links' attributes and the spans' events are
+    /// validated as a full decode would, but only those `skimming` keeps are built
+    /// (`attributesSkimmed`). For consumers that read nothing else of a span but its IDs,
     /// parent, name, kind, times, status, links and resource, and take the rest from
-    /// `receivedProtobuf`; building them is most of a decode's cost.
-    public init(protobuf buffer: UnsafeRawBufferPointer, keepingSpanBytes: Bool, skimmingAttributes: Bool = false) throws(TelemetryDecodingError) {
+    /// `receivedProtobuf`: building them is most of a decode's cost.
+    public init(protobuf buffer: UnsafeRawBufferPointer, keepingSpanBytes: Bool, skimming: AttributeSkim? = nil) throws(TelemetryDecodingError) {
         guard keepingSpanBytes else {
             try self.init(protobuf: buffer)
             return
         }
-        try self.init(keeping: Array(buffer), skimmingAttributes: skimmingAttributes)
+        try self.init(keeping: Array(buffer), skimming: skimming)
     }
 
-    private init(keeping bytes: [UInt8], skimmingAttributes: Bool) throws(TelemetryDecodingError) {
+    private init(keeping bytes: [UInt8], skimming: AttributeSkim?) throws(TelemetryDecodingError) {
         var locations: [ReceivedSpanBytes.Location]? = []
-        let (request, memoryBytes) = try ProtobufReader.decoding(bytes) { reader throws(TelemetryDecodingError) in
-            reader.skimsAttributes = skimmingAttributes
-            return (try ExportTraceServiceRequest(reader: &reader, locating: &locations), reader.allocatedBytes)
+        let (request, memoryBytes) = try ProtobufReader.decoding(bytes, skim: skimming) { reader throws(TelemetryDecodingError) in
+            (try ExportTraceServiceRequest(reader: &reader, locating: &locations), reader.allocatedBytes)
         }
         self = request
         receivedSpans = ReceivedSpanBytes(
-            bytes: bytes, spans: locations ?? [], decodedMemoryBytes: memoryBytes, attributesSkimmed: skimmingAttributes)
+            bytes: bytes, spans: locations ?? [], decodedMemoryBytes: memoryBytes, attributesSkimmed: skimming != nil)
     }
 
     /// Builds what a skimming decode left out (`attributesSkimmed`), decoding the received
@@ -55,7 +54,7 @@ extension ExportTraceServiceRequest {
     public mutating func decodeSkimmedAttributes() {
         guard let received = receivedSpans, received.attributesSkimmed else { return }
         do {
-            var full = try ExportTraceServiceRequest(keeping: received.bytes, skimmingAttributes: false)
+            var full = try ExportTraceServiceRequest(keeping: received.bytes, skimming: nil)
             full.receivedSpans?.gzip = received.gzip
             self = full
         } catch {
@@ -127,10 +126,10 @@ extension RPCStatus {
 extension ProtobufReader {
     /// Runs `body` over the bytes of an array, for the `[UInt8]` entry points.
     static func decoding<T>(
-        _ bytes: [UInt8], _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
+        _ bytes: [UInt8], skim: AttributeSkim? = nil, _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
     ) throws(TelemetryDecodingError) -> T {
         try bytes.withUnsafeBytes { buffer in
-            Result { () throws(TelemetryDecodingError) in try decoding(buffer, body) }
+            Result { () throws(TelemetryDecodingError) in try decoding(buffer, skim: skim, body) }
         }.get()
     }
 
@@ -306,7 +305,11 @@ extension ProtobufReader {
         }
         let (traceID, spanID) = try decodeSpanFields(into: &span)
         (span.traceID, span.spanID) = try Self.required(traceID, spanID)
-        if skimsAttributes { allocated(span.links) }
+        if skimsAttributes {
+            allocated(span.attributes)
+            allocated(span.events)
+            allocated(span.links)
+        }
         return span
     }
 
@@ -376,7 +379,9 @@ extension ProtobufReader {
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
                     if skimsAttributes {
-                        try child.validateKeyValue(depth: 0)
+                        // Validated first, so that a kept one decodes without fault.
+                        var whole = child
+                        if keepsAttribute(try child.validateKeyValue(depth: 0)) { span.attributes.append(try whole.decodeKeyValue(depth: 0)) }
                     } else {
                         span.attributes.append(try child.decodeKeyValue(depth: 0))
                     }
@@ -392,7 +397,10 @@ extension ProtobufReader {
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
                     if skimsAttributes {
-                        try child.validateEvent()
+                        var whole = child
+                        if keepsEvent(try child.validateEvent()) {
+                            span.events.append(try whole.decodeEvent())
+                        }
                     } else {
                         span.events.append(try child.decodeEvent())
                     }

@@ -1,5 +1,5 @@
 // Validation without building, for a decode that skims span attributes and events
-// (`ExportTraceServiceRequest.init(protobuf:keepingSpanBytes:skimmingAttributes:)`).
+// (`ExportTraceServiceRequest.init(protobuf:keepingSpanBytes:skimming:)`).
 //
 // Each function checks what its decoding twin in OTLPProtobufDecoding.swift checks, in the
 // same order and naming the same path on failure, so that a request is refused alike
@@ -7,8 +7,10 @@
 // Nothing is allocated: building the values was most of the cost of a full decode.
 
 extension ProtobufReader {
-    /// Checks a `KeyValue` as `decodeKeyValue(depth:)` does.
-    mutating func validateKeyValue(depth: Int) throws(TelemetryDecodingError) {
+    /// Checks a `KeyValue` as `decodeKeyValue(depth:)` does; returns its key's bytes.
+    @discardableResult
+    mutating func validateKeyValue(depth: Int) throws(TelemetryDecodingError) -> UnsafeRawBufferPointer {
+        var key = UnsafeRawBufferPointer(start: nil, count: 0)
         var field: StaticString = ""
         do throws(TelemetryDecodingError) {
             while !isAtEnd {
@@ -17,7 +19,7 @@ extension ProtobufReader {
                 case 1:
                     field = "key"
                     try expect(wireType, .lengthDelimited)
-                    try validateString()
+                    key = try validateString()
                 case 2:
                     field = "value"
                     try expect(wireType, .lengthDelimited)
@@ -31,6 +33,7 @@ extension ProtobufReader {
         } catch {
             throw error.within(field)
         }
+        return key
     }
 
     /// Checks an `AnyValue` as `decodeAnyValue(depth:)` does.
@@ -97,8 +100,9 @@ extension ProtobufReader {
         }
     }
 
-    /// Checks a span `Event` as `decodeEvent()` does.
-    mutating func validateEvent() throws(TelemetryDecodingError) {
+    /// Checks a span `Event` as `decodeEvent()` does; returns its name's bytes.
+    mutating func validateEvent() throws(TelemetryDecodingError) -> UnsafeRawBufferPointer {
+        var name = UnsafeRawBufferPointer(start: nil, count: 0)
         var field: StaticString = ""
         var index = -1
         var attributes = 0
@@ -113,7 +117,7 @@ extension ProtobufReader {
                 case 2:
                     field = "name"
                     try expect(wireType, .lengthDelimited)
-                    try validateString()
+                    name = try validateString()
                 case 3:
                     field = "attributes"
                     index = attributes
@@ -134,5 +138,6 @@ extension ProtobufReader {
         } catch {
             throw error.within(field, index: index)
         }
+        return name
     }
 }

@@ -42,13 +42,16 @@ struct ProtobufReader {
         self.strings = strings
     }
 
-    /// Runs `body` with a reader over `buffer` and a string table that lives as long as it.
+    /// Runs `body` with a reader over `buffer` and a string table that lives as long as it;
+    /// with `skim`, the reader skims span attributes (`skimsAttributes`).
     static func decoding<T>(
-        _ buffer: UnsafeRawBufferPointer, _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
+        _ buffer: UnsafeRawBufferPointer, skim: AttributeSkim? = nil, _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
     ) throws(TelemetryDecodingError) -> T {
         let strings = StringTable()
+        strings.skim = skim.map(SkimMatcher.init)
         return try withExtendedLifetime(strings) { () throws(TelemetryDecodingError) -> T in
             var reader = ProtobufReader(base: buffer.baseAddress, position: 0, end: buffer.count, strings: strings)
+            reader.skimsAttributes = skim != nil
             return try body(&reader)
         }
     }
@@ -158,11 +161,20 @@ struct ProtobufReader {
         return string
     }
 
-    /// Checks a proto3 `string` as `readString` does, without making it.
+    /// Checks a proto3 `string` as `readString` does, without making it; returns its bytes.
     @inline(__always)
-    mutating func validateString() throws(TelemetryDecodingError) {
-        guard UTF8Validation.isWellFormed(try readLengthDelimited()) else { throw .invalidUTF8 }
+    @discardableResult
+    mutating func validateString() throws(TelemetryDecodingError) -> UnsafeRawBufferPointer {
+        let bytes = try readLengthDelimited()
+        guard UTF8Validation.isWellFormed(bytes) else { throw .invalidUTF8 }
+        return bytes
     }
+
+    /// With `skimsAttributes`: whether the attribute with this key is built all the same.
+    func keepsAttribute(_ key: UnsafeRawBufferPointer) -> Bool { strings.skim?.keepsAttribute(key) ?? false }
+
+    /// With `skimsAttributes`: whether the event with this name is built all the same.
+    func keepsEvent(_ name: UnsafeRawBufferPointer) -> Bool { strings.skim?.keepsEvent(name) ?? false }
 
     /// How many times each of three repeated fields occurs in the rest of this message,
     /// so their arrays can be allocated once. Malformed input counts as far as it can;

@@ -18,7 +18,7 @@ public struct ReceivedSpanBytes: Sendable {
     public let decodedMemoryBytes: Int
     /// The request's body as received, when it came as one gzip member (`keepReceivedGzip`).
     var gzip: [UInt8]?
-    /// Whether the decode left the attributes and events out of the spans (`skimmingAttributes`).
+    /// Whether the decode left attributes and events out of the spans (`skimming`).
     let attributesSkimmed: Bool
 }
 

@@ -54,7 +54,7 @@ struct TelemetryBench: ParsableCommand {
             })
             record("otlp-protobuf decode, skimming", bytes: protobuf.count, time(seconds) {
                 protobuf.withUnsafeBytes { buffer in
-                    (try? ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimmingAttributes: true))?.resourceSpans.count ?? 0
+                    (try? ExportTraceServiceRequest(protobuf: buffer, keepingSpanBytes: true, skimming: .keepingNothing))?.resourceSpans.count ?? 0
                 }
             })
             record("otlp-protobuf encode", bytes: protobuf.count, time(seconds) { request.protobufBytes().count })

@@ -392,3 +392,39 @@ private typealias F = Fixture
         #expect(stitcher.snapshot(chainID: ChainID(F.trace(1)))?.spans.count == 2)
     }
 }
+
+/// The OTLP receiver builds only the attributes and events the stitcher reads
+/// (`ChainStitcher.attributeSkim`): chains from such spans are the chains from whole ones.
+@Suite struct ChainStitcherOnSkimmedSpans {
+    @Test func everyAttributeTheStitcherReadsSurvivesTheSkim() throws {
+        typealias F = Fixture
+        var configuration = StitcherConfiguration()
+        configuration.messageTimestampAttribute = "sent.at.millis"
+        let whole = F.linearChain() + [
+            F.request("billing", [
+                F.span(40, 1, "invoices send", kind: .producer, 0, 3, topic: "invoices", messageID: "m-7", attributes: [
+                    KeyValue("messaging.destination.partition.id", "3"), KeyValue("messaging.kafka.offset", .int(41)),
+                    KeyValue("sent.at.millis", .int(Int64(F.at(1) / 1_000_000))), KeyValue("noise", "x"),
+                ]),
+            ], resource: [KeyValue("correlation.id", "order-1")]),
+            F.request("billing-worker", [
+                F.span(41, 1, "invoices process", kind: .consumer, 10, 20, topic: "invoices", group: "ledger", messageID: "m-7",
+                       linksTo: [(40, 1)], attributes: [KeyValue("messaging.kafka.message.offset", .int(41)), KeyValue("messaging.kafka.destination.partition", .int(3))],
+                       events: ["noise", "duplicate_skipped"]),
+                F.span(41, 2, parent: 1, "invoices.dlq send", kind: .producer, 12, 14, topic: "invoices.dlq",
+                       attributes: [KeyValue("causeway.dead_letter", .bool(true)), KeyValue("messaging.kafka.consumer.group", "ledger"), KeyValue("correlation_id", "order-1")],
+                       error: true),
+            ]),
+        ]
+        let skim = ChainStitcher(configuration: configuration).attributeSkim
+        let skimmed = try whole.map { request in
+            try request.protobufBytes().withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true, skimming: skim) }
+        }
+        #expect(skimmed.allSatisfy { $0.attributesSkimmed })
+        #expect(skimmed.contains { $0.resourceSpans.contains { $0.scopeSpans.contains { $0.spans.contains { !$0.events.isEmpty } } } })
+        let fromWhole = F.stitch(whole, configuration: configuration)
+        let fromSkimmed = F.stitch(skimmed, configuration: configuration)
+        #expect(fromWhole.count == 2)
+        #expect(fromSkimmed == fromWhole)
+    }
+}
