@@ -24,7 +24,9 @@ struct OTLPHTTPExporterTests {
         configuration.setBaseEndpoint(server.baseURL)
         configuration.retry = OTLPRetryPolicy(
             maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(40))
-        configuration.timeout = .seconds(3)
+        // Far above what the retries need: with every suite running at once, a first answer
+        // once took 2 s or more, and a 3 s timeout left no time for the retries counted.
+        configuration.timeout = .seconds(20)
         return configuration
     }
 
@@ -112,11 +114,7 @@ struct OTLPHTTPExporterTests {
     func retriesOn503HonouringRetryAfter() async throws {
         let server = try await TestCollector.start()
         server.enqueue(TestCollector.Reply(status: .serviceUnavailable, headers: [("Retry-After", "1")]))
-        // Room for the 1 s wait on a loaded machine: with 3 s, a first answer that took
-        // 2 s (CI running every suite at once) left no time for the retry.
-        var configuration = Self.configuration(server)
-        configuration.timeout = .seconds(20)
-        let exporter = OTLPHTTPExporter(configuration: configuration)
+        let exporter = OTLPHTTPExporter(configuration: Self.configuration(server))
         let start = ContinuousClock.now
         let result = await exporter.export(Self.request())
         let elapsed = ContinuousClock.now - start
