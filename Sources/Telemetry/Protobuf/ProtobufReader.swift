@@ -31,9 +31,12 @@ struct ProtobufReader {
     /// Shared by a reader and its children; `decoding(_:_:)` keeps it alive for the whole
     /// decode, which is what makes skipping the reference count safe.
     private unowned(unsafe) let strings: StringTable
-    /// Whether spans' and links' attributes and spans' events are validated rather than
-    /// built (`ExportTraceServiceRequest.attributesSkimmed`); children inherit it.
-    var skimsAttributes = false
+    /// What of the spans' attributes and events is built when the rest is only validated
+    /// (`ExportTraceServiceRequest.attributesSkimmed`); children inherit it. A pointer,
+    /// which `decoding(_:skim:_:)` keeps valid, for its checks cost no reference counting.
+    private var skim: UnsafePointer<SkimMatcher>?
+
+    var skimsAttributes: Bool { skim != nil }
 
     private init(base: UnsafeRawPointer?, position: Int, end: Int, strings: StringTable) {
         self.base = base
@@ -48,10 +51,19 @@ struct ProtobufReader {
         _ buffer: UnsafeRawBufferPointer, skim: AttributeSkim? = nil, _ body: (inout ProtobufReader) throws(TelemetryDecodingError) -> T
     ) throws(TelemetryDecodingError) -> T {
         let strings = StringTable()
-        strings.skim = skim.map(SkimMatcher.init)
+        var matcher: UnsafeMutablePointer<SkimMatcher>?
+        if let skim {
+            matcher = .allocate(capacity: 1)
+            matcher?.initialize(to: SkimMatcher(skim))
+        }
+        defer {
+            matcher?.pointee.deallocate()
+            matcher?.deinitialize(count: 1)
+            matcher?.deallocate()
+        }
         return try withExtendedLifetime(strings) { () throws(TelemetryDecodingError) -> T in
             var reader = ProtobufReader(base: buffer.baseAddress, position: 0, end: buffer.count, strings: strings)
-            reader.skimsAttributes = skim != nil
+            reader.skim = matcher.map { UnsafePointer($0) }
             return try body(&reader)
         }
     }
@@ -147,7 +159,7 @@ struct ProtobufReader {
                 reason: "truncated: length \(length) exceeds the \(end - position) bytes left")
         }
         var child = ProtobufReader(base: base, position: position, end: position &+ Int(length), strings: strings)
-        child.skimsAttributes = skimsAttributes
+        child.skim = skim
         position &+= Int(length)
         return child
     }
@@ -171,10 +183,10 @@ struct ProtobufReader {
     }
 
     /// With `skimsAttributes`: whether the attribute with this key is built all the same.
-    func keepsAttribute(_ key: UnsafeRawBufferPointer) -> Bool { strings.skim?.keepsAttribute(key) ?? false }
+    func keepsAttribute(_ key: UnsafeRawBufferPointer) -> Bool { skim?.pointee.keepsAttribute(key) ?? false }
 
     /// With `skimsAttributes`: whether the event with this name is built all the same.
-    func keepsEvent(_ name: UnsafeRawBufferPointer) -> Bool { strings.skim?.keepsEvent(name) ?? false }
+    func keepsEvent(_ name: UnsafeRawBufferPointer) -> Bool { skim?.pointee.keepsEvent(name) ?? false }
 
     /// How many times each of three repeated fields occurs in the rest of this message,
     /// so their arrays can be allocated once. Malformed input counts as far as it can;

@@ -26,9 +26,6 @@ final class StringTable {
     /// strings too long to be kept inline (once each, however often one repeats) and the
     /// arrays its reader reports. The decoded result's memory, measured on the way.
     var allocatedBytes = 0
-    /// What a skimming decode keeps; here because the table is the one object a decode's
-    /// readers share.
-    var skim: SkimMatcher?
 
     init() {
         entries = .allocate(capacity: Self.capacity)
