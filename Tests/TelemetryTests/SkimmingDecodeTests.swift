@@ -151,3 +151,23 @@ extension SkimmingDecodeTests {
         }
     }
 }
+
+extension SkimmingDecodeTests {
+    /// Protobuf lets a message's fields come in any order and repeat, the last one counting:
+    /// an attribute is kept by the key that counts, wherever it is.
+    @Test func anAttributeIsKeptByItsLastKeyWhereverItComes() throws {
+        let skim = AttributeSkim(keepingAttributes: ["kept"])
+        let bytes = traceRequestBytes { s in
+            validSpanFields(&s)
+            // Value first, then the key.
+            s.message(9) { kv in kv.message(2) { v in v.varintField(3, 1) }; kv.string(1, "kept") }
+            // A kept key replaced by one not kept.
+            s.message(9) { kv in kv.string(1, "kept"); kv.message(2) { v in v.varintField(3, 2) }; kv.string(1, "other") }
+            // A key not kept replaced by a kept one.
+            s.message(9) { kv in kv.string(1, "other"); kv.message(2) { v in v.varintField(3, 3) }; kv.string(1, "kept") }
+        }
+        let skimmed = try bytes.withUnsafeBytes { try ExportTraceServiceRequest(protobuf: $0, keepingSpanBytes: true, skimming: skim) }
+        #expect(skimmed.resourceSpans[0].scopeSpans[0].spans[0].attributes == [KeyValue("kept", .int(1)), KeyValue("kept", .int(3))])
+        #expect(bytes.withUnsafeBytes { skimmingDisagreement($0, skim: skim) } == nil)
+    }
+}

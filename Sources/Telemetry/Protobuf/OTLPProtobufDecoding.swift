@@ -379,9 +379,7 @@ extension ProtobufReader {
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
                     if skimsAttributes {
-                        // Validated first, so that a kept one decodes without fault.
-                        var whole = child
-                        if keepsAttribute(try child.validateKeyValue(depth: 0)) { span.attributes.append(try whole.decodeKeyValue(depth: 0)) }
+                        if let kept = try child.skimKeyValue() { span.attributes.append(kept) }
                     } else {
                         span.attributes.append(try child.decodeKeyValue(depth: 0))
                     }
