@@ -358,10 +358,12 @@ package struct SpanSegmentFiles {
         guard ftruncate(segment.descriptor, off_t(segment.size)) == 0 else {
             throw .io(operation: "truncate", path: segmentPath(segment.number), errno: errno)
         }
-        var order = Array(segment.entries.indices)
-        segment.entries.withUnsafeBufferPointer { entries in
-            order.sort { (entries[$0].traceID.high, entries[$0].traceID.low, entries[$0].spanID) < (entries[$1].traceID.high, entries[$1].traceID.low, entries[$1].spanID) }
-        }
+        // Keys sorted beside their positions, laid end to end: sorting positions compared
+        // two scattered 72-byte entries each time, and was 5 % of the collector's CPU
+        // without the stitcher.
+        var keyed = segment.entries.enumerated().map { (key: $1.key, position: $0) }
+        keyed.sort { $0.key < $1.key }
+        let order = keyed.map(\.position)
         var newPosition = [UInt32](repeating: 0, count: order.count)
         for (new, old) in order.enumerated() { newPosition[old] = UInt32(new) }
         let entries = order.map { segment.entries[$0] }
