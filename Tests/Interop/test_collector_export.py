@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -209,3 +209,51 @@ def test_sinks_down_for_30_seconds_across_a_collector_restart_still_receive_ever
             zipkin_sink.stop()
     finally:
         assert restarted.stop() == 0
+
+
+NO_STITCHER = """\
+processors:
+  memory_limiter: {}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp, zipkin]
+      processors: [memory_limiter]
+"""
+
+
+def test_without_the_stitcher_attributes_only_validated_still_reach_the_store_and_the_backend(causeway, tmp_path):
+    """Without the stitcher no consumer reads span attributes or events: the receiver only
+    validates them, and the store and the OTLP exporter take the spans from the bytes
+    received. Nothing of them may be lost, nor when a span is dropped from the request."""
+    config = tmp_path / "collector.yaml"
+    config.write_text(NO_STITCHER)
+    sink = Sink()
+    collector = Collector(causeway, tmp_path / "data", "--config", str(config), "--export-otlp", sink.url)
+    try:
+        traces, logs = producer_and_consumer()
+        producer = traces.resource_spans[0].scope_spans[0].spans[0]
+        producer.events.add(time_unix_nano=producer.start_time_unix_nano + 1, name="sent", attributes=[attribute("bytes", "42")])
+        producer.attributes.append(KeyValue(key="nested", value=AnyValue(kvlist_value={"values": [attribute("k", "v")]})))
+        traces.resource_spans[1].scope_spans[0].spans[0].links[0].attributes.append(attribute("link.kind", "message"))
+        send(collector, traces, logs)
+        check_otlp_delivery(sink, traces, logs)
+        stored = collector.wait_for(lambda: collector.otlp_trace(producer.trace_id.hex()), "the producer in the store")
+        (_, _, stored_producer), = spans_by_id(stored).values()
+        assert stored_producer == without_empty_presence(producer)
+
+        # A span that ends before it starts is dropped; the others still arrive whole.
+        broken = ExportTraceServiceRequest()
+        broken.CopyFrom(traces)
+        bad = broken.resource_spans[0].scope_spans[0].spans.add()
+        bad.CopyFrom(producer)
+        bad.span_id, bad.end_time_unix_nano = os.urandom(8), producer.start_time_unix_nano - 1
+        reply = requests.post(collector.otlp + "/v1/traces", data=broken.SerializeToString(),
+                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert ExportTraceServiceResponse.FromString(reply.content).partial_success.rejected_spans == 1
+        _, (headers, body) = sink.wait_for("/v1/traces", count=2)
+        assert spans_by_id(ExportTraceServiceRequest.FromString(body_of(headers, body))) == spans_by_id(traces)
+    finally:
+        assert collector.stop() == 0
+        sink.stop()
