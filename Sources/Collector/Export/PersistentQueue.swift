@@ -173,6 +173,31 @@ actor PersistentQueue {
     /// job on the disk thread after the appends already waiting there, makes every record
     /// written so far durable, so concurrent appends share a sync.
     func append(_ record: [UInt8]) async throws(ExportQueueError) {
+        try await append([record])
+    }
+
+    /// Appends records made by `seal`, in order, and returns once they are on disk: one
+    /// sync for all of them. Each record is offered even when an earlier one was refused;
+    /// the first refusal is thrown once the records taken are durable.
+    func append(_ records: [[UInt8]]) async throws(ExportQueueError) {
+        var refusal: ExportQueueError?
+        for record in records {
+            do throws(ExportQueueError) { try write(record) } catch { refusal = refusal ?? error }
+        }
+        let generation = writtenGeneration
+        if syncedGeneration < generation {
+            if !syncScheduled {
+                syncScheduled = true
+                Task { self.sync() }
+            }
+            let result = await withCheckedContinuation { syncWaiters.append((generation, $0)) }
+            try result.get()
+        }
+        if let refusal { throw refusal }
+    }
+
+    /// Writes one record at the tail, without waiting for it to be durable.
+    private func write(_ record: [UInt8]) throws(ExportQueueError) {
         guard case .accepting = state else { throw .closed(exporter: exporter) }
         let length = record.count
         guard length <= limits.maxBytes else {
@@ -216,18 +241,9 @@ actor PersistentQueue {
         tailSize += length
         queuedBytes += length
         writtenGeneration += 1
-        let generation = writtenGeneration
         metrics.queueLength.record(count)
         metrics.queueBytes.record(queuedBytes)
         wakeAll(&recordWaiters)
-
-        guard syncedGeneration < generation else { return }
-        if !syncScheduled {
-            syncScheduled = true
-            Task { self.sync() }
-        }
-        let result = await withCheckedContinuation { syncWaiters.append((generation, $0)) }
-        try result.get()
     }
 
     private var writtenGeneration: UInt64 = 0

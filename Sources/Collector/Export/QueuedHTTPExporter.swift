@@ -62,32 +62,52 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     }
 
     func consume(_ traces: ExportTraceServiceRequest) async throws {
+        try await consume([traces])
+    }
+
+    /// Batches arriving within this time are queued together, with one `fdatasync` for
+    /// all of them rather than one each (the OpenTelemetry Collector's batch processor
+    /// waits 200 ms by default).
+    var deliveryLinger: Duration? { .milliseconds(100) }
+
+    /// Batches handed over together are queued with one `fdatasync` for all of them.
+    func consume(_ batches: [ExportTraceServiceRequest]) async throws {
         guard settings.tracesURL != nil else { return }
+        try await queue.append(batches.compactMap(record))
+    }
+
+    /// The queue record of a batch of spans; nil when it has none.
+    private func record(_ traces: ExportTraceServiceRequest) -> [UInt8]? {
         let count = traces.spanCount
-        guard count > 0 else { return }
+        guard count > 0 else { return nil }
         let body: [UInt8]
         switch settings.tracesFormat {
         // A request received as protobuf and unchanged goes out as it came.
         case .otlpProtobuf:
             if settings.gzip, let gzip = traces.receivedGzip {
-                try await queue.append(Self.record(signal: .traces, format: .otlpProtobuf, items: count, body: gzip, encoding: .gzip))
-                return
+                return Self.record(signal: .traces, format: .otlpProtobuf, items: count, body: gzip, encoding: .gzip)
             }
             body = traces.receivedProtobuf ?? traces.protobufBytes()
         case .otlpJSON: body = traces.otlpJSONBytes()
         case .zipkinJSON: body = ZipkinV2JSON.encode(traces)
         }
-        try await queue.append(record(signal: .traces, format: settings.tracesFormat, items: count, body: body))
+        return record(signal: .traces, format: settings.tracesFormat, items: count, body: body)
     }
 
     /// Log records go to the logs endpoint; an exporter without one (Zipkin has no logs)
     /// accepts them and does nothing, so a shared pipeline need not know.
     func consume(_ logs: ExportLogsServiceRequest) async throws {
+        try await consume([logs])
+    }
+
+    func consume(_ batches: [ExportLogsServiceRequest]) async throws {
         guard settings.logsURL != nil else { return }
-        let count = logs.logRecordCount
-        guard count > 0 else { return }
-        let body = settings.logsFormat == .otlpJSON ? logs.otlpJSONBytes() : logs.protobufBytes()
-        try await queue.append(record(signal: .logs, format: settings.logsFormat, items: count, body: body))
+        try await queue.append(batches.compactMap { logs -> [UInt8]? in
+            let count = logs.logRecordCount
+            guard count > 0 else { return nil }
+            let body = settings.logsFormat == .otlpJSON ? logs.otlpJSONBytes() : logs.protobufBytes()
+            return record(signal: .logs, format: settings.logsFormat, items: count, body: body)
+        })
     }
 
     /// How a queued body is encoded on the wire (`Content-Encoding`).

@@ -230,6 +230,31 @@ struct PersistentQueueTests {
         await second.shutdown()
     }
 
+    /// Batches handed over together are queued with one sync, across segment files, and
+    /// sent in order; one refused (too large) keeps none of the others out, and the
+    /// refusal is still reported.
+    @Test func batchesHandedOverTogetherAreAllQueuedInOrderDespiteARefusal() async throws {
+        let sink = try await HTTPSink.start()
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        var settings = try ExporterFixture.settings(
+            "otlphttp", "endpoint: http://127.0.0.1:\(sink.port)\ncompression: none\nsending_queue:\n  max_bytes: 16KiB\n")
+        settings.segmentBytes = 2048
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        let batches = (0..<8).map { ExporterFixture.traces(UInt64($0)) }
+        try await withRunningExporter(exporter) {
+            await #expect {
+                try await exporter.consume(batches.prefix(4) + [ExporterFixture.traces(99, spans: 400)] + batches.suffix(4))
+            } throws: { error in
+                guard case .batchTooLarge = error as? ExportQueueError else { return false }
+                return true
+            }
+            let sent = try await sink.waitForRequests(8).map { try ExportTraceServiceRequest(protobuf: $0.body) }
+            #expect(sent == batches)
+        }
+        try await sink.stop()
+    }
+
     /// Queues `batches` to a sink that takes the first two and then answers 503, and stops
     /// the exporter: the queue's files are left with two delivered and the rest not.
     private func deliverTwoOf(_ batches: [ExportTraceServiceRequest], data: String) async throws -> ExporterSettings {
