@@ -27,6 +27,8 @@ import Yams
             $0.addEndpointExporter(name: "otlphttp", endpoint: "http://127.0.0.1:\(sink.port)", traces: true, logs: false)
         }) { collector in
             #expect(collector.daemon.pipeline.attributeSkim == .keepingNothing)
+            // The exporter sends gzip'd protobuf, so a gzip request's own bytes are kept for it.
+            #expect(collector.daemon.pipeline.keepsReceivedGzip)
             let good = try await fetchReply(collector.otlp + "/v1/traces", body: Samples.traces.protobufBytes(), headers: protobufHeaders)
             #expect(good.status == 200)
             #expect(try ExportTraceServiceResponse(protobuf: good.body).partialSuccess == nil)
@@ -66,6 +68,8 @@ import Yams
         for (name, configure, skims) in cases {
             try await withCollector(configure) { collector in
                 #expect(collector.daemon.pipeline.attributeSkim == skims, "\(name)")
+                // None of these has a gzip protobuf exporter of spans to keep a gzip body for.
+                #expect(!collector.daemon.pipeline.keepsReceivedGzip, "\(name)")
             }
         }
         // A consumer the collector does not know may read anything.

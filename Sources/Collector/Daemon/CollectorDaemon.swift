@@ -62,14 +62,10 @@ package final class CollectorDaemon: Sendable {
         let logExporters = Set(configuration.logs?.exporters ?? [])
         var exporters: [(consumer: any TelemetryConsumer, traces: Bool, logs: Bool)] = []
         var stitchedExporters: [any TelemetryConsumer] = []
-        var keepsReceivedGzip = false
         for (name, node) in configuration.exporters where traceExporters.contains(name) || logExporters.contains(name) {
             let settings = try ExporterFactory.settings(name: name, configuration: node)
             // A stitched exporter gets chains from the recorder, not spans as received.
             let stitched = traceExporters.contains(name) && settings.stitched
-            // One sending spans as received in gzip'd protobuf forwards a gzip request's own
-            // bytes, which the OTLP receiver then keeps (only then: they cost a copy).
-            if traceExporters.contains(name), !stitched, settings.gzip, settings.tracesFormat == .otlpProtobuf { keepsReceivedGzip = true }
             if stitched && configuration.stitcher == nil {
                 throw ExporterConfigurationError(
                     name: name, line: node?.mark?.line, reason: "stitched: true needs the stitcher in the traces pipeline's processors")
@@ -113,7 +109,7 @@ package final class CollectorDaemon: Sendable {
             consumers: consumers, limitBytes: configuration.pipelineQueueLimitBytes,
             heapLimit: HeapLimit(softLimitBytes: configuration.memorySoftLimitBytes, checkInterval: configuration.memoryCheckInterval),
             logger: logger)
-        self.configuration = CollectorConfigurationSnapshot(configuration, keepsReceivedGzip: keepsReceivedGzip)
+        self.configuration = CollectorConfigurationSnapshot(configuration)
         self.registry = registry
         self.logger = logger
     }
@@ -126,8 +122,7 @@ package final class CollectorDaemon: Sendable {
         if let otlp = configuration.otlp {
             let receiver = OTLPHTTPReceiver(
                 pipeline: pipeline, configuration: otlp, retryAfterSeconds: configuration.retryAfterSeconds,
-                acceptsTraces: configuration.otlpTraces, acceptsLogs: configuration.otlpLogs,
-                keepsReceivedGzip: configuration.keepsReceivedGzip, logger: logger)
+                acceptsTraces: configuration.otlpTraces, acceptsLogs: configuration.otlpLogs, logger: logger)
             services.append(.init(service: application(otlp.host, otlp.port, "otlp", ports) { try await receiver.respond(to: $0) }))
         }
         if let zipkin = configuration.zipkin {
@@ -165,10 +160,8 @@ private struct CollectorConfigurationSnapshot: Sendable {
     var retryAfterSeconds: Int
     var queryHost: String
     var queryPort: Int
-    var keepsReceivedGzip: Bool
 
-    init(_ configuration: CollectorConfiguration, keepsReceivedGzip: Bool) {
-        self.keepsReceivedGzip = keepsReceivedGzip
+    init(_ configuration: CollectorConfiguration) {
         otlpTraces = configuration.traces?.receivers.contains("otlp") ?? false
         otlpLogs = configuration.logs?.receivers.contains("otlp") ?? false
         otlp = (otlpTraces || otlpLogs) ? configuration.otlp : nil

@@ -61,6 +61,9 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         settings.tracesURL == nil || settings.tracesFormat == .otlpProtobuf ? .keepingNothing : nil
     }
 
+    /// gzip'd protobuf is a gzip request as it came.
+    var forwardsReceivedGzip: Bool { settings.tracesURL != nil && settings.gzip && settings.tracesFormat == .otlpProtobuf }
+
     func consume(_ traces: ExportTraceServiceRequest) async throws {
         try await consume([traces])
     }

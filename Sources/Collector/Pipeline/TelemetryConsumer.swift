@@ -37,6 +37,11 @@ package protocol TelemetryConsumer: Sendable {
     /// only in its `receivedProtobuf`.
     var attributeSkim: AttributeSkim? { get }
 
+    /// Whether `consume` queues a request received gzip-compressed as it came
+    /// (`ExportTraceServiceRequest.receivedGzip`), which the OTLP receiver then keeps
+    /// beside the request; by default it does not, and the receiver spares the copy.
+    var forwardsReceivedGzip: Bool { get }
+
     /// Delivers queued work until the task is cancelled or `shutdown()` finished draining.
     func run() async throws
 
@@ -48,6 +53,8 @@ extension TelemetryConsumer {
     package var deliveryLinger: Duration? { nil }
 
     package var attributeSkim: AttributeSkim? { nil }
+
+    package var forwardsReceivedGzip: Bool { false }
 
     package func consume(_ traces: [ExportTraceServiceRequest]) async throws {
         try await eachOnItsOwn(traces) { try await consume($0) }

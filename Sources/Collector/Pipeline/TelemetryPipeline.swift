@@ -70,6 +70,9 @@ package final class TelemetryPipeline: Service {
     /// The span attributes and events the consumers of spans read, all of them together;
     /// nil when one may read any (`TelemetryConsumer.attributeSkim`).
     package let attributeSkim: AttributeSkim?
+    /// Whether a consumer of spans forwards a gzip request's own bytes, so that a receiver
+    /// keeps them (`TelemetryConsumer.forwardsReceivedGzip`).
+    package let keepsReceivedGzip: Bool
     private let limitBytes: Int
     private let heapLimit: HeapLimit?
     private let state = Mutex(State())
@@ -93,6 +96,7 @@ package final class TelemetryPipeline: Service {
         self.attributeSkim = consumers.filter(\.traces).reduce(Optional(AttributeSkim.keepingNothing)) { skim, entry in
             entry.consumer.attributeSkim.flatMap { skim?.union($0) }
         }
+        self.keepsReceivedGzip = consumers.contains { $0.traces && $0.consumer.forwardsReceivedGzip }
         self.limitBytes = limitBytes
         self.heapLimit = heapLimit
         self.logger = logger

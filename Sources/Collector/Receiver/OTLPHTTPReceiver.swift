@@ -35,9 +35,6 @@ struct OTLPHTTPReceiver: Sendable {
     var retryAfterSeconds: Int
     var acceptsTraces: Bool
     var acceptsLogs: Bool
-    /// Whether a gzip body inflated whole is kept with its request, for an exporter that
-    /// forwards it (`ExportTraceServiceRequest.receivedGzip`).
-    var keepsReceivedGzip: Bool
     var logger: Logger
 
     private let acceptedSpans = Counter(label: "causeway_receiver_accepted_spans_total", dimensions: [("receiver", "otlp")])
@@ -49,7 +46,7 @@ struct OTLPHTTPReceiver: Sendable {
 
     init(
         pipeline: TelemetryPipeline, configuration: CollectorConfiguration.Receiver, retryAfterSeconds: Int,
-        acceptsTraces: Bool, acceptsLogs: Bool, keepsReceivedGzip: Bool, logger: Logger
+        acceptsTraces: Bool, acceptsLogs: Bool, logger: Logger
     ) {
         self.pipeline = pipeline
         self.gate = ReceiverGate(bearerToken: configuration.bearerToken)
@@ -57,7 +54,6 @@ struct OTLPHTTPReceiver: Sendable {
         self.retryAfterSeconds = retryAfterSeconds
         self.acceptsTraces = acceptsTraces
         self.acceptsLogs = acceptsLogs
-        self.keepsReceivedGzip = keepsReceivedGzip
         self.logger = logger
     }
 
@@ -137,7 +133,7 @@ struct OTLPHTTPReceiver: Sendable {
             return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportTraceServiceRequest: \(error)", encoding)
         }
         // A fifth or so of the protobuf's size; forgotten with the protobuf if a span is dropped below.
-        if keepsReceivedGzip, encoding == .protobuf, let gzip = received.gzip { traces.keepReceivedGzip(Array(gzip.readableBytesView)) }
+        if pipeline.keepsReceivedGzip, encoding == .protobuf, let gzip = received.gzip { traces.keepReceivedGzip(Array(gzip.readableBytesView)) }
         // The decoder already refuses whole requests with invalid IDs. A span that ends
         // before it starts decodes but has no duration to show or stitch: drop it and say
         // so in partial_success (OTLP/HTTP "Partial Success").

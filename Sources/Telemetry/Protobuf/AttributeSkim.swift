@@ -30,7 +30,7 @@ public struct AttributeSkim: Sendable, Hashable {
 
 /// An `AttributeSkim`'s names as bytes, matched against a key or name on the wire without
 /// making a string of it: most never match, and are rejected by their length. Plain
-/// memory, so that a check costs no reference counting; `StringTable` owns it.
+/// memory, so that a check costs no reference counting; `ProtobufReader.decoding` owns it.
 struct SkimMatcher {
     private let storage: UnsafeMutableRawBufferPointer
     private let keys: Names
