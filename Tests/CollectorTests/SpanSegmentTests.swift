@@ -84,6 +84,45 @@ import Testing
         #expect(try await store.backlinks(traceID: TraceID(high: 1, low: 1).hex, spanID: Samples.producerSpan.hex).count == 1)
     }
 
+    /// Services and operations are checked against the few seen just before, then against
+    /// all known: more names than that short list holds, interleaved across resources and
+    /// batches, and segments sealed in between (each new segment reuses the arrays and key
+    /// index of an older one), still list every name once and every span once.
+    @Test func everyServiceAndOperationIsListedPastTheRecentNamesAndAcrossSeals() async throws {
+        let store = try openStore(try temporaryDirectory())
+        let names = (0..<(RecentLookups<String, UInt32>.capacity * 2 + 3)).map { "operation-\($0)" }
+        let padding = KeyValue("padding", .string(String(repeating: "y", count: 200)))
+        for n in 1...12 {
+            let resourceSpans = ["alpha", "beta"].enumerated().map { offset, service in
+                let spans = names.indices.map { index in
+                    Span(
+                        traceID: TraceID(high: UInt64(n), low: UInt64(offset + 1)), spanID: SpanID(UInt64(index + 1)),
+                        name: names[(index * 7 + n + offset) % names.count], kind: index % 2 == 0 ? .producer : .consumer,
+                        startTimeUnixNano: 1_700_000_000_000_000_000, endTimeUnixNano: 1_700_000_000_001_000_000, attributes: [padding])
+                }
+                return ResourceSpans(resource: Resource(attributes: [KeyValue("service.name", .string(service))]), scopeSpans: [ScopeSpans(spans: spans)])
+            }
+            try await store.consume(ExportTraceServiceRequest(resourceSpans: resourceSpans))
+        }
+        #expect(try await store.spans.with { files in files.sealed.count } >= 4)
+        #expect(try await store.services().sorted() == ["alpha", "beta"])
+        for service in ["alpha", "beta"] {
+            let operations = try await store.operations(service: service)
+            #expect(Set(operations.map(\.name)) == Set(names))
+            #expect(operations.count == Set(operations.map { "\($0.name) \($0.kind)" }).count)
+        }
+        for n in [1, 6, 12] {
+            #expect(try await store.traces([TraceID(high: UInt64(n), low: 1).hex, TraceID(high: UInt64(n), low: 2).hex]).spanCount == names.count * 2)
+        }
+        // Sent again after later segments were sealed: shown once.
+        try await store.consume(ExportTraceServiceRequest(resourceSpans: [ResourceSpans(
+            resource: Resource(attributes: [KeyValue("service.name", "alpha")]),
+            scopeSpans: [ScopeSpans(spans: [Span(
+                traceID: TraceID(high: 11, low: 1), spanID: SpanID(1), name: names[0], kind: .producer,
+                startTimeUnixNano: 1_700_000_000_000_000_000, endTimeUnixNano: 1_700_000_000_001_000_000)])])]))
+        #expect(try await store.traces([TraceID(high: 11, low: 1).hex]).spanCount == names.count)
+    }
+
     @Test func spansStayWithinTheSizeLimitAsTheyAreWrittenWithoutASweep() async throws {
         let store = try openStore(try temporaryDirectory())
         for n in 1...120 { try await store.consume(batch(n)) }

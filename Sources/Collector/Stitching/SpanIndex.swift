@@ -101,6 +101,15 @@ struct SpanIndex {
         count -= 1
     }
 
+    /// Empties the index and keeps its table: an index filled again to its old size then
+    /// writes to memory already mapped instead of growing through freshly faulted pages.
+    mutating func removeAll() {
+        buckets.withUnsafeMutableBufferPointer { buckets in
+            for index in buckets.indices { buckets[index].slot = -1 }
+        }
+        count = 0
+    }
+
     private mutating func grow() {
         let old = buckets
         buckets = Self.empty(old.count * 2)

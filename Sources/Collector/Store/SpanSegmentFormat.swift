@@ -227,6 +227,17 @@ enum SpanSegmentFormat {
     /// An index file's bytes: entries and links must already be sorted.
     static func index(entries: [SpanEntry], links: [LinkEntry], strings: [String], minStart: Int64, maxStart: Int64, segmentBytes: Int) -> [UInt8] {
         var bytes: [UInt8] = []
+        index(entries: entries, links: links, strings: strings, minStart: minStart, maxStart: maxStart, segmentBytes: segmentBytes, into: &bytes)
+        return bytes
+    }
+
+    /// The index file's bytes written over `bytes`, whose capacity is kept (sealing reuses
+    /// one buffer, so its pages are not faulted in again for every segment).
+    static func index(
+        entries: [SpanEntry], links: [LinkEntry], strings: [String], minStart: Int64, maxStart: Int64, segmentBytes: Int,
+        into bytes: inout [UInt8]
+    ) {
+        bytes.removeAll(keepingCapacity: true)
         bytes.reserveCapacity(indexHeaderSize + entries.count * entrySize + links.count * indexLinkSize + strings.count * 24)
         bytes.append(contentsOf: indexMagic)
         bytes.appendLittleEndian(UInt32(entries.count))
@@ -248,7 +259,6 @@ enum SpanSegmentFormat {
             bytes.appendLittleEndian(UInt32(string.utf8.count))
             bytes.append(contentsOf: string.utf8)
         }
-        return bytes
     }
 
     /// An index file's header, with its strings still to read (`strings` is empty).
