@@ -118,6 +118,7 @@ let package = Package(
                 "Telemetry",
                 "KafkaWire",
                 "CProcessMemory",
+                "CLibDeflate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -139,6 +140,8 @@ let package = Package(
         .target(name: "CProcessMemory"),
         // CRC-32C with the processor's instruction, for KafkaWire.
         .target(name: "CCRC32C"),
+        // The system's libdeflate, for inflating gzip request bodies in one pass.
+        .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .executableTarget(
             name: "causeway",
             dependencies: [

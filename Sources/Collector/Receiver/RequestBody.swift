@@ -1,3 +1,4 @@
+import CLibDeflate
 import Foundation
 import CompressNIO
 import HTTPTypes
@@ -55,6 +56,7 @@ struct RequestBodyReader {
         case "", "identity":
             return ReadBody(bytes: raw)
         case "gzip", "x-gzip":
+            if let bytes = inflateSingleMember(raw) { return ReadBody(bytes: bytes, gzip: raw) }
             let (bytes, members) = try inflate(raw, algorithm: .gzip(), isGzip: true)
             return ReadBody(bytes: bytes, gzip: members == 1 && bytes.readableBytes > 0 ? raw : nil)
         case "deflate":
@@ -68,6 +70,34 @@ struct RequestBodyReader {
         default:
             throw RequestBodyFault.unsupportedEncoding(encoding)
         }
+    }
+
+    /// The common case first: a body of one gzip member whose trailer gives its size
+    /// (ISIZE, RFC 1952 §2.3.1) within the limit, inflated in one pass by libdeflate into a
+    /// buffer of exactly that size (zlib's streaming inflate, into windows copied out, was
+    /// a fifth of the collector's CPU with gzip requests; this is about half of it).
+    /// `nil` for anything else, which `inflate` then reads and, if wrong, names: several
+    /// members, bytes after the member, an empty one, a size over the limit or not the one
+    /// the trailer claims (a bomb stops at that size here), a bad checksum, corrupt data.
+    func inflateSingleMember(_ compressed: ByteBuffer) -> ByteBuffer? {
+        let count = compressed.readableBytes
+        guard count >= 18, let size = compressed.getInteger(at: compressed.readerIndex + count - 4, endianness: .little, as: UInt32.self),
+            size > 0, Int(size) <= limit, let decompressor = libdeflate_alloc_decompressor()
+        else { return nil }
+        defer { libdeflate_free_decompressor(decompressor) }
+        var output = ByteBufferAllocator().buffer(capacity: Int(size))
+        var succeeded = false
+        output.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(size)) { destination in
+            compressed.withUnsafeReadableBytes { source in
+                var consumed = 0
+                var produced = 0
+                let result = libdeflate_gzip_decompress_ex(
+                    decompressor, source.baseAddress, source.count, destination.baseAddress, Int(size), &consumed, &produced)
+                succeeded = result == LIBDEFLATE_SUCCESS && consumed == source.count && produced == Int(size)
+                return succeeded ? produced : 0
+            }
+        }
+        return succeeded ? output : nil
     }
 
     /// The inflated bytes, and how many compressed streams (gzip members, when `isGzip`)
