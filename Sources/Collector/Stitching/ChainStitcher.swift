@@ -698,6 +698,8 @@ struct DueHeap {
     }
 }
 
+/// Strings numbered in the order first seen: the stitcher's span names, services, topics
+/// and groups, and the span store's services and operations of a segment.
 struct InternedStrings {
     var ids: [String: Int32] = [:]
     var values: [String] = []

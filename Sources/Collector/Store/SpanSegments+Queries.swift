@@ -108,16 +108,16 @@ extension SpanSegmentFiles {
     ) throws(SpanStoreError) {
         /// Whether a segment can hold a match, and the IDs of the service and operation
         /// asked for in its strings.
-        func filter(stringIDs: [String: UInt32], minStart: Int64, maxStart: Int64) -> (service: UInt32?, operation: UInt32?)? {
+        func filter(stringID: (String) -> UInt32?, minStart: Int64, maxStart: Int64) -> (service: UInt32?, operation: UInt32?)? {
             if let start = query.startNanos, maxStart < start { return nil }
             if let end = query.endNanos, minStart > end { return nil }
             var ids: (service: UInt32?, operation: UInt32?) = (nil, nil)
             if let name = query.service {
-                guard let id = stringIDs[name] else { return nil }
+                guard let id = stringID(name) else { return nil }
                 ids.service = id
             }
             if let name = query.operation {
-                guard let id = stringIDs[name] else { return nil }
+                guard let id = stringID(name) else { return nil }
                 ids.operation = id
             }
             return ids
@@ -139,9 +139,9 @@ extension SpanSegmentFiles {
         for (maxStart, segment) in order {
             if until(maxStart) { return }
             if let segment {
-                guard let ids = filter(stringIDs: segment.stringIDs, minStart: segment.header.minStart, maxStart: segment.header.maxStart) else { continue }
+                guard let ids = filter(stringID: { segment.stringIDs[$0] }, minStart: segment.header.minStart, maxStart: segment.header.maxStart) else { continue }
                 scan(try segment.entries(), ids, descriptor: segment.descriptor, number: segment.number)
-            } else if let ids = filter(stringIDs: active.stringIDs, minStart: active.minStart, maxStart: active.maxStart) {
+            } else if let ids = filter(stringID: active.stringID(of:), minStart: active.minStart, maxStart: active.maxStart) {
                 scan(active.entries, ids, descriptor: active.descriptor, number: active.number)
             }
         }
@@ -163,7 +163,7 @@ extension SpanSegmentFiles {
         }
         for link in active.links where link.target == target {
             let source = active.entries[Int(link.source)]
-            references[source.key] = reference(source, active.strings)
+            references[source.key] = reference(source, active.strings.values)
         }
         return references.values.sorted { ($0.startNanos, $0.traceID, $0.spanID) < ($1.startNanos, $1.traceID, $1.spanID) }
     }
@@ -191,7 +191,7 @@ extension SpanSegmentFiles {
             let strings = segment.header.strings
             for entry in try segment.entries() { visit(entry, strings) }
         }
-        for entry in active.entries { visit(entry, active.strings) }
+        for entry in active.entries { visit(entry, active.strings.values) }
     }
 
     private func body(of entry: SpanEntry, in descriptor: Int32, _ number: UInt64) throws(SpanStoreError) -> [UInt8] {

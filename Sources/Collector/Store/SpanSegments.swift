@@ -210,25 +210,14 @@ struct ActiveSpanSegment {
     var entries: [SpanEntry] = []
     /// Sources are positions in `entries`.
     var links: [LinkEntry] = []
-    var strings: [String] = []
-    var stringIDs: [String: UInt32] = [:]
-    var recentStringIDs = RecentLookups<String, UInt32>()
+    /// Services and operation names, numbered in the order first seen (the index's strings).
+    var strings = InternedStrings()
     var keys = SpanIndex()
     var minStart = Int64.max
     var maxStart = Int64.min
 
-    mutating func stringID(_ string: String) -> UInt32 {
-        if let id = recentStringIDs.value(for: string) { return id }
-        let id: UInt32
-        if let known = stringIDs[string] {
-            id = known
-        } else {
-            id = UInt32(strings.count)
-            strings.append(string)
-            stringIDs[string] = id
-        }
-        recentStringIDs.remember(string, id)
-        return id
+    func stringID(of string: String) -> UInt32? {
+        strings.ids[string].map { UInt32($0) }
     }
 
     /// Indexes a record whose body starts at `bodyOffset` of the file; its key too unless
@@ -239,7 +228,7 @@ struct ActiveSpanSegment {
             traceID: record.key.traceID, spanID: record.key.spanID, parentSpanID: record.parentSpanID,
             startNanos: record.startNanos, durationNanos: record.durationNanos,
             bodyOffset: UInt64(bodyOffset), bodyLength: UInt32(record.bodyLength),
-            service: stringID(record.service), operation: stringID(record.operation),
+            service: UInt32(strings.intern(record.service)), operation: UInt32(strings.intern(record.operation)),
             status: record.status, kind: record.kind))
         for target in record.links { links.append(LinkEntry(target: target, source: position)) }
         if !keyIndexed { keys.insertIfAbsent(record.key.indexKey, 0) }
@@ -249,9 +238,10 @@ struct ActiveSpanSegment {
 }
 
 /// The last few keys looked up and their values, searched before a hash table: a span's
-/// service and operation name are mostly among those of the spans just before it, and
-/// comparing with a handful costs less than hashing (SipHash over every byte), which was
-/// 4 % of the collector's CPU in storing spans.
+/// operation is mostly among those of the spans just before it, and comparing with a
+/// handful costs less than hashing (SipHash over every byte of its service and name);
+/// with the service and operation strings, hashing was 4 % of the collector's CPU in
+/// storing spans.
 struct RecentLookups<Key: Equatable, Value> {
     static var capacity: Int { 8 }
     private var keys: [Key] = []
@@ -426,7 +416,7 @@ package struct SpanSegmentFiles {
                 < ($1.target.traceID.high, $1.target.traceID.low, $1.target.spanID, $1.source)
         }
         SpanSegmentFormat.index(
-            entries: scratch.entries, links: scratch.links, strings: segment.strings,
+            entries: scratch.entries, links: scratch.links, strings: segment.strings.values,
             minStart: segment.entries.isEmpty ? 0 : segment.minStart, maxStart: segment.entries.isEmpty ? 0 : segment.maxStart,
             segmentBytes: segment.size, into: &scratch.index)
         let bytes = scratch.index
