@@ -23,6 +23,8 @@ package struct ChainStitcher {
     /// span ID 0 (never a valid span ID, W3C Trace Context §3.2.2.4), so that a chain can be
     /// found by any of its trace IDs without a second table.
     var index = SpanIndex()
+    /// The sum of the slots `touchIndex` loaded: kept only so that those loads are done.
+    private var touchedSlots: Int32 = 0
     /// Chain state for open and retained (finalized) chains, in a pool indexed by the root
     /// node's `chain`: an array access where a hash lookup per span used to be. Plain
     /// data, so reading it costs no reference counting; the few strings and arrays a chain
@@ -122,6 +124,7 @@ package struct ChainStitcher {
                 // By pointer, so each span is read where it lies: iterating, or passing the
                 // buffer's element as `borrowing`, copied it (a retain and release of each
                 // of its arrays and strings).
+                touchIndex(for: scopeSpans.spans)
                 scopeSpans.spans.forEachInPlace { span in
                     add(span, service: service, resourceCorrelation: resourceCorrelation, now: now)
                 }
@@ -129,6 +132,24 @@ package struct ChainStitcher {
             enforceBounds(now: now, into: &early)
         }
         return early
+    }
+
+    /// Loads the index buckets that adding `spans` will probe first (each span's own, its
+    /// trace's entry, its parent's, its links' targets), so that their cache misses overlap.
+    private mutating func touchIndex(for spans: [Span]) {
+        var touched: Int32 = 0
+        spans.withUnsafeBufferPointer { spans in
+            for position in spans.indices {
+                let trace = TraceKey(spans[position].traceID)
+                touched &+= index.touch(SpanKey(trace: trace, span: spans[position].spanID.value))
+                touched &+= index.touch(SpanKey(trace: trace, span: 0))
+                if let parent = spans[position].parentSpanID { touched &+= index.touch(SpanKey(trace: trace, span: parent.value)) }
+                spans[position].links.withUnsafeBufferPointer { links in
+                    for link in links { touched &+= index.touch(SpanKey(link.traceID, link.spanID)) }
+                }
+            }
+        }
+        touchedSlots &+= touched
     }
 
     mutating func add(_ span: UnsafePointer<Span>, service: Int32, resourceCorrelation: String?, now: UInt64) {

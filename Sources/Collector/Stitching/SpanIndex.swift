@@ -101,6 +101,15 @@ struct SpanIndex {
         count -= 1
     }
 
+    /// The slot in the bucket `key` hashes to, without probing on: a pass of these over a
+    /// batch's keys, before the lookups, has the processor wait for their cache misses
+    /// together instead of one after another (a table of millions of buckets misses on
+    /// nearly every probe). Keep the results (their sum) somewhere, or the compiler drops
+    /// the loads.
+    func touch(_ key: SpanKey) -> Int32 {
+        buckets.withUnsafeBufferPointer { $0[bucket(key)].slot }
+    }
+
     /// Empties the index and keeps its table: an index filled again to its old size then
     /// writes to memory already mapped instead of growing through freshly faulted pages.
     mutating func removeAll() {

@@ -299,6 +299,8 @@ package struct SpanSegmentFiles {
     /// for every batch costs a page fault for every 4 KiB written to it.
     private var appendBuffer: [UInt8] = []
     private var scratch = SealScratch()
+    /// The sum of the slots `touchKeys` loaded: kept only so that those loads are done.
+    private var touchedSlots: Int32 = 0
 
     func segmentPath(_ number: UInt64) -> String { path(number, "spans") }
     func indexPath(_ number: UInt64) -> String { path(number, "index") }
@@ -452,6 +454,25 @@ package struct SpanSegmentFiles {
         var operations: Set<OperationKey> = []
     }
 
+    /// Loads the key index buckets (the previous segment's and this one's) that appending
+    /// `batches` will probe, so that their cache misses overlap instead of coming one by one.
+    private mutating func touchKeys(of batches: [ExportTraceServiceRequest]) {
+        var touched: Int32 = 0
+        for traces in batches {
+            for resourceSpans in traces.resourceSpans {
+                for scopeSpans in resourceSpans.scopeSpans {
+                    scopeSpans.spans.withUnsafeBufferPointer { spans in
+                        for position in spans.indices {
+                            let key = StoredSpanKey(traceID: spans[position].traceID, spanID: spans[position].spanID.value).indexKey
+                            touched &+= previousKeys.touch(key) &+ active.keys.touch(key)
+                        }
+                    }
+                }
+            }
+        }
+        touchedSlots &+= touched
+    }
+
     /// Appends the spans of `batches` not already stored, in one write.
     mutating func append(_ batches: [ExportTraceServiceRequest]) throws(SpanStoreError) -> Appended {
         var appended = Appended()
@@ -467,6 +488,7 @@ package struct SpanSegmentFiles {
         var pending: [SpanKey] = []
         var lastService: String?
         var recentOperations = RecentLookups<OperationKey, Void>()
+        touchKeys(of: batches)
         for traces in batches {
             traces.forEachSpanRequest { resourceSpans, span, body in
                 let key = StoredSpanKey(traceID: span.pointee.traceID, spanID: span.pointee.spanID.value)
