@@ -65,9 +65,7 @@ uint32_t causeway_crc32c_update(uint32_t state, const void *bytes, size_t length
         length -= 3 * LANE;
     }
     while (length >= 8) {
-        uint64_t word;
-        memcpy(&word, next, 8); // unaligned load
-        crc = _mm_crc32_u64(crc, word);
+        crc = _mm_crc32_u64(crc, load64(next));
         next += 8;
         length -= 8;
     }

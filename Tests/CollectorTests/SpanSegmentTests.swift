@@ -90,7 +90,7 @@ import Testing
     /// index of an older one), still list every name once and every span once.
     @Test func everyServiceAndOperationIsListedPastTheRecentNamesAndAcrossSeals() async throws {
         let store = try openStore(try temporaryDirectory())
-        let names = (0..<(RecentLookups<OperationKey, Void>.capacity * 2 + 3)).map { "operation-\($0)" }
+        let names = (0..<(RecentKeys<OperationKey>.capacity * 2 + 3)).map { "operation-\($0)" }
         let padding = KeyValue("padding", .string(String(repeating: "y", count: 200)))
         for n in 1...12 {
             let resourceSpans = ["alpha", "beta"].enumerated().map { offset, service in

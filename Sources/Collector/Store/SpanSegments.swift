@@ -237,30 +237,23 @@ struct ActiveSpanSegment {
     }
 }
 
-/// The last few keys looked up and their values, searched before a hash table: a span's
-/// operation is mostly among those of the spans just before it, and comparing with a
-/// handful costs less than hashing (SipHash over every byte of its service and name);
-/// with the service and operation strings, hashing was 4 % of the collector's CPU in
-/// storing spans.
-struct RecentLookups<Key: Equatable, Value> {
+/// The last few keys seen, searched before a hash table: a span's operation is mostly
+/// among those of the spans just before it, and comparing with a handful costs less than
+/// hashing (SipHash over every byte of its service and name); with the service and
+/// operation strings, hashing was 4 % of the collector's CPU in storing spans.
+struct RecentKeys<Key: Equatable> {
     static var capacity: Int { 8 }
     private var keys: [Key] = []
-    private var values: [Value] = []
     private var next = 0
 
-    func value(for key: Key) -> Value? {
-        for index in keys.indices where keys[index] == key { return values[index] }
-        return nil
-    }
+    func contains(_ key: Key) -> Bool { keys.contains(key) }
 
     /// Keeps `key`, in place of the one kept longest ago once full.
-    mutating func remember(_ key: Key, _ value: Value) {
+    mutating func insert(_ key: Key) {
         if keys.count < Self.capacity {
             keys.append(key)
-            values.append(value)
         } else {
             keys[next] = key
-            values[next] = value
             next = (next + 1) % Self.capacity
         }
     }
@@ -487,7 +480,7 @@ package struct SpanSegmentFiles {
         // in one batch), and come out again if the write fails.
         var pending: [SpanKey] = []
         var lastService: String?
-        var recentOperations = RecentLookups<OperationKey, Void>()
+        var recentOperations = RecentKeys<OperationKey>()
         touchKeys(of: batches)
         for traces in batches {
             traces.forEachSpanRequest { resourceSpans, span, body in
@@ -508,8 +501,8 @@ package struct SpanSegmentFiles {
                     if !knownServices.contains(service) { appended.services.insert(service) }
                 }
                 let operation = OperationKey(service: service, name: span.pointee.name, kind: span.pointee.kind.rawValue)
-                if recentOperations.value(for: operation) == nil {
-                    recentOperations.remember(operation, ())
+                if !recentOperations.contains(operation) {
+                    recentOperations.insert(operation)
                     if !knownOperations.contains(operation) { appended.operations.insert(operation) }
                 }
             }
