@@ -244,4 +244,31 @@ import Testing
         #expect(Array(file.prefix(expected.count)) == expected)
         #expect(file.dropFirst(expected.count).allSatisfy { $0 == 0 })
     }
+
+    /// Batches encoded into a prepared buffer and written from it, mixed with staged
+    /// appends, including batches that outgrow the buffer (moved, so staged after all).
+    @Test func preparedBatchesLandWhereBufferedWritesWould() throws {
+        let path = try temporaryDirectory() + "/file"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        guard let appender = DirectAppender(path: path, tail: []) else { return }
+        var expected: [UInt8] = []
+        var buffer: [UInt8] = []
+        for (index, size) in [1, 4095, 3, 5000, 0, 300_000, 12, 8192, 77].enumerated() {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index &+ 3) }
+            if index == 3 {
+                try appender.append(bytes[...], at: expected.count)
+            } else {
+                // Expecting fewer bytes than come, for some: the buffer grows mid-batch.
+                let prefix = appender.prepare(&buffer, expecting: index == 5 ? 10 : size)
+                buffer += bytes
+                try appender.appendPrepared(&buffer, prefix: prefix, at: expected.count)
+                #expect(Array(buffer[prefix...]) == bytes)
+            }
+            expected += bytes
+        }
+        let file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(file.count % DirectAppender.block == 0)
+        #expect(Array(file.prefix(expected.count)) == expected)
+        #expect(file.dropFirst(expected.count).allSatisfy { $0 == 0 })
+    }
 }

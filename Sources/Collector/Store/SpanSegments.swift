@@ -265,6 +265,9 @@ struct RecentKeys<Key: Equatable> {
 /// the same way, 4 % of the collector's CPU).
 private struct SealScratch {
     var keyed: [(key: StoredSpanKey, position: Int)] = []
+    var keyedSorting: [(key: StoredSpanKey, position: Int)] = []
+    var linksSorting: [LinkEntry] = []
+    var buckets: [Int] = []
     var newPosition: [UInt32] = []
     var entries: [SpanEntry] = []
     var links: [LinkEntry] = []
@@ -291,6 +294,9 @@ package struct SpanSegmentFiles {
     /// The bytes of the batch being appended, kept between batches: a buffer allocated
     /// for every batch costs a page fault for every 4 KiB written to it.
     private var appendBuffer: [UInt8] = []
+    /// The most bytes one append wrote, so far: what `appendBuffer` is kept large enough
+    /// for, so that it is not moved while a batch is encoded into it.
+    private var largestAppend = 256 << 10
     private var scratch = SealScratch()
     /// The sum of the slots `touchKeys` loaded: kept only so that those loads are done.
     private var touchedSlots: Int32 = 0
@@ -396,7 +402,7 @@ package struct SpanSegmentFiles {
         // without the stitcher.
         scratch.keyed.removeAll(keepingCapacity: true)
         for (position, entry) in segment.entries.enumerated() { scratch.keyed.append((entry.key, position)) }
-        scratch.keyed.sort { $0.key < $1.key }
+        BucketSort.sort(&scratch.keyed, scratch: &scratch.keyedSorting, counts: &scratch.buckets, leading: { $0.key.traceID.high }) { $0.key < $1.key }
         scratch.newPosition.removeAll(keepingCapacity: true)
         scratch.newPosition.append(contentsOf: repeatElement(0, count: scratch.keyed.count))
         scratch.entries.removeAll(keepingCapacity: true)
@@ -406,7 +412,7 @@ package struct SpanSegmentFiles {
         }
         scratch.links.removeAll(keepingCapacity: true)
         for link in segment.links { scratch.links.append(LinkEntry(target: link.target, source: scratch.newPosition[Int(link.source)])) }
-        scratch.links.sort {
+        BucketSort.sort(&scratch.links, scratch: &scratch.linksSorting, counts: &scratch.buckets, leading: { $0.target.traceID.high }) {
             ($0.target.traceID.high, $0.target.traceID.low, $0.target.spanID, $0.source)
                 < ($1.target.traceID.high, $1.target.traceID.low, $1.target.spanID, $1.source)
         }
@@ -476,6 +482,8 @@ package struct SpanSegmentFiles {
             swap(&buffer, &appendBuffer)
         }
         var records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)] = []
+        let prepared = active.appender?.prepare(&buffer, expecting: largestAppend)
+        let prefix = prepared ?? 0
         // Keys go into the segment's index as they are seen (which also drops a span twice
         // in one batch), and come out again if the write fails.
         var pending: [SpanKey] = []
@@ -508,7 +516,8 @@ package struct SpanSegmentFiles {
             }
         }
         do {
-            try add(records, bytes: buffer, keysIndexed: true)
+            largestAppend = max(largestAppend, buffer.count - prefix)
+            try add(records, bytes: &buffer, prepared: prepared, keysIndexed: true)
         } catch {
             for key in pending { active.keys.remove(key) }
             throw error
@@ -524,9 +533,23 @@ package struct SpanSegmentFiles {
     mutating func add(
         _ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: [UInt8], keysIndexed: Bool = false
     ) throws(SpanStoreError) {
+        var bytes = bytes
+        try add(records, bytes: &bytes, prepared: nil, keysIndexed: keysIndexed)
+    }
+
+    /// `add`, for records encoded after the `prepared` prefix the appender's `prepare` made
+    /// in `bytes` (positions count from the buffer's start), written from the buffer.
+    private mutating func add(
+        _ records: [(record: SpanSegmentFormat.Record, bodyOffset: Int)], bytes: inout [UInt8], prepared: Int?, keysIndexed: Bool
+    ) throws(SpanStoreError) {
         guard !records.isEmpty else { return }
+        let prefix = prepared ?? 0
         do throws(DirectWriteError) {
-            try active.appender?.append(bytes[...], at: active.size)
+            if let prepared {
+                try active.appender?.appendPrepared(&bytes, prefix: prepared, at: active.size)
+            } else {
+                try active.appender?.append(bytes[...], at: active.size)
+            }
         } catch {
             logger.warning("direct write to a span segment failed; writing through the page cache from now on", metadata: [
                 "path": "\(segmentPath(active.number))", "error": "\(String(cString: strerror(error.errno)))",
@@ -534,10 +557,10 @@ package struct SpanSegmentFiles {
             active.appender = nil
         }
         if active.appender == nil {
-            try Self.writeFully(active.descriptor, bytes[...], at: active.size, path: segmentPath(active.number))
+            try Self.writeFully(active.descriptor, bytes[prefix...], at: active.size, path: segmentPath(active.number))
         }
-        for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset, keyIndexed: keysIndexed) }
-        active.size += bytes.count
+        for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset - prefix, keyIndexed: keysIndexed) }
+        active.size += bytes.count - prefix
         if active.size >= segmentBytes { try sealActive() }
     }
 
@@ -550,8 +573,17 @@ package struct SpanSegmentFiles {
 
     private mutating func sealActive() throws(SpanStoreError) {
         var segment = active
-        let next = try Self.create(segmentPath(segment.number + 1), number: segment.number + 1)
-        try seal(&segment)
+        let nextPath = segmentPath(segment.number + 1)
+        let next = try Self.create(nextPath, number: segment.number + 1)
+        do {
+            try seal(&segment)
+        } catch {
+            // The segment stays active, to be sealed at the next append; the file made for
+            // its successor goes, or every failed attempt would keep a descriptor open.
+            close(next.descriptor)
+            unlink(nextPath)
+            throw error
+        }
         active = next
         // The new segment fills to about the old one's size: it takes over the old arrays
         // and the key index before last, emptied, instead of growing new ones.
