@@ -67,6 +67,33 @@ import Testing
         #expect(try await store.findTraceIDs(query).isEmpty)
     }
 
+    /// A full segment that cannot be sealed (here its index cannot be created, as on a
+    /// full disk) refuses nothing: its batches are stored and read back once each, no
+    /// descriptor or file is left behind by the failed attempts, and it is sealed once
+    /// sealing works again.
+    @Test func aSegmentThatCannotBeSealedKeepsItsSpansAndIsSealedLater() async throws {
+        let directory = try temporaryDirectory()
+        let obstacle = directory + "/spans/000000000001.index.tmp"
+        try FileManager.default.createDirectory(atPath: obstacle, withIntermediateDirectories: true)
+        let store = try openStore(directory)
+        // Four batches fill a segment: each later one tries to seal it again.
+        for n in 1...10 { try await store.consume(batch(n)) }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/spans/000000000002.spans"))
+        #expect(try segmentFiles(directory, ".index").isEmpty)
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)
+        }
+        #expect(!descriptors.contains { $0.contains(directory + "/spans/000000000002.spans") })
+        try FileManager.default.removeItem(atPath: obstacle)
+        try await store.consume(batch(11))
+        #expect(FileManager.default.fileExists(atPath: directory + "/spans/000000000001.index"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/spans/000000000002.spans"))
+        for n in 1...11 {
+            let trace = try await store.traces([TraceID(high: UInt64(n), low: 2).hex])
+            #expect(trace.spanCount == 1, "batch \(n)")
+        }
+    }
+
     @Test func aSecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstIsOpen() throws {
         let directory = try temporaryDirectory()
         var first: TelemetryStore? = try openStore(directory)

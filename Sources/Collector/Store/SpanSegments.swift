@@ -436,10 +436,14 @@ package struct SpanSegmentFiles {
         // Not synced: an index lost or torn in a power cut fails its checks on the next
         // start and is built again from the segment's records.
         guard rename(temporary, path) == 0 else { throw .io(operation: "rename", path: temporary, errno: errno) }
-        close(segment.descriptor)
+        // Opened before the segment's descriptor is closed: a failure leaves it unsealed
+        // (its index removed) and still writable.
         guard let opened = SealedSpanSegment(number: segment.number, segmentPath: segmentPath(segment.number), indexPath: path) else {
-            throw .io(operation: "map", path: path, errno: errno)
+            let failure = errno
+            unlink(path)
+            throw .io(operation: "map", path: path, errno: failure)
         }
+        close(segment.descriptor)
         sealed.append(opened)
     }
 
@@ -561,7 +565,17 @@ package struct SpanSegmentFiles {
         }
         for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset - prefix, keyIndexed: keysIndexed) }
         active.size += bytes.count - prefix
-        if active.size >= segmentBytes { try sealActive() }
+        guard active.size >= segmentBytes else { return }
+        // The records are written and indexed: a failed seal must not refuse them (the
+        // sender would send them again). The segment is written on and sealed once sealing
+        // works again.
+        do {
+            try sealActive()
+        } catch {
+            logger.error("cannot seal a full span segment; writing on to it and sealing it with a later batch", metadata: [
+                "path": "\(segmentPath(active.number))", "bytes": "\(active.size)", "error": "\(error)",
+            ])
+        }
     }
 
     /// Forgets what was seen so that the next append writes services and operations again
