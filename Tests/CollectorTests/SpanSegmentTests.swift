@@ -1,5 +1,7 @@
 @testable import Collector
 import Foundation
+import Logging
+import Synchronization
 import Telemetry
 import Testing
 
@@ -9,8 +11,8 @@ import Testing
     /// 256 KiB of retention makes 16 KiB segments: one is sealed every three or four batches.
     static let retention = TelemetryStore.Retention(maxAgeSeconds: 1 << 40, maxBytes: 256 * 1024, intervalSeconds: 60)
 
-    func openStore(_ directory: String) throws -> TelemetryStore {
-        try TelemetryStore(directory: directory, retention: Self.retention, correlationAttributes: ["correlation.id"], logger: quietLogger)
+    func openStore(_ directory: String, logger: Logger = quietLogger) throws -> TelemetryStore {
+        try TelemetryStore(directory: directory, retention: Self.retention, correlationAttributes: ["correlation.id"], logger: logger)
     }
 
     /// Batch `n`: a producer in trace (n, 1) and its consumer in trace (n, 2) linking to it,
@@ -75,9 +77,25 @@ import Testing
         let directory = try temporaryDirectory()
         let obstacle = directory + "/spans/000000000001.index.tmp"
         try FileManager.default.createDirectory(atPath: obstacle, withIntermediateDirectories: true)
-        let store = try openStore(directory)
-        // Four batches fill a segment: each later one tries to seal it again.
+        let lines = CapturedLog()
+        let store = try openStore(directory, logger: Logger(label: "test") { _ in lines })
+        let sealFailures = { lines.entries.list.withLock { $0.filter { $0.message.hasPrefix("cannot seal") }.count } }
+        // Four batches fill a segment; each later one (a quarter of a segment) tries to seal it again.
         for n in 1...10 { try await store.consume(batch(n)) }
+        #expect(sealFailures() == 7)
+        // Smaller batches: sealing is tried again only once the segment has grown by an
+        // eighth of a segment (2 KiB here) since the last try.
+        func size() async throws -> Int { try await store.spans.with { files in files.byteCount } }
+        var failedAt = try await size()
+        for n in 100..<110 {
+            var small = batch(n)
+            for r in small.resourceSpans.indices { small.resourceSpans[r].scopeSpans[0].spans[0].attributes.removeLast() }
+            let before = sealFailures()
+            try await store.consume(small)
+            let grown = try await size() - failedAt
+            #expect(sealFailures() == before + (grown >= 2048 ? 1 : 0), "grown by \(grown)")
+            if sealFailures() > before { failedAt = try await size() }
+        }
         #expect(!FileManager.default.fileExists(atPath: directory + "/spans/000000000002.spans"))
         #expect(try segmentFiles(directory, ".index").isEmpty)
         let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
@@ -88,7 +106,7 @@ import Testing
         try await store.consume(batch(11))
         #expect(FileManager.default.fileExists(atPath: directory + "/spans/000000000001.index"))
         #expect(FileManager.default.fileExists(atPath: directory + "/spans/000000000002.spans"))
-        for n in 1...11 {
+        for n in Array(1...11) + Array(100..<110) {
             let trace = try await store.traces([TraceID(high: UInt64(n), low: 2).hex])
             #expect(trace.spanCount == 1, "batch \(n)")
         }

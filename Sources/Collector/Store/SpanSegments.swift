@@ -297,6 +297,10 @@ package struct SpanSegmentFiles {
     /// The most bytes one append wrote, so far: what `appendBuffer` is kept large enough
     /// for, so that it is not moved while a batch is encoded into it.
     private var largestAppend = 256 << 10
+    /// After a failed seal, the size the active segment must reach before sealing is tried
+    /// again: every try sorts and indexes the whole segment, too much to repeat per batch
+    /// while a disk stays full.
+    private var sealRetrySize = 0
     private var scratch = SealScratch()
     /// The sum of the slots `touchKeys` loaded: kept only so that those loads are done.
     private var touchedSlots: Int32 = 0
@@ -565,13 +569,15 @@ package struct SpanSegmentFiles {
         }
         for (record, bodyOffset) in records { active.add(record, bodyOffset: active.size + bodyOffset - prefix, keyIndexed: keysIndexed) }
         active.size += bytes.count - prefix
-        guard active.size >= segmentBytes else { return }
+        guard active.size >= max(segmentBytes, sealRetrySize) else { return }
         // The records are written and indexed: a failed seal must not refuse them (the
         // sender would send them again). The segment is written on and sealed once sealing
-        // works again.
+        // works again, tried each time it has grown by an eighth of a segment.
         do {
             try sealActive()
+            sealRetrySize = 0
         } catch {
+            sealRetrySize = active.size + segmentBytes / 8
             logger.error("cannot seal a full span segment; writing on to it and sealing it with a later batch", metadata: [
                 "path": "\(segmentPath(active.number))", "bytes": "\(active.size)", "error": "\(error)",
             ])
