@@ -27,7 +27,7 @@ import Testing
             let pool = try DatabasePool(path: (directory as NSString).appendingPathComponent("store.sqlite"))
             try TelemetryStore.migrator.migrate(pool, upTo: "v2-chains")
             var found: [UInt8] = []
-            Samples.traces.forEachSpanRequest { _, span, body in if span.pointee.spanID == Samples.producerSpan { found = Array(body) } }
+            Samples.traces.forEachSpanRequest { _, span, body in if span.pointee.spanID == Samples.producerSpan { found = body.protobuf } }
             let producer = found
             try await pool.write { db in
                 try db.execute(

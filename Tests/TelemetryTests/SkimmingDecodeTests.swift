@@ -34,8 +34,8 @@ import TelemetryFuzzChecks
         #expect(skimmed.resourceSpans[0].scopeSpans[0].scope == request.resourceSpans[0].scopeSpans[0].scope)
 
         var whole: [[UInt8]] = [], stored: [[UInt8]] = []
-        request.forEachSpanRequest { _, _, bytes in whole.append(Array(bytes)) }
-        skimmed.forEachSpanRequest { _, _, bytes in stored.append(Array(bytes)) }
+        request.forEachSpanRequest { _, _, bytes in whole.append(bytes.protobuf) }
+        skimmed.forEachSpanRequest { _, _, bytes in stored.append(bytes.protobuf) }
         #expect(stored == whole)
         #expect(skimmed.receivedProtobuf == bytes)
 

@@ -86,36 +86,65 @@ enum SpanSegmentFormat {
     /// Appends `record`'s fields (its position fields are not written) and `body` to
     /// `bytes`; the body starts at the returned position.
     static func appendRecord(_ record: Record, body: UnsafeRawBufferPointer, to bytes: inout [UInt8]) -> Int {
-        let start = bytes.count
-        bytes.appendLittleEndian(UInt32(0))
-        bytes.appendLittleEndian(UInt32(0))
-        bytes.appendLittleEndian(record.key.traceID.high)
-        bytes.appendLittleEndian(record.key.traceID.low)
-        bytes.appendLittleEndian(record.key.spanID)
-        bytes.appendLittleEndian(record.parentSpanID)
-        bytes.appendLittleEndian(record.startNanos)
-        bytes.appendLittleEndian(record.durationNanos)
-        bytes.append(record.status)
-        bytes.append(record.kind)
-        bytes.appendLittleEndian(UInt16(0))
-        bytes.appendLittleEndian(UInt32(record.service.utf8.count))
-        bytes.appendLittleEndian(UInt32(record.operation.utf8.count))
-        bytes.appendLittleEndian(UInt32(record.links.count))
-        bytes.append(contentsOf: record.service.utf8)
-        bytes.append(contentsOf: record.operation.utf8)
-        for link in record.links {
-            bytes.appendLittleEndian(link.traceID.high)
-            bytes.appendLittleEndian(link.traceID.low)
-            bytes.appendLittleEndian(link.spanID)
+        appendRecord(record, bodyCount: body.count, to: &bytes) { destination in
+            guard let base = body.baseAddress, body.count > 0 else { return }
+            destination.copyMemory(from: base, byteCount: body.count)
         }
-        let bodyStart = bytes.count
-        bytes.append(contentsOf: body)
-        let payloadStart = start + recordHeaderSize
-        let checksum = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
-        let length = UInt32(bytes.count - payloadStart)
+    }
+
+    /// Appends `record`'s fields and a span's one-span request, written in place.
+    static func appendRecord(_ record: Record, body: OneSpanRequest, to bytes: inout [UInt8]) -> Int {
+        appendRecord(record, bodyCount: body.count, to: &bytes, writingBody: body.write(to:))
+    }
+
+    /// The record is written in place, its room appended at once: appending it a field at
+    /// a time, each append checking for room, cost more than copying its body.
+    @inline(__always)
+    private static func appendRecord(
+        _ record: Record, bodyCount: Int, to bytes: inout [UInt8], writingBody writeBody: (UnsafeMutableRawPointer) -> Void
+    ) -> Int {
+        var (service, operation) = (record.service, record.operation)
+        let (serviceCount, operationCount) = (service.utf8.count, operation.utf8.count)
+        let start = bytes.count
+        let bodyStart = start + recordHeaderSize + fixedFieldsSize + serviceCount + operationCount + record.links.count * linkSize
+        bytes.append(contentsOf: repeatElement(0, count: bodyStart - start + bodyCount))
         bytes.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self)
-            raw.storeBytes(of: checksum.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+            let base = raw.baseAddress!
+            var position = base + start + recordHeaderSize
+            @inline(__always) func put<T: FixedWidthInteger>(_ value: T) {
+                position.storeBytes(of: value.littleEndian, as: T.self)
+                position += MemoryLayout<T>.size
+            }
+            @inline(__always) func put(_ text: inout String, _ count: Int) {
+                guard count > 0 else { return }
+                text.withUTF8 { position.copyMemory(from: $0.baseAddress!, byteCount: count) }
+                position += count
+            }
+            put(record.key.traceID.high)
+            put(record.key.traceID.low)
+            put(record.key.spanID)
+            put(record.parentSpanID)
+            put(record.startNanos)
+            put(record.durationNanos)
+            put(record.status)
+            put(record.kind)
+            put(UInt16(0))
+            put(UInt32(serviceCount))
+            put(UInt32(operationCount))
+            put(UInt32(record.links.count))
+            put(&service, serviceCount)
+            put(&operation, operationCount)
+            for link in record.links {
+                put(link.traceID.high)
+                put(link.traceID.low)
+                put(link.spanID)
+            }
+            writeBody(base + bodyStart)
+            let payloadStart = start + recordHeaderSize
+            let length = bodyStart + bodyCount - payloadStart
+            let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: base + payloadStart, count: length))
+            (base + start).storeBytes(of: UInt32(length).littleEndian, as: UInt32.self)
+            (base + start + 4).storeBytes(of: checksum.littleEndian, as: UInt32.self)
         }
         return bodyStart
     }
