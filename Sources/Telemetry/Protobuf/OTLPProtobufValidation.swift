@@ -8,18 +8,9 @@
 
 extension ProtobufReader {
     /// A span attribute of a skimming decode: decoded when the skim keeps its key, else
-    /// validated (nil). The key is a `KeyValue`'s first field but for odd senders, and
-    /// the one that counts is protobuf's last: a first key kept is checked again once
-    /// decoded, and one not kept leaves it to the validation to find the last.
+    /// validated (nil). Validated first either way: most attributes are not kept, and
+    /// the key that counts is protobuf's last, which only the whole message gives.
     mutating func skimKeyValue() throws(TelemetryDecodingError) -> KeyValue? {
-        var peek = self
-        if let (number, wireType) = try? peek.readTag(), number == 1, wireType == .lengthDelimited,
-            let key = try? peek.readLengthDelimited(), keepsAttribute(key)
-        {
-            var attribute = try decodeKeyValue(depth: 0)
-            let kept = attribute.key.withUTF8 { keepsAttribute(UnsafeRawBufferPointer($0)) }
-            return kept ? attribute : nil
-        }
         var whole = self
         guard keepsAttribute(try validateKeyValue(depth: 0)) else { return nil }
         return try whole.decodeKeyValue(depth: 0)

@@ -183,9 +183,11 @@ struct ProtobufReader {
     }
 
     /// With `skimsAttributes`: whether the attribute with this key is built all the same.
+    @inline(__always)
     func keepsAttribute(_ key: UnsafeRawBufferPointer) -> Bool { skim?.pointee.keepsAttribute(key) ?? false }
 
     /// With `skimsAttributes`: whether the event with this name is built all the same.
+    @inline(__always)
     func keepsEvent(_ name: UnsafeRawBufferPointer) -> Bool { skim?.pointee.keepsEvent(name) ?? false }
 
     /// How many times each of three repeated fields occurs in the rest of this message,
