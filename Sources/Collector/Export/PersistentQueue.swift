@@ -108,6 +108,12 @@ actor PersistentQueue {
     private var tailSize = 0
     private var readSegment: (number: UInt64, descriptor: Int32)?
     private var reportedFull = false
+    /// Records written and not yet handed out, kept (up to `unreadLimit` bytes) so that a
+    /// consumer keeping up is given them without reading back what was just written; the
+    /// rest are read from disk.
+    private var unread: [QueueEntry: [UInt8]] = [:]
+    private var unreadBytes = 0
+    static let unreadLimit = 4 << 20
 
     private enum State { case accepting, draining(deadline: ContinuousClock.Instant), closed }
     private var state = State.accepting
@@ -237,7 +243,12 @@ actor PersistentQueue {
             _ = ftruncate(tailDescriptor, off_t(tailSize))
             throw error
         }
-        entries.append(QueueEntry(segment: segments.last ?? 0, offset: tailSize, length: length))
+        let entry = QueueEntry(segment: segments.last ?? 0, offset: tailSize, length: length)
+        entries.append(entry)
+        if unreadBytes + length <= Self.unreadLimit {
+            unread[entry] = record
+            unreadBytes += length
+        }
         tailSize += length
         queuedBytes += length
         writtenGeneration += 1
@@ -295,6 +306,10 @@ actor PersistentQueue {
             if handedOut < entries.count {
                 let entry = entries[handedOut]
                 handedOut += 1
+                if let record = unread.removeValue(forKey: entry) {
+                    unreadBytes -= record.count
+                    return (entry, Array(record[Self.headerSize...]))
+                }
                 if let payload = readPayload(entry) { return (entry, payload) }
                 logger.error(
                     "exporter queue: a record no longer reads back intact, dropping it",

@@ -200,6 +200,39 @@ struct PersistentQueueTests {
         try await sink.stop()
     }
 
+    /// Records are handed out from memory up to `unreadLimit` bytes (a record damaged on
+    /// disk meanwhile is still given intact) and read back from disk past it, in order
+    /// either way; with the limit freed, from memory again.
+    @Test(.timeLimit(.minutes(1))) func recordsPastTheInMemoryLimitAreReadBackFromDisk() async throws {
+        let data = try ExporterFixture.temporaryDirectory()
+        defer { ExporterFixture.remove(data) }
+        var settings = try ExporterFixture.settings("otlphttp", "endpoint: http://127.0.0.1:1\n")
+        settings.segmentBytes = 3 << 20
+        let exporter = try ExporterFixture.exporter(settings, dataDirectory: data)
+        let queue = exporter.queue
+        let payloads = (0..<7).map { seed in (0..<(1 << 20) + seed).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) } }
+        for payload in payloads.prefix(6) {
+            var record = [UInt8](repeating: 0, count: PersistentQueue.headerSize) + payload
+            PersistentQueue.seal(&record)
+            try await queue.append(record)
+        }
+        #expect(payloads.prefix(6).reduce(0) { $0 + $1.count } > PersistentQueue.unreadLimit)
+        // A byte of the first payload changed on disk: that record is given from memory.
+        let first = try #require(try ExporterFixture.segmentFiles(settings, dataDirectory: data).first)
+        let handle = try #require(FileHandle(forWritingAtPath: first))
+        try handle.seek(toOffset: UInt64(PersistentQueue.headerSize + 100))
+        try handle.write(contentsOf: Data([~payloads[0][100]]))
+        try handle.close()
+        var delivered: [[UInt8]] = []
+        for _ in 0..<5 { delivered.append(try #require(await queue.next()).payload) }
+        var last = [UInt8](repeating: 0, count: PersistentQueue.headerSize) + payloads[6]
+        PersistentQueue.seal(&last)
+        try await queue.append(last)
+        for _ in 0..<2 { delivered.append(try #require(await queue.next()).payload) }
+        #expect(delivered == payloads)
+        await exporter.shutdown()
+    }
+
     @Test func aSecondExporterOnTheSameQueueIsRefusedWhileTheFirstIsOpen() async throws {
         let data = try ExporterFixture.temporaryDirectory()
         defer { ExporterFixture.remove(data) }
