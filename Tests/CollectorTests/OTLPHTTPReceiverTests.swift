@@ -17,6 +17,19 @@ import Testing
         }
     }
 
+    /// The media type is matched whatever its case, parameters and the spaces around it.
+    @Test func contentTypeIsMatchedWithoutCaseParametersOrSpaces() async throws {
+        try await withCollector { collector in
+            for contentType in ["Application/JSON; charset=utf-8", "application/json ;charset=UTF-8", "APPLICATION/X-PROTOBUF", "application/x-protobuf\t;x=1"] {
+                let body = contentType.lowercased().contains("json") ? Array("{}".utf8) : []
+                let reply = try await fetchReply(collector.otlp + "/v1/traces", body: body, headers: [("Content-Type", contentType)])
+                #expect(reply.status == 200, "\(contentType)")
+            }
+            let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [], headers: [("Content-Type", " ; charset=utf-8")])
+            #expect(reply.status == 415)
+        }
+    }
+
     @Test func unknownContentTypeIs415() async throws {
         try await withCollector { collector in
             let reply = try await fetchReply(collector.otlp + "/v1/traces", body: [1, 2, 3], headers: [("Content-Type", "text/xml")])
