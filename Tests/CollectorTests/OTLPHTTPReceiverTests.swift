@@ -131,6 +131,9 @@ import Testing
             let body = Samples.traces.protobufBytes()
             let gzipped = try await fetchReply(collector.otlp + "/v1/traces", body: try gzip(body), headers: protobufHeaders + [("Content-Encoding", "gzip")])
             #expect(gzipped.status == 200)
+            // Content codings are case-insensitive (RFC 9110 8.4.1), with optional spaces around.
+            let shouted = try await fetchReply(collector.otlp + "/v1/traces", body: try gzip(body), headers: protobufHeaders + [("Content-Encoding", "GZip\t")])
+            #expect(shouted.status == 200)
             var buffer = ByteBuffer(bytes: body)
             let zlib = Array(try buffer.compress(with: .zlib()).readableBytesView)
             let deflated = try await fetchReply(collector.otlp + "/v1/traces", body: zlib, headers: protobufHeaders + [("Content-Encoding", "deflate")])

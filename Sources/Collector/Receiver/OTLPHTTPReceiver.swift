@@ -139,7 +139,7 @@ struct OTLPHTTPReceiver: Sendable {
         // so in partial_success (OTLP/HTTP "Partial Success").
         var rejected = 0
         var firstFault = ""
-        if traces.resourceSpans.contains(where: { $0.scopeSpans.contains { $0.spans.contains(where: Self.endsBeforeStart) } }) {
+        if Self.hasSpanEndingBeforeStart(traces) {
             // The request changes, and is encoded again rather than forwarded: it must be whole.
             traces.decodeSkimmedAttributes()
             (rejected, firstFault) = Self.dropSpansEndingBeforeStart(&traces)
@@ -158,6 +158,21 @@ struct OTLPHTTPReceiver: Sendable {
     }
 
     private static func endsBeforeStart(_ span: Span) -> Bool { span.endTimeUnixNano < span.startTimeUnixNano }
+
+    /// Whether some span ends before it starts, read in place: passing each span to a
+    /// predicate copied it (a dozen reference counts), 2 % of the collector's CPU.
+    private static func hasSpanEndingBeforeStart(_ traces: ExportTraceServiceRequest) -> Bool {
+        for resourceSpans in traces.resourceSpans {
+            for scopeSpans in resourceSpans.scopeSpans {
+                let found = scopeSpans.spans.withUnsafeBufferPointer { spans in
+                    guard let first = spans.baseAddress else { return false }
+                    return (first ..< first + spans.count).contains { $0.pointee.endTimeUnixNano < $0.pointee.startTimeUnixNano }
+                }
+                if found { return true }
+            }
+        }
+        return false
+    }
 
     /// Drops the spans that end before they start; returns how many, and where the first was.
     private static func dropSpansEndingBeforeStart(_ traces: inout ExportTraceServiceRequest) -> (count: Int, first: String) {

@@ -36,8 +36,7 @@ struct RequestBodyReader {
     }
 
     func readKeepingGzip(_ request: Request) async throws -> ReadBody {
-        let encoding = (request.headers[.contentEncoding] ?? "identity")
-            .lowercased().trimmingCharacters(in: .whitespaces)
+        let encoding = trimmedLowercased((request.headers[.contentEncoding] ?? "identity")[...])
         var raw = ByteBuffer()
         // Room for the declared length up front: growing a buffer chunk by chunk copied
         // each request's body about twice over. At most 4 MiB on a header's word alone,
