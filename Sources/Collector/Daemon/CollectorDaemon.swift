@@ -140,7 +140,7 @@ package final class CollectorDaemon: Sendable {
         _ host: String, _ port: Int, _ name: String, _ ports: PortCollector,
         _ respond: @escaping @Sendable (Request) async throws -> Response
     ) -> some Service {
-        var serverLogger = logger
+        var serverLogger = Logger(label: logger.label, factory: { [handler = logger.handler] _ in DeferredMetadataLogHandler(wrapping: handler) })
         serverLogger[metadataKey: "server"] = "\(name)"
         if serverLogger.logLevel < .warning { serverLogger.logLevel = .warning }
         return Application(
