@@ -166,7 +166,7 @@ struct OTLPHTTPReceiver: Sendable {
             for scopeSpans in resourceSpans.scopeSpans {
                 let found = scopeSpans.spans.withUnsafeBufferPointer { spans in
                     guard let first = spans.baseAddress else { return false }
-                    return (first ..< first + spans.count).contains { $0.pointee.endTimeUnixNano < $0.pointee.startTimeUnixNano }
+                    return (first ..< first + spans.count).contains { endsBeforeStart($0.pointee) }
                 }
                 if found { return true }
             }
