@@ -119,6 +119,7 @@ let package = Package(
                 "KafkaWire",
                 "CProcessMemory",
                 "CLibDeflate",
+                "CIgzip",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -142,6 +143,8 @@ let package = Package(
         .target(name: "CCRC32C"),
         // The system's libdeflate, for inflating gzip request bodies in one pass.
         .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // The system's ISA-L igzip, for the exporters' gzip at the fastest level.
+        .systemLibrary(name: "CIgzip", path: "Sources/CIgzip", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .executableTarget(
             name: "causeway",
             dependencies: [

@@ -3,7 +3,7 @@
 # so that a machine that has them all does no network round trip.
 set -euo pipefail
 
-packages=(libcurl4-openssl-dev zlib1g-dev libdeflate-dev libsqlite3-dev python3-venv kcat redis-server)
+packages=(libcurl4-openssl-dev zlib1g-dev libdeflate-dev libisal-dev libsqlite3-dev python3-venv kcat redis-server)
 
 missing=()
 for package in "${packages[@]}"; do

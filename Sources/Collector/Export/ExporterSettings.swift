@@ -69,10 +69,11 @@ struct ExporterSettings: Sendable {
     var tracesFormat: ExportBodyFormat
     var logsFormat: ExportBodyFormat = .otlpProtobuf
     var gzip: Bool
-    /// The gzip level (`compression_params.level`; libdeflate's levels, which mean what
-    /// zlib's do): 1 (fastest, the default) to 9 (smallest). At zlib's usual 6, compressing
-    /// was about 5 µs of the collector's CPU a span, as much as receiving and storing it;
-    /// level 1 costs a fraction of that for bodies about a tenth larger (BENCHMARKS.md).
+    /// The gzip level (`compression_params.level`): 1 (fastest, the default: ISA-L's
+    /// igzip) to 9 (smallest; 2–9 are libdeflate's levels, which mean what zlib's do). At
+    /// zlib's usual 6, compressing was about 5 µs of the collector's CPU a span, as much as
+    /// receiving and storing it; level 1 costs a fraction of that for bodies about a tenth
+    /// larger (BENCHMARKS.md).
     var gzipLevel: Int32 = 1
     var headers: [(name: String, value: String)] = []
     var timeout: Duration = .seconds(10)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CIgzip
 import CLibDeflate
 import CoreMetrics
 import Foundation
@@ -128,10 +129,10 @@ final class QueuedHTTPExporter: TelemetryConsumer {
         return Self.record(signal: signal, format: format, items: items, body: body, encoding: .identity)
     }
 
-    /// `body` in one gzip member at the exporter's level, compressed by libdeflate in one
-    /// pass: at level 1, bodies 1 % larger than zlib's streaming deflate made, and the
-    /// collector's CPU with uncompressed requests 0.83–0.9 of what it was with zlib. nil,
-    /// with a warning, if that fails (the batch then goes uncompressed).
+    /// `body` in one gzip member at the exporter's level, compressed in one pass: at level
+    /// 1 (the default) by ISA-L's igzip, about three times as fast as libdeflate's level 1
+    /// for bodies 3 % larger; at levels 2–9 by libdeflate, whose levels mean what zlib's do.
+    /// nil, with a warning, if that fails (the batch then goes uncompressed).
     func gzip(_ body: some Collection<UInt8>) -> ByteBuffer? {
         let compressed = body.withContiguousStorageIfAvailable { Self.gzip($0, level: settings.gzipLevel) }
             ?? Array(body).withUnsafeBufferPointer { Self.gzip($0, level: settings.gzipLevel) }
@@ -142,12 +143,24 @@ final class QueuedHTTPExporter: TelemetryConsumer {
     }
 
     static func gzip(_ body: UnsafeBufferPointer<UInt8>, level: Int32) -> ByteBuffer? {
+        if level == 1 {
+            return compressed(bound: causeway_igzip_bound(body.count)) { destination, bound in
+                causeway_igzip_level1(body.baseAddress, body.count, destination, bound)
+            }
+        }
         guard let compressor = libdeflate_alloc_compressor(level) else { return nil }
         defer { libdeflate_free_compressor(compressor) }
-        let bound = libdeflate_gzip_compress_bound(compressor, body.count)
+        return compressed(bound: libdeflate_gzip_compress_bound(compressor, body.count)) { destination, bound in
+            libdeflate_gzip_compress(compressor, body.baseAddress, body.count, destination, bound)
+        }
+    }
+
+    /// What `compress` writes into a new buffer of `bound` bytes, given its start and size
+    /// and returning how many it wrote; nil when it wrote none.
+    private static func compressed(bound: Int, _ compress: (UnsafeMutablePointer<UInt8>?, Int) -> Int) -> ByteBuffer? {
         var output = ByteBufferAllocator().buffer(capacity: bound)
         let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { destination in
-            libdeflate_gzip_compress(compressor, body.baseAddress, body.count, destination.baseAddress, bound)
+            compress(destination.baseAddress?.assumingMemoryBound(to: UInt8.self), bound)
         }
         return written > 0 ? output : nil
     }
