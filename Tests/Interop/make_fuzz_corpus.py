@@ -56,6 +56,11 @@ def protobuf_seeds():
     zero = one_span_request()
     zero.resource_spans[0].scope_spans[0].spans[0].trace_id = bytes(16)
     seeds["traces-zero-trace-id.pb"] = zero.SerializeToString()
+    # Found by the fuzzer: a start in the last microsecond before 2^64 ns, where the Zipkin
+    # encoder's 1 µs minimum duration ran past OTLP's nanoseconds.
+    late = one_span_request()
+    late.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano = 2**64 - 2
+    seeds["traces-start-in-last-microsecond.pb"] = late.SerializeToString()
     seeds["traces-invalid-utf8.pb"] = one_span_request().SerializeToString().replace(b"\x2a\x01s", b"\x2a\x01\xff")
     seeds["wrong-wire-type.pb"] = bytes([0x08, 0x01])
     seeds["overlong-varint.pb"] = bytes([0x0A]) + bytes([0xFF] * 10) + bytes([0x01])

@@ -113,6 +113,26 @@ private enum Z {
         #expect(try Z.encodedSpan(span)["duration"] as? Int64 == 1)
     }
 
+    /// Found by the protobuf fuzzer: a start in the last microsecond before 2^64 ns left no
+    /// room for even the 1 µs minimum, and our own JSON did not decode. The duration is cut
+    /// to what fits, or left out when nothing does, and the JSON decodes.
+    @Test(arguments: [
+        (UInt64.max - 1, UInt64(2), nil),  // the fuzzer's span: no room at all
+        (UInt64.max - 1_615, UInt64.max, 1),  // room for 1 µs only
+        (UInt64.max - 1_000_615, UInt64(5), 1),  // ends before it starts: the 1 µs minimum fits
+        (UInt64.max - 10_000_615, UInt64.max, 10_000),  // fits whole
+    ] as [(UInt64, UInt64, Int64?)])
+    func durationNearTheEndOfOTLPTimeStaysDecodable(start: UInt64, end: UInt64, duration: Int64?) throws {
+        var span = Z.span()
+        span.startTimeUnixNano = start
+        span.endTimeUnixNano = end
+        #expect(try Z.encodedSpan(span)["duration"] as? Int64 == duration)
+        let decoded = try ZipkinV2JSON.decode(ZipkinV2JSON.encode(Z.request([span])))
+        let times = try #require(decoded.resourceSpans.first?.scopeSpans.first?.spans.first)
+        #expect(times.startTimeUnixNano == start / 1000 * 1000)
+        #expect(times.endTimeUnixNano == times.startTimeUnixNano + UInt64(duration ?? 0) * 1000)
+    }
+
     @Test func spanThatNeverStartedHasNoTimestampOrDuration() throws {
         var span = Z.span()
         span.startTimeUnixNano = 0

@@ -155,13 +155,18 @@ enum ZipkinMapping {
         }
         // "Reported in microseconds as whole numbers … 1234 nanoseconds will be
         // represented as 1 microsecond"; the schema wants a duration of at least 1.
-        // A start of 0 means the span never started: both fields stay absent.
+        // A start of 0 means the span never started: both fields stay absent. The end is
+        // kept within OTLP's nanoseconds, so that the JSON decodes: a duration is cut to
+        // what fits after the timestamp, and left out when not even 1 µs fits (a start
+        // in the last microsecond before 2^64 ns, past the year 2554).
         if span.startTimeUnixNano != 0 {
+            let timestamp = span.startTimeUnixNano / 1000
             writer.key("timestamp")
-            writer.uint(span.startTimeUnixNano / 1000)
-            if span.endTimeUnixNano != 0 {
+            writer.uint(timestamp)
+            let room = UInt64.max / 1000 - timestamp
+            if span.endTimeUnixNano != 0, room > 0 {
                 writer.key("duration")
-                writer.uint(max(1, span.durationNanos / 1000))
+                writer.uint(min(room, max(1, span.durationNanos / 1000)))
             }
         }
         writer.key("localEndpoint")
