@@ -141,7 +141,8 @@ let package = Package(
         .target(name: "CProcessMemory"),
         // CRC-32C with the processor's instruction, for KafkaWire.
         .target(name: "CCRC32C"),
-        // The system's libdeflate, for inflating gzip request bodies in one pass.
+        // The system's libdeflate, for inflating gzip request bodies in one pass and the
+        // exporters' gzip at levels 2-9.
         .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // The system's ISA-L igzip, for the exporters' gzip at the fastest level.
         .systemLibrary(name: "CIgzip", path: "Sources/CIgzip", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
