@@ -146,7 +146,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
 
     /// Chains a write waits for (up to `gatherWindow`); it then takes every chain waiting,
     /// up to `maxChainsPerWrite` (8,192 by default), whose rows it holds encoded at once.
-    static let chainsPerWrite = 2048
+    package static let chainsPerWrite = 2048
     /// How long a write waits for more chains after its first. A commit writes every page
     /// its chains dirtied (the tables' last pages, the indexes' pages), so the stitcher's
     /// finalizations, a few chains at a time, each paid for a whole commit: committing was

@@ -13,6 +13,8 @@ import Darwin
 struct StitcherWorkload {
     var chains: Int
     var batch: Int
+    /// When chain 0 starts (Unix nanoseconds).
+    var epoch: UInt64 = ChainShapes().epoch
 
     func report() {
         // Phase 1: everything stays open (idle window longer than the run), so memory per
@@ -52,6 +54,20 @@ struct StitcherWorkload {
         print(String(format: "steady state: chains finalized %d, held spans at end %d", steadyRun.finalized, steady.heldSpanCount))
     }
 
+    /// The workload's chains, ingested all open and then finalized together, and their
+    /// spans: what `causeway bench stitcher` stores to measure the chain store. Give them an
+    /// `epoch` after the store opened: a chain starting before may replace a row an earlier
+    /// run stored, and saving it looks for one first.
+    func finalizedChains() -> (chains: [Chain], spans: Int) {
+        var configuration = StitcherConfiguration()
+        configuration.idleWindow = .seconds(3_600)
+        configuration.maxOpenChains = .max
+        configuration.maxOpenSpans = .max
+        var stitcher = ChainStitcher(configuration: configuration)
+        let run = drive(&stitcher, millisPerBatch: 1, finalize: false)
+        return (stitcher.finalizeAll(now: UInt64(1_800_000_000_000_000_000)), run.spans)
+    }
+
     struct Run {
         var spans = 0
         var cpuNanos: Int64 = 0
@@ -62,6 +78,7 @@ struct StitcherWorkload {
     func drive(_ stitcher: inout ChainStitcher, millisPerBatch: UInt64, finalize: Bool) -> Run {
         var run = Run()
         var generator = ChainShapes()
+        generator.epoch = epoch
         var now: UInt64 = 1_700_000_000_000_000_000
         let window = 200
         var first = 0
