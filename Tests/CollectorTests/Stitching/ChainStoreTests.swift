@@ -216,19 +216,47 @@ private typealias F = Fixture
         chains[linear].hops[0].deliveries[0].queueWaitNanos = -5
         chains[linear].endUnixNano = .max
         for chain in chains {
-            let body = ChainBody.encode(chain)
             var expected = chain
             expected.supersedes = []
             expected.services = []
-            #expect(ChainBody.decode(body, spans: chain.spans) == expected)
-            #expect(try ChainBody.json(body, spans: chain.spans) == ChainJSON.detailData(chain))
-            #expect(ChainBody.decode(body.dropLast(), spans: chain.spans) == nil, "a cut body is refused, not misread")
-            #expect(body.count * 2 < ChainJSON.detailData(chain).count)
+            // Version 1 is what rows stored before hold; they are read as ever.
+            let bodies = [ChainBody.encode(chain, version: 1), ChainBody.encode(chain)]
+            for body in bodies {
+                #expect(ChainBody.decode(body, spans: chain.spans) == expected)
+                #expect(try ChainBody.json(body, spans: chain.spans) == ChainJSON.detailData(chain))
+                for length in 0..<body.count {
+                    #expect(ChainBody.decode(body.prefix(length), spans: chain.spans) == nil, "a cut body is refused, not misread")
+                }
+                #expect(body.count * 2 < ChainJSON.detailData(chain).count)
+            }
+            #expect(bodies[1][0] == ChainBody.version && bodies[1].count < bodies[0].count)
         }
         // A JSON body (rows stored before) is served as it is; bytes that are neither are an error.
         let json = ChainJSON.detailData(chains[0])
         #expect(try ChainBody.json(json, spans: []) == json)
         #expect(throws: ChainBodyUnreadable.self) { try ChainBody.json(Data([9, 9, 9]), spans: []) }
+    }
+
+    /// Version 2 bodies refer back to names and trace IDs written before, and count what
+    /// follows: references past what was written and counts past the bytes left are refused,
+    /// as is any body with its bytes changed into something else, without a crash or a loop.
+    @Test func aBrokenVersion2BodyIsRefusedNotMisread() {
+        let chain = F.chainsOfEveryShape()[0]
+        let body = ChainBody.encode(chain)
+        // version, chain ID, then the correlation ID's name: a reference to the 100th name.
+        #expect(ChainBody.decode([2] + [UInt8](repeating: 7, count: 16) + [101], spans: []) == nil)
+        // A valid head (no names but the status, flags, revision, start, end, error count),
+        // then a critical path of a trillion positions.
+        let head: [UInt8] = [2] + [UInt8](repeating: 7, count: 16) + [0, 0, 0, 1, 8] + Array("complete".utf8) + [0, 0] + [UInt8](repeating: 1, count: 8) + [0, 0]
+        #expect(ChainBody.decode(head + [0, 0, 0, 0], spans: []) != nil, "the head is valid")
+        #expect(ChainBody.decode(head + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F], spans: []) == nil)
+        for position in body.indices.dropFirst() {
+            for value: UInt8 in [0, 1, 0x7F, 0x80, 0xFF] {
+                var changed = body
+                changed[position] = value
+                _ = ChainBody.decode(changed, spans: chain.spans)
+            }
+        }
     }
 
     @Test func ageSweepRemovesChainsEndedBeforeTheCutoff() async throws {
