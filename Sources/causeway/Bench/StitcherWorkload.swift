@@ -15,6 +15,8 @@ struct StitcherWorkload {
     var batch: Int
     /// When chain 0 starts (Unix nanoseconds).
     var epoch: UInt64 = ChainShapes().epoch
+    /// Changes every ID the chains get (0: the usual ones).
+    var seedOffset: UInt64 = 0
 
     func report() {
         // Phase 1: everything stays open (idle window longer than the run), so memory per
@@ -79,6 +81,7 @@ struct StitcherWorkload {
         var run = Run()
         var generator = ChainShapes()
         generator.epoch = epoch
+        generator.seed ^= seedOffset
         var now: UInt64 = 1_700_000_000_000_000_000
         let window = 200
         var first = 0
