@@ -20,6 +20,12 @@ struct StitcherBench: AsyncParsableCommand {
     @Option(help: "Times the chains are stored, with other IDs, before the measured time: the store measured as a long-running collector's, already holding chains, instead of empty.")
     var storedBefore: Int = 0
 
+    func validate() throws {
+        guard chains > 0 else { throw ValidationError("--chains must be at least 1, got \(chains)") }
+        guard batch > 0 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard storedBefore >= 0 else { throw ValidationError("--stored-before must be 0 or more, got \(storedBefore)") }
+    }
+
     func run() async throws {
         let workload = StitcherWorkload(chains: chains, batch: batch)
         workload.report()
@@ -51,7 +57,7 @@ struct StitcherBench: AsyncParsableCommand {
             }
         }
         var held = 0
-        for round in 0..<max(0, storedBefore) {
+        for round in 0..<storedBefore {
             var other = workload
             other.seedOffset = UInt64(round + 1) &* 0x1234_5678_9ABC
             let chains = other.finalizedChains().chains

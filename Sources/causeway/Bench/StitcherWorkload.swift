@@ -21,12 +21,8 @@ struct StitcherWorkload {
     func report() {
         // Phase 1: everything stays open (idle window longer than the run), so memory per
         // open span is measured at its peak.
-        var openConfiguration = StitcherConfiguration()
-        openConfiguration.idleWindow = .seconds(3_600)
-        openConfiguration.maxOpenChains = .max
-        openConfiguration.maxOpenSpans = .max
         let rssBefore = residentBytes()
-        var allOpen = ChainStitcher(configuration: openConfiguration)
+        var allOpen = ChainStitcher(configuration: Self.keepingEveryChainOpen)
         let open = drive(&allOpen, millisPerBatch: 1, finalize: false)
         let rssGrowth = residentBytes() - rssBefore
         let openSpans = allOpen.openSpanCount
@@ -61,13 +57,19 @@ struct StitcherWorkload {
     /// `epoch` after the store opened: a chain starting before may replace a row an earlier
     /// run stored, and saving it looks for one first.
     func finalizedChains() -> (chains: [Chain], spans: Int) {
+        var stitcher = ChainStitcher(configuration: Self.keepingEveryChainOpen)
+        let run = drive(&stitcher, millisPerBatch: 1, finalize: false)
+        return (stitcher.finalizeAll(now: UInt64(1_800_000_000_000_000_000)), run.spans)
+    }
+
+    /// An idle window longer than a run and no bounds: every chain stays open until
+    /// `finalizeAll`.
+    static var keepingEveryChainOpen: StitcherConfiguration {
         var configuration = StitcherConfiguration()
         configuration.idleWindow = .seconds(3_600)
         configuration.maxOpenChains = .max
         configuration.maxOpenSpans = .max
-        var stitcher = ChainStitcher(configuration: configuration)
-        let run = drive(&stitcher, millisPerBatch: 1, finalize: false)
-        return (stitcher.finalizeAll(now: UInt64(1_800_000_000_000_000_000)), run.spans)
+        return configuration
     }
 
     struct Run {
