@@ -352,9 +352,10 @@ enum ChainBody {
         }
 
         mutating func count() -> Int? {
-            if version == 1 { return columns.integer(UInt32.self).map(Int.init) }
-            // A count larger than the bytes left is a broken body, not a reason to loop.
-            guard let count = columns.varint(), count <= columns.remaining else { return nil }
+            let count = version == 1 ? columns.integer(UInt32.self).map(UInt64.init) : columns.varint()
+            // Each thing counted takes a byte at least: a count larger than the bytes left
+            // is a broken body, not a reason to loop.
+            guard let count, count <= columns.remaining else { return nil }
             return Int(count)
         }
 
@@ -539,8 +540,14 @@ struct ColumnReader {
     /// A varint length and that many bytes of UTF-8.
     mutating func text() -> String? {
         guard let length = varint(), length <= UInt64(remaining) else { return nil }
-        defer { offset += Int(length) }
-        return String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self)
+        return utf8(count: Int(length))
+    }
+
+    /// The next `count` bytes as UTF-8; `nil` past the end.
+    private mutating func utf8(count: Int) -> String? {
+        guard remaining >= count else { return nil }
+        defer { offset += count }
+        return String(decoding: bytes[offset..<offset + count], as: UTF8.self)
     }
 
     mutating func integer<T: FixedWidthInteger>(_: T.Type, bigEndian: Bool = false) -> T? {
@@ -558,9 +565,7 @@ struct ColumnReader {
     mutating func name() -> Name? {
         guard let length = integer(Int32.self) else { return nil }
         if length < 0 { return Name(value: nil) }
-        guard bytes.count - offset >= Int(length) else { return nil }
-        defer { offset += Int(length) }
-        return Name(value: String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self))
+        return utf8(count: Int(length)).map { Name(value: $0) }
     }
 
     /// An optional number as read: `value` is `nil` for one recorded as absent.
