@@ -133,7 +133,14 @@ package final class CollectorDaemon: Sendable {
         services.append(.init(service: application(configuration.queryHost, configuration.queryPort, "http", ports) { try await query.respond(to: $0) }))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        // The pipeline has drained into the store.
+        await store.close()
     }
 
     private func application(

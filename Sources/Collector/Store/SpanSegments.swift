@@ -57,6 +57,8 @@ package actor SpanSegments {
         self.files = files
     }
 
+    func releaseLock() { files.releaseLock() }
+
     /// Runs `body` on the segments, alone.
     func with<T: Sendable>(_ body: @Sendable (inout SpanSegmentFiles) throws(SpanStoreError) -> T) throws(SpanStoreError) -> T {
         try body(&files)
@@ -167,8 +169,8 @@ final class SealedSpanSegment: @unchecked Sendable {
     }
 }
 
-/// An advisory lock on a directory's `lock` file, held while this lives: two processes
-/// appending to one segment would interleave their records.
+/// An advisory lock on a directory's `lock` file, held while this lives or until
+/// `release()`: two processes appending to one segment would interleave their records.
 final class DirectoryLock {
     private let descriptor: Int32
 
@@ -182,6 +184,10 @@ final class DirectoryLock {
         }
         self.descriptor = descriptor
     }
+
+    /// Lets another store open the directory before this one is gone (a collector run
+    /// again in the same process, while the last references to the old store are let go).
+    func release() { flock(descriptor, LOCK_UN) }
 
     deinit { close(descriptor) }
 }
@@ -283,6 +289,8 @@ package struct SpanSegmentFiles {
     let maxBytes: Int
     private let logger: Logger
     private let lock: DirectoryLock
+    /// Releases the directory's lock: nothing may be appended after this.
+    func releaseLock() { lock.release() }
     private(set) var sealed: [SealedSpanSegment] = []
     private(set) var active: ActiveSpanSegment
     /// The span keys of the segment sealed last, for the duplicate check (kept in memory

@@ -46,6 +46,20 @@ package final class TelemetryStore: TelemetryConsumer {
         }
     }
 
+    /// Closes the database and releases the span directory's lock, once nothing writes any
+    /// more: a store opened on the same directory next does not wait for this one's last
+    /// reference to go (an in-flight request's task can hold one for a moment), and reads
+    /// still running fail with an error. A collector run again in one process (the restart
+    /// tests) failed now and then with "in use" or "database is locked" without it.
+    package func close() async {
+        do {
+            try pool.close()
+        } catch {
+            logger.warning("store database not closed", metadata: ["error": "\(error)"])
+        }
+        await spans.releaseLock()
+    }
+
     /// Opens (creating if needed) the store in `directory`.
     package init(directory: String, retention: Retention, correlationAttributes: [String], logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
