@@ -10,6 +10,20 @@ package struct ChainID: Hashable, Comparable, Sendable, CustomStringConvertible 
     package static func < (lhs: ChainID, rhs: ChainID) -> Bool { lhs.traceID < rhs.traceID }
 }
 
+/// A chain as it was emitted, by what finds its stored row: its ID and its start then.
+/// Chain IDs are random trace IDs, and an index on them dirtied a page of its own per chain
+/// stored (see `TelemetryStore.registerChainTracesDropMigration`); the start is indexed in
+/// the order chains are stored.
+package struct EmittedChain: Hashable, Comparable, Sendable {
+    package var id: ChainID
+    package var startUnixNano: UInt64
+    package init(id: ChainID, startUnixNano: UInt64) {
+        self.id = id
+        self.startUnixNano = startUnixNano
+    }
+    package static func < (lhs: EmittedChain, rhs: EmittedChain) -> Bool { (lhs.id, lhs.startUnixNano) < (rhs.id, rhs.startUnixNano) }
+}
+
 /// Names one span across traces.
 package struct SpanRef: Hashable, Sendable, CustomStringConvertible {
     package var traceID: TraceID
@@ -98,6 +112,9 @@ package struct Chain: Hashable, Sendable {
     /// Chain IDs this chain was emitted under before (its root changed, or chains merged);
     /// the store replaces them with this one.
     package var supersedes: [ChainID]
+    /// The chains emitted before whose stored rows this one replaces: its own earlier
+    /// revision and the chains it absorbed. Empty on a first revision that absorbed nothing.
+    package var replaces: [EmittedChain] = []
     /// 1 on first finalization, incremented each time a re-opened chain is finalized again.
     package var revision: Int
     package var isOpen: Bool

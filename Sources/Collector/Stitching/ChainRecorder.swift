@@ -136,7 +136,7 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
         var replaced: [Int: [(id: ChainID, spans: [SpanRef])]] = [:]
         for (position, chain) in chains.enumerated() where store.mayReplaceRows(chain) {
             do {
-                replaced[position] = try await store.storedSpans(ofChains: [chain.id] + chain.supersedes)
+                replaced[position] = try await store.storedSpans(replacedBy: chain)
             } catch {
                 logger.warning("cannot read what was exported of a chain before; sending it whole", metadata: ["chain": "\(chain.id)", "error": "\(error)"])
             }

@@ -35,10 +35,10 @@ package struct ChainStitcher {
     /// `hasCorrelation` is set: an array write per chain where a dictionary insert hashed
     /// the root slot, and an array read where assembling it looked it up again.
     var correlations: [String] = []
-    /// Chain IDs a chain was emitted under beyond the one in its state (`ChainState.emitted`),
-    /// by root slot: those of the chains it absorbed (see `Chain.supersedes`). Empty unless
+    /// Chains a chain was emitted as beyond the one in its state (`ChainState.emitted`), by
+    /// root slot: those it absorbed (see `Chain.supersedes`, `Chain.replaces`). Empty unless
     /// finalized chains merged, so finalizing a chain allocates nothing for it.
-    var emittedByAbsorbed: [Int32: [ChainID]] = [:]
+    var emittedByAbsorbed: [Int32: [EmittedChain]] = [:]
     /// Message ID texts in a pool indexed from the node (`SpanNode.messageID`): an array
     /// write per messaging span where a dictionary insert used to hash the slot.
     var messageIDTexts: [String] = []
@@ -382,7 +382,9 @@ package struct ChainStitcher {
             correlations[kept] = correlation
             chains[kept].hasCorrelation = true
         }
-        if gone.emitted.isValid { emittedByAbsorbed[survivor, default: []].append(ChainID(gone.emitted.traceID)) }
+        if gone.emitted.isValid {
+            emittedByAbsorbed[survivor, default: []].append(EmittedChain(id: ChainID(gone.emitted.traceID), startUnixNano: gone.emittedStart))
+        }
         if !emittedByAbsorbed.isEmpty, let ids = emittedByAbsorbed.removeValue(forKey: absorbed) { emittedByAbsorbed[survivor, default: []] += ids }
         chains[kept].revision = max(chains[kept].revision, gone.revision)
         nodes[Int(absorbed)].unionParent = survivor
@@ -413,6 +415,7 @@ package struct ChainStitcher {
             let position = Int(nodes[Int(root)].chain)
             guard !chains[position].finalized else { continue }
             chains[position].emitted = TraceKey(chain.id.traceID)
+            chains[position].emittedStart = chain.startUnixNano
             if chain.inProgress {
                 chains[position].revision = max(chains[position].revision, chain.revision)
             } else {
@@ -489,13 +492,15 @@ package struct ChainStitcher {
         state.revision += 1
         chain.revision = state.revision
         // Nearly always empty: an array is allocated only for a chain emitted before.
-        var earlier: [ChainID] = []
-        if state.emitted.isValid, state.emitted != TraceKey(chain.id.traceID) { earlier.append(ChainID(state.emitted.traceID)) }
-        if !emittedByAbsorbed.isEmpty, let absorbed = emittedByAbsorbed.removeValue(forKey: root) {
-            earlier += absorbed.filter { $0 != chain.id }
+        var earlier: [EmittedChain] = []
+        if state.emitted.isValid { earlier.append(EmittedChain(id: ChainID(state.emitted.traceID), startUnixNano: state.emittedStart)) }
+        if !emittedByAbsorbed.isEmpty, let absorbed = emittedByAbsorbed.removeValue(forKey: root) { earlier += absorbed }
+        if !earlier.isEmpty {
+            chain.replaces = earlier.count > 1 ? Set(earlier).sorted() : earlier
+            chain.supersedes = Set(earlier.lazy.map(\.id).filter { $0 != chain.id }).sorted()
         }
-        chain.supersedes = earlier.count > 1 ? Set(earlier).sorted() : earlier
         state.emitted = TraceKey(chain.id.traceID)
+        state.emittedStart = chain.startUnixNano
         state.finalized = true
         // Unused while finalized (a re-opening sets it again): when it was, for `snapshot`.
         state.dueAt = now
@@ -661,8 +666,10 @@ struct ChainState {
     var hasCorrelation = false
     var epoch: UInt64 = 0
     var revision = 0
-    /// The chain ID it was last emitted under, `.none` before its first finalization.
+    /// The chain ID it was last emitted under, `.none` before its first finalization, and
+    /// its start then: together they find the stored row its next revision replaces.
     var emitted = TraceKey.none
+    var emittedStart: UInt64 = 0
 
     init(root: Int32, serial: UInt64, lastActivity: UInt64, dueAt: UInt64) {
         self.root = root

@@ -351,6 +351,19 @@ extension TelemetryStore {
         }
     }
 
+    /// From v9 no table is keyed by chain ID. `chain_traces` held each chain's own ID, a
+    /// random key: once the store held many chains, each chain stored dirtied a leaf page of
+    /// its own there, which the commit wrote to the WAL and the checkpoint wrote again (with
+    /// 927,000 chains stored, 9,800 bytes written a chain against 3,900 without the table,
+    /// and about twice the CPU). The row a new revision replaces is found by the ID and the
+    /// start it was emitted with (`Chain.replaces`), through the start index; a chain asked
+    /// for by ID is found through its trace's stored spans, as by any other of its traces.
+    static func registerChainTracesDropMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v9-no-chain-id-index") { db in
+            try db.execute(sql: "DROP TABLE chain_traces")
+        }
+    }
+
     /// The most names `chain_names` holds.
     static let maxChainNames = 50_000
 
@@ -460,24 +473,12 @@ extension TelemetryStore {
             bind.blob(10, row.edges)
             bind.blob(11, row.body)
         }
-        let key = db.lastInsertedRowID
-        let entry = try db.cachedStatement(sql: "INSERT OR IGNORE INTO chain_traces (trace_id, chain_key) VALUES (?, ?)")
-        try db.run(entry) { bind in
-            bind.blob(1, id)
-            bind.integer(2, key)
-        }
     }
 
-    /// Deletes the chains with these keys and their ID entries.
+    /// Deletes the chains with these keys.
     static func deleteChains(_ db: Database, keys: [Int64]) throws {
-        let idOf = try db.cachedStatement(sql: "SELECT chain_id FROM chains WHERE chain_key = ?")
-        let deleteTrace = try db.cachedStatement(sql: "DELETE FROM chain_traces WHERE trace_id = ? AND chain_key = ?")
         let deleteChain = try db.cachedStatement(sql: "DELETE FROM chains WHERE chain_key = ?")
-        for key in keys {
-            guard let chainID = try Data.fetchOne(idOf, arguments: [key]) else { continue }
-            try deleteTrace.execute(arguments: [chainID, key])
-            try deleteChain.execute(arguments: [key])
-        }
+        for key in keys { try deleteChain.execute(arguments: [key]) }
     }
 
     static func deleteChains(_ db: Database, endingBefore cutoff: Int64) throws {
@@ -492,11 +493,36 @@ extension TelemetryStore {
     }
 
     /// Whether storing `chain` may replace stored rows. A chain re-finalized, or merged from
-    /// chains emitted before, does: a probe of the trace index finds them. A first revision
-    /// that started after the store opened has none, and skips the probe (a B-tree search per
-    /// chain); one that started before may have been stored by an earlier run.
+    /// chains emitted before, does: `Chain.replaces` names them. A first revision that
+    /// started after the store opened has none, and skips the search; one that started
+    /// before may have been stored by an earlier run that did not hand it back at start.
     package func mayReplaceRows(_ chain: Chain) -> Bool {
-        chain.revision != 1 || !chain.supersedes.isEmpty || chain.startUnixNano < openedUnixNanos
+        !chain.replaces.isEmpty || storedByAnEarlierRun(chain)
+    }
+
+    /// A chain whose own ID's row, if any, an earlier run stored without this one knowing
+    /// its start: found among the rows that started while this chain ran.
+    private func storedByAnEarlierRun(_ chain: Chain) -> Bool {
+        chain.startUnixNano < openedUnixNanos && !chain.replaces.contains { $0.id == chain.id }
+    }
+
+    /// The keys of the stored rows `chain` replaces: each chain it names in `replaces`, by
+    /// its start and ID (the start index leads to the few rows that started then), and its
+    /// own ID's row from an earlier run, among the rows that started within the chain.
+    private func replacedKeys(_ chain: Chain, _ db: Database) throws -> [Int64] {
+        var keys: [Int64] = []
+        if !chain.replaces.isEmpty {
+            let exact = try db.cachedStatement(sql: "SELECT chain_key FROM chains WHERE start_ns = ? AND chain_id = ?")
+            for emitted in chain.replaces {
+                keys += try Int64.fetchAll(exact, arguments: [Int64(clamping: emitted.startUnixNano), Data(emitted.id.traceID.bytes)])
+            }
+        }
+        if storedByAnEarlierRun(chain) {
+            let within = try db.cachedStatement(sql: "SELECT chain_key FROM chains WHERE start_ns >= ? AND start_ns <= ? AND chain_id = ?")
+            keys += try Int64.fetchAll(
+                within, arguments: [Int64(clamping: chain.startUnixNano), Int64(clamping: chain.endUnixNano), Data(chain.id.traceID.bytes)])
+        }
+        return keys
     }
 
     /// The rows of these chains, whether each may replace stored rows, and the service and
@@ -525,13 +551,9 @@ extension TelemetryStore {
     package func saveChains(_ chains: [Chain]) async throws {
         let (rows, replacing, newNames) = chainRows(chains)
         let listed = try await pool.write { db in
-            // Each entry of `chain_traces` is a chain's own ID (v6).
-            let stored = try db.cachedStatement(sql: "SELECT chain_key FROM chain_traces WHERE trace_id = ?")
             // By position: iterating the chains copied each (a retain of every array in it).
             for position in chains.indices {
-                for gone in replacing[position] ? [chains[position].id] + chains[position].supersedes : [] {
-                    try Self.deleteChains(db, keys: try Int64.fetchAll(stored, arguments: [Data(gone.traceID.bytes)]))
-                }
+                if replacing[position] { try Self.deleteChains(db, keys: try self.replacedKeys(chains[position], db)) }
                 try Self.insertChainRow(rows[position], db)
             }
             // Never lowered when chains are removed: a bound too wide only reads more rows.
@@ -576,25 +598,18 @@ extension TelemetryStore {
         }
     }
 
-    /// The stored chain with this ID, or else the one holding a span of this trace that
-    /// started last.
+    /// The stored chain holding a span of this trace that started last: given a chain ID,
+    /// that chain, since a chain's ID is the trace of its root span.
     ///
-    /// By chain ID it is an index lookup. By another trace of the chain, the trace's stored
-    /// spans bound the search: a chain holding one of them started no later than the latest
-    /// of them, ended no earlier than the earliest end, and so started no earlier than that
-    /// end less the longest chain stored (`chain_stats`). The rows in that window are read
-    /// newest start first and checked for the trace in their spans column. A trace whose
-    /// spans are no longer stored (spans and chains are trimmed separately) finds no chain.
+    /// The trace's stored spans bound the search: a chain holding one of them started no
+    /// later than the latest of them, ended no earlier than the earliest end, and so started
+    /// no earlier than that end less the longest chain stored (`chain_stats`). The rows in
+    /// that window are read newest start first and checked for the trace in their spans
+    /// column. A trace whose spans are no longer stored (spans and chains are trimmed by the
+    /// same age and fraction, but separately) finds no chain; the chain search still lists it.
     package func chain(id: String) async throws -> StoredChain? {
         guard let traceID = TraceID(hex: id) else { return nil }
         let key = Data(traceID.bytes)
-        let byID = try await pool.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT c.chain_id, c.body, c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key
-                WHERE t.trace_id = ? ORDER BY t.chain_key DESC LIMIT 1
-                """, arguments: [key])
-        }
-        if let byID { return try Self.storedChain(byID, spans: ChainSpansColumn.decode(byID[2] as Data)) }
         guard let bounds = try await spans.with({ files throws(SpanStoreError) in try files.timeBounds(of: traceID) }) else { return nil }
         return try await pool.read { db in
             // instr finds the trace's 16 bytes in the 24-byte span records; the decode confirms
@@ -614,15 +629,14 @@ extension TelemetryStore {
         }
     }
 
-    /// The spans of the stored chains with these IDs, by chain ID (IDs not stored are left
-    /// out): what the stitched export sent for them, read before a new revision replaces them.
-    package func storedSpans(ofChains ids: [ChainID]) async throws -> [(id: ChainID, spans: [SpanRef])] {
+    /// The spans of the stored rows `chain` replaces, by chain ID (rows not stored are left
+    /// out): what the stitched export sent for them, read before the new revision replaces them.
+    package func storedSpans(replacedBy chain: Chain) async throws -> [(id: ChainID, spans: [SpanRef])] {
         try await pool.read { db in
-            let statement = try db.cachedStatement(sql: """
-                SELECT c.spans FROM chain_traces t JOIN chains c ON c.chain_key = t.chain_key WHERE t.trace_id = ?
-                """)
-            return try ids.compactMap { id in
-                try Data.fetchOne(statement, arguments: [Data(id.traceID.bytes)]).map { (id, ChainSpansColumn.decode($0)) }
+            let statement = try db.cachedStatement(sql: "SELECT chain_id, spans FROM chains WHERE chain_key = ?")
+            return try self.replacedKeys(chain, db).compactMap { key in
+                guard let row = try Row.fetchOne(statement, arguments: [key]), let id = TraceID(bytes: row[0] as Data) else { return nil }
+                return (ChainID(id), ChainSpansColumn.decode(row[1] as Data))
             }
         }
     }
@@ -762,6 +776,8 @@ struct ChainName: Hashable, Sendable {
 /// (`ChainStitcher.restore`).
 package struct RestoredChain: Sendable {
     package var id: ChainID
+    /// The start it was stored with, which finds its row again (`Chain.replaces`).
+    package var startUnixNano: UInt64
     package var revision: Int
     /// Stored while a message was still inside its consume window: restored open, so that
     /// it is finalized again with its real status.
@@ -796,7 +812,12 @@ extension TelemetryStore {
             while spanCount < spanLimit, let row = try rows.next() {
                 let spans = ChainSpansColumn.decode(row[1] as Data)
                 guard let chain = ChainBody.decode(row[0] as Data, spans: spans) else { continue }
-                found.append((RestoredChain(id: chain.id, revision: chain.revision, inProgress: chain.status == .inProgress, spans: ExportTraceServiceRequest()), spans))
+                found.append((
+                    RestoredChain(
+                        id: chain.id, startUnixNano: chain.startUnixNano, revision: chain.revision, inProgress: chain.status == .inProgress,
+                        spans: ExportTraceServiceRequest()),
+                    spans
+                ))
                 spanCount += spans.count
             }
             return found

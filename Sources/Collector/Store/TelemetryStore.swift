@@ -239,6 +239,7 @@ package final class TelemetryStore: TelemetryConsumer {
         registerChainIDMigration(&migrator)
         registerChainStatsMigration(&migrator)
         registerChainNamesMigration(&migrator)
+        registerChainTracesDropMigration(&migrator)
         return migrator
     }
 

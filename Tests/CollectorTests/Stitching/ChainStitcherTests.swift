@@ -204,6 +204,8 @@ private typealias F = Fixture
         let second = try #require(stitcher.finalizeIdle(now: late + 31 * F.second).first)
         #expect(second.id == first.id)
         #expect(second.revision == 2)
+        #expect(first.replaces.isEmpty)
+        #expect(second.replaces == [EmittedChain(id: first.id, startUnixNano: first.startUnixNano)])
         #expect(second.status == .complete)
         #expect(second.hops.map { $0.deliveries.count } == [1, 1, 1, 1])
         #expect(second.endToEndNanos == 130 * F.ms)
@@ -219,6 +221,7 @@ private typealias F = Fixture
         let second = try #require(stitcher.finalizeIdle(now: F.at(200) + 331 * F.second).first)
         #expect(second.id == ChainID(F.trace(1)))
         #expect(second.supersedes == [ChainID(F.trace(2))])
+        #expect(second.replaces == [EmittedChain(id: first.id, startUnixNano: first.startUnixNano)])
         #expect(second.status == .complete)
     }
 

@@ -29,6 +29,7 @@ private typealias F = Fixture
         var second = first
         second.id = ChainID(F.trace(9))
         second.supersedes = [first.id]
+        second.replaces = [EmittedChain(id: first.id, startUnixNano: first.startUnixNano)]
         second.revision = 2
         try await store.saveChain(second)
         #expect(try ids(try await store.findChains(ChainQuery())) == [F.trace(9).hex])
@@ -39,9 +40,9 @@ private typealias F = Fixture
         #expect(try await store.chain(id: F.trace(1).hex)?.chainID == F.trace(9).hex)
     }
 
-    /// Only a chain's own ID is indexed; another of its traces finds it through the trace's
-    /// stored spans, among chains before and after it, and a stored trace that no chain
-    /// holds finds none.
+    /// No chain ID is indexed (v9): each of a chain's traces, its own ID too, finds it through
+    /// the trace's stored spans, among chains before and after it, and a stored trace that
+    /// no chain holds finds none.
     @Test func chainIsFoundByAnotherTraceThroughThatTracesStoredSpans() async throws {
         let store = try store()
         for request in F.linearChain() { try await store.consume(request) }
@@ -95,6 +96,33 @@ private typealias F = Fixture
         try await store.saveChain(chain)
         try await store.saveChain(chain)
         #expect(try ids(try await store.findChains(ChainQuery())) == [chain.id.description])
+    }
+
+    /// No index on chain IDs (v9): a revision finds the row it replaces by the ID and start
+    /// that row was stored with, also when a late root moved the chain's ID and start
+    /// earlier; the stitched export reads that row's spans the same way.
+    @Test func revisionReplacesTheRowItWasEmittedAsFoundByItsStart() async throws {
+        let store = try store()
+        var stitcher = ChainStitcher()
+        let requests = F.linearChain()
+        for request in requests.dropFirst() { _ = stitcher.ingest(request, now: F.at(200)) }
+        let first = try #require(stitcher.finalizeIdle(now: F.at(200) + 31 * F.second).first)
+        try await store.saveChains([first])
+        _ = stitcher.ingest(requests[0], now: F.at(200) + 300 * F.second)
+        let second = try #require(stitcher.finalizeIdle(now: F.at(200) + 331 * F.second).first)
+        #expect(second.id != first.id && second.startUnixNano < first.startUnixNano)
+        #expect(second.replaces == [EmittedChain(id: first.id, startUnixNano: first.startUnixNano)])
+        let sent = try await store.storedSpans(replacedBy: second)
+        #expect(sent.map(\.id) == [first.id] && sent.first?.spans == first.spans)
+        try await store.saveChains([second])
+        #expect(try ids(try await store.findChains(ChainQuery())) == [second.id.description])
+        // A revision naming a start its row was not stored with replaces nothing.
+        var third = second
+        third.revision = 3
+        third.replaces = [EmittedChain(id: second.id, startUnixNano: second.startUnixNano + 1)]
+        third.startUnixNano = store.openedUnixNanos
+        try await store.saveChains([third])
+        #expect(try await store.findChains(ChainQuery()).count == 2)
     }
 
     /// The service filter covers every span's service from the chain itself, so it holds
@@ -284,8 +312,11 @@ private typealias F = Fixture
         #expect(try await store.usedBytes() > 256 * 1024)
         await store.sweep(now: F.at(130))
         #expect(try await store.usedBytes() <= 256 * 1024)
-        #expect(try await store.chain(id: TraceID(high: 7, low: 400).hex) != nil)
-        #expect(try await store.chain(id: TraceID(high: 7, low: 1).hex) == nil)
+        var all = ChainQuery()
+        all.limit = 1000
+        let kept = try ids(try await store.findChains(all))
+        #expect(kept.contains(TraceID(high: 7, low: 400).hex))
+        #expect(!kept.contains(TraceID(high: 7, low: 1).hex))
     }
 
     /// The stitcher's back-pressure: past `maxBacklog` unwritten chains `waitForRoom` holds
@@ -361,6 +392,10 @@ private typealias F = Fixture
             correlationAttributes: [], logger: quietLogger)
         // v6 keeps the chain's own ID only: trace 8 is found through its stored span.
         #expect(try await store.chain(id: F.trace(8).hex) == nil)
+        // v9 finds a chain by its own ID through its trace's spans too.
+        try await store.consume(F.request("orders", [
+            Span(traceID: F.trace(7), spanID: SpanID(0xa1), name: "orders send", kind: .producer, startTimeUnixNano: 100, endTimeUnixNano: 150)
+        ]))
         try await store.consume(F.request("billing", [
             Span(traceID: F.trace(8), spanID: SpanID(0xb1), name: "billing process", kind: .consumer, startTimeUnixNano: 200, endTimeUnixNano: 300)
         ]))
@@ -380,6 +415,7 @@ private typealias F = Fixture
 
         var newer = try #require(F.stitch(F.linearChain()).first)
         newer.supersedes = [ChainID(F.trace(7))]
+        newer.replaces = [EmittedChain(id: ChainID(F.trace(7)), startUnixNano: 100)]
         try await store.saveChain(newer)
         #expect(try await store.chain(id: old) == nil)
         #expect(try await store.chain(id: F.trace(8).hex) == nil)
