@@ -776,7 +776,8 @@ struct ChainName: Hashable, Sendable {
 /// (`ChainStitcher.restore`).
 package struct RestoredChain: Sendable {
     package var id: ChainID
-    /// The start it was stored with, which finds its row again (`Chain.replaces`).
+    /// The start its row was stored with (`start_ns`), which finds the row again
+    /// (`Chain.replaces`).
     package var startUnixNano: UInt64
     package var revision: Int
     /// Stored while a message was still inside its consume window: restored open, so that
@@ -805,7 +806,7 @@ extension TelemetryStore {
             let longest = try Int64.fetchOne(db, sql: "SELECT max_duration_ns FROM chain_stats") ?? 0
             let (difference, overflow) = end.subtractingReportingOverflow(max(0, longest))
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT body, spans FROM chains WHERE start_ns >= ? AND end_ns >= ? ORDER BY end_ns DESC
+                SELECT body, spans, start_ns FROM chains WHERE start_ns >= ? AND end_ns >= ? ORDER BY end_ns DESC
                 """, arguments: [overflow ? Int64.min : difference, end])
             var found: [(chain: RestoredChain, spans: [SpanRef])] = []
             var spanCount = 0
@@ -814,7 +815,7 @@ extension TelemetryStore {
                 guard let chain = ChainBody.decode(row[0] as Data, spans: spans) else { continue }
                 found.append((
                     RestoredChain(
-                        id: chain.id, startUnixNano: chain.startUnixNano, revision: chain.revision, inProgress: chain.status == .inProgress,
+                        id: chain.id, startUnixNano: UInt64(clamping: row[2] as Int64), revision: chain.revision, inProgress: chain.status == .inProgress,
                         spans: ExportTraceServiceRequest()),
                     spans
                 ))

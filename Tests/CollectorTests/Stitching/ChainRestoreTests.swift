@@ -43,6 +43,7 @@ private typealias F = Fixture
         let restored = try await restorable(store, endingAfter: F.at(0))
         #expect(restored.map(\.id) == [earlier.id])
         #expect(restored.first?.revision == 1 && restored.first?.inProgress == false)
+        #expect(restored.first?.startUnixNano == earlier.startUnixNano)
         #expect(restored.first?.spans.spanCount == 8)
         #expect(restored.first?.spans.resourceSpans.compactMap(\.resource?.serviceName) == ["order", "order", "inventory", "inventory", "payment", "payment", "notification", "notification"])
 
@@ -56,6 +57,8 @@ private typealias F = Fixture
         let late = try #require(stitcher.finalizeIdle(now: now + 200 * F.second).first)
         #expect(late.id == earlier.id)
         #expect(late.revision == 2)
+        // The row it replaces is found by the ID and start it was stored with.
+        #expect(late.replaces == [EmittedChain(id: earlier.id, startUnixNano: earlier.startUnixNano)])
         #expect(late.spans.count == 9)
         #expect(late.missing.isEmpty)
         #expect(late.status == .complete)
