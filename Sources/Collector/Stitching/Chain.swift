@@ -17,10 +17,6 @@ package struct ChainID: Hashable, Comparable, Sendable, CustomStringConvertible 
 package struct EmittedChain: Hashable, Comparable, Sendable {
     package var id: ChainID
     package var startUnixNano: UInt64
-    package init(id: ChainID, startUnixNano: UInt64) {
-        self.id = id
-        self.startUnixNano = startUnixNano
-    }
     package static func < (lhs: EmittedChain, rhs: EmittedChain) -> Bool { (lhs.id, lhs.startUnixNano) < (rhs.id, rhs.startUnixNano) }
 }
 
