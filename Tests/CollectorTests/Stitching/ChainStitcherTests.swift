@@ -431,3 +431,39 @@ private typealias F = Fixture
         #expect(fromSkimmed == fromWhole)
     }
 }
+
+/// The due heap gives entries back in due order whatever order they came in, ties and
+/// pushes between pops included.
+@Suite struct DueHeapTests {
+    @Test func popsInDueOrderAcrossPushesBetweenPops() {
+        var heap = DueHeap()
+        var reference: [UInt64] = []
+        var seed: UInt64 = 42
+        func next() -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return seed >> 33
+        }
+        for round in 0..<2_000 {
+            // Pushes bunched (many ties) and spread; pops in between, more of them late on.
+            for _ in 0..<Int(next() % 5) {
+                let due = round % 3 == 0 ? next() % 16 : next() % 100_000
+                heap.push(DueEntry(dueAt: due, root: Int32(round), serial: 0))
+                reference.append(due)
+            }
+            reference.sort()
+            for _ in 0..<Int(next() % (round < 1_000 ? 3 : 6)) {
+                guard let top = heap.peek else { break }
+                #expect(top.dueAt == reference.removeFirst())
+                heap.pop()
+            }
+            #expect(heap.count == reference.count)
+        }
+        while let top = heap.peek {
+            #expect(top.dueAt == reference.removeFirst())
+            heap.pop()
+        }
+        #expect(reference.isEmpty)
+        heap.pop()
+        #expect(heap.peek == nil)
+    }
+}
