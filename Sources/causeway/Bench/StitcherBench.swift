@@ -20,6 +20,9 @@ struct StitcherBench: AsyncParsableCommand {
     @Option(help: "Times the chains are stored, with other IDs, before the measured time: the store measured as a long-running collector's, already holding chains, instead of empty.")
     var storedBefore: Int = 0
 
+    @Flag(name: .customLong("random-correlation-ids"), help: "Correlation IDs as random UUID texts instead of order-N, so that the index of chains by correlation ID is written in random key order.")
+    var randomCorrelationIDs = false
+
     func validate() throws {
         guard chains > 0 else { throw ValidationError("--chains must be at least 1, got \(chains)") }
         guard batch > 0 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -27,7 +30,8 @@ struct StitcherBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let workload = StitcherWorkload(chains: chains, batch: batch)
+        var workload = StitcherWorkload(chains: chains, batch: batch)
+        workload.randomCorrelationIDs = randomCorrelationIDs
         workload.report()
         try await storeChains(workload)
     }

@@ -17,6 +17,8 @@ struct StitcherWorkload {
     var epoch: UInt64 = ChainShapes().epoch
     /// Changes every ID the chains get (0: the usual ones).
     var seedOffset: UInt64 = 0
+    /// Correlation IDs as random UUID texts instead of `order-N` (see `ChainShapes`).
+    var randomCorrelationIDs = false
 
     func report() {
         // Phase 1: everything stays open (idle window longer than the run), so memory per
@@ -84,6 +86,7 @@ struct StitcherWorkload {
         var generator = ChainShapes()
         generator.epoch = epoch
         generator.seed ^= seedOffset
+        generator.randomCorrelationIDs = randomCorrelationIDs ? seedOffset | 1 : nil
         var now: UInt64 = 1_700_000_000_000_000_000
         let window = 200
         var first = 0
@@ -121,6 +124,23 @@ struct ChainShapes {
     var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// When chain 0 starts; chain k starts k ms later.
     var epoch: UInt64 = 1_700_000_000_000_000_000
+    /// Every three chains share a correlation ID: `order-N`, or with a salt here a UUID text
+    /// made from N and the salt, as services that mint UUIDs send (random in key order).
+    var randomCorrelationIDs: UInt64?
+
+    func correlationID(_ n: Int) -> String {
+        guard let salt = randomCorrelationIDs else { return "order-\(n)" }
+        func mix(_ value: UInt64) -> UInt64 {
+            var z = value &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let high = mix(UInt64(n) ^ salt), low = mix(high)
+        let hex = TraceID(high: high, low: low).hex
+        let utf8 = Array(hex.utf8)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(decoding: utf8[$0], as: UTF8.self) }.joined(separator: "-")
+    }
 
     mutating func next() -> UInt64 {
         seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -143,7 +163,7 @@ struct ChainShapes {
         var spans: [(String, Span)] = []
         var trace = TraceID(high: next() | 1, low: next())
         var parent = SpanID(next() | 1)
-        let correlation = KeyValue("messaging.message.conversation_id", .string("order-\(k / 3)"))
+        let correlation = KeyValue("messaging.message.conversation_id", .string(correlationID(k / 3)))
         spans.append((Self.services[0], Span(
             traceID: trace, spanID: parent, name: "POST /orders", kind: .server,
             startTimeUnixNano: base, endTimeUnixNano: base + 100 * ms, attributes: [correlation])))
