@@ -86,7 +86,7 @@ struct StitcherWorkload {
         var generator = ChainShapes()
         generator.epoch = epoch
         generator.seed ^= seedOffset
-        generator.randomCorrelationIDs = randomCorrelationIDs ? seedOffset | 1 : nil
+        generator.correlationSalt = randomCorrelationIDs ? seedOffset | 1 : nil
         var now: UInt64 = 1_700_000_000_000_000_000
         let window = 200
         var first = 0
@@ -126,20 +126,13 @@ struct ChainShapes {
     var epoch: UInt64 = 1_700_000_000_000_000_000
     /// Every three chains share a correlation ID: `order-N`, or with a salt here a UUID text
     /// made from N and the salt, as services that mint UUIDs send (random in key order).
-    var randomCorrelationIDs: UInt64?
+    var correlationSalt: UInt64?
 
     func correlationID(_ n: Int) -> String {
-        guard let salt = randomCorrelationIDs else { return "order-\(n)" }
-        func mix(_ value: UInt64) -> UInt64 {
-            var z = value &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        let high = mix(UInt64(n) ^ salt), low = mix(high)
-        let hex = TraceID(high: high, low: low).hex
-        let utf8 = Array(hex.utf8)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(decoding: utf8[$0], as: UTF8.self) }.joined(separator: "-")
+        guard let correlationSalt else { return "order-\(n)" }
+        var mixer = SplitMix64(seed: UInt64(n) ^ correlationSalt)
+        let halves = (mixer.next(), mixer.next())
+        return withUnsafeBytes(of: halves) { UUID(uuid: $0.load(as: uuid_t.self)) }.uuidString.lowercased()
     }
 
     mutating func next() -> UInt64 {
