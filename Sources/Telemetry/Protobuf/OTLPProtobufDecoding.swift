@@ -294,6 +294,9 @@ extension ProtobufReader {
         return ScopeSpans(scope: scope, spans: spans, schemaURL: schemaURL)
     }
 
+    /// The room a skimming decode makes for a span's kept attributes at the first of them.
+    static let keptAttributesReserved = 4
+
     mutating func decodeSpan() throws(TelemetryDecodingError) -> Span {
         var span = Span(traceID: .zero, spanID: .zero, name: "", kind: .unspecified, startTimeUnixNano: 0, endTimeUnixNano: 0)
         // Skimming, only links are built, mostly one or none: not worth a pass to count them.
@@ -379,7 +382,13 @@ extension ProtobufReader {
                     try expect(wireType, .lengthDelimited)
                     var child = try readMessage()
                     if skimsAttributes {
-                        if let kept = try child.skimKeyValue() { span.attributes.append(kept) }
+                        if let kept = try child.skimKeyValue() {
+                            // Grown one by one from empty, the array was allocated three times
+                            // for a span's usual three or four kept attributes (a messaging
+                            // span's topic, partition, offset, message ID, group).
+                            if span.attributes.isEmpty { span.attributes.reserveCapacity(Self.keptAttributesReserved) }
+                            span.attributes.append(kept)
+                        }
                     } else {
                         span.attributes.append(try child.decodeKeyValue(depth: 0))
                     }
