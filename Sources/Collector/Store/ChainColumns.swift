@@ -25,12 +25,15 @@ struct ChainEdges: Equatable {
 
     init() {}
 
-    var encoded: [UInt8] { Self.encode(hops) }
-
-    /// The column for these hops: a chain's own (`Collector.Hop`) are written as they are,
-    /// without first being copied into this type's.
-    static func encode(_ hops: [some EdgeHop]) -> [UInt8] {
+    var encoded: [UInt8] {
         var writer = ColumnWriter()
+        Self.encode(hops, into: &writer)
+        return writer.finish()
+    }
+
+    /// Appends the column for these hops: a chain's own (`Collector.Hop`) are written as
+    /// they are, without first being copied into this type's.
+    static func encode(_ hops: [some EdgeHop], into writer: inout ColumnWriter) {
         hops.forEachInPlace { hop in
             writer.name(hop.pointee.producerService)
             writer.name(hop.pointee.topic)
@@ -40,7 +43,6 @@ struct ChainEdges: Equatable {
                 writer.optional(delivery.pointee.queueWaitNanos)
             }
         }
-        return writer.finish()
     }
 
     init(encoded: some Collection<UInt8>) {
@@ -81,12 +83,17 @@ extension ChainEdges.Delivery: EdgeHopDelivery {}
 enum ChainSpansColumn {
     static func encode(_ spans: [SpanRef]) -> [UInt8] {
         var writer = ColumnWriter(capacity: spans.count * 24)
+        encode(spans, into: &writer)
+        return writer.finish()
+    }
+
+    static func encode(_ spans: [SpanRef], into writer: inout ColumnWriter) {
+        writer.reserve(spans.count * 24)
         for span in spans {
             writer.integer(span.traceID.high.bigEndian)
             writer.integer(span.traceID.low.bigEndian)
             writer.integer(span.spanID.value.bigEndian)
         }
-        return writer.finish()
     }
 
     static func decode(_ data: some Collection<UInt8>) -> [SpanRef] {
@@ -131,7 +138,15 @@ enum ChainBody {
     static func encode(_ chain: Chain, version: UInt8 = version) -> [UInt8] {
         // About 150 bytes a hop in version 1; one allocation for most chains.
         var writer = BodyWriter(version: version, capacity: 128 + 160 * chain.hops.count + 16 * chain.traceIDs.count)
-        writer.columns.integer(version)
+        encode(chain, with: &writer)
+        return writer.columns.finish()
+    }
+
+    /// Appends the chain's body to `writer.columns`; a writer is used for chain after chain
+    /// (`TelemetryStore.ChainRows`).
+    static func encode(_ chain: borrowing Chain, with writer: inout BodyWriter) {
+        writer.startBody()
+        writer.columns.integer(writer.version)
         writer.columns.traceID(chain.id.traceID)
         writer.name(chain.correlationID)
         writer.name(chain.rootService)
@@ -184,7 +199,6 @@ enum ChainBody {
                 writer.span(target)
             }
         }
-        return writer.columns.finish()
     }
 
     /// The chain a body holds, with the spans of its row; `nil` for a body that is not
@@ -292,6 +306,13 @@ enum ChainBody {
             columns = ColumnWriter(capacity: capacity)
         }
 
+        /// Forgets the names and traces of the body before, keeping their arrays' room.
+        mutating func startBody() {
+            base = 0
+            traces = []
+            names.removeAll(keepingCapacity: true)
+        }
+
         mutating func count(_ count: Int) {
             if version == 1 { columns.integer(UInt32(truncatingIfNeeded: count)) } else { columns.varint(UInt64(count)) }
         }
@@ -319,7 +340,12 @@ enum ChainBody {
         mutating func name(_ name: String?) {
             guard version != 1 else { return columns.name(name) }
             guard let name else { return columns.varint(0) }
-            if let earlier = names.firstIndex(of: name) { return columns.varint(UInt64(earlier) + 2) }
+            // Lengths first: comparing two strings of different contents went through the
+            // standard library's general comparison, a fifth of encoding a body.
+            let length = name.utf8.count
+            if let earlier = names.firstIndex(where: { $0.utf8.count == length && $0 == name }) {
+                return columns.varint(UInt64(earlier) + 2)
+            }
             names.append(name)
             columns.varint(1)
             columns.text(name)
@@ -443,8 +469,26 @@ struct ColumnWriter {
         return storage
     }
 
-    private mutating func reserve(_ extra: Int) {
+    /// Where the next byte goes: a column written after it ends at the new `position`.
+    var position: Int { count }
+
+    mutating func reserve(_ extra: Int) {
         if storage.count - count < extra { storage += repeatElement(0, count: max(storage.count, extra)) }
+    }
+
+    /// The bytes written so far, for binding columns that lie in them.
+    func withWritten<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+    }
+
+    /// Names as one text column, each between separators (U+001F), as
+    /// `TelemetryStore.separated` makes it.
+    mutating func separated(_ names: some Sequence<String>) {
+        integer(UInt8(0x1F))
+        for var name in names {
+            name.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+            integer(UInt8(0x1F))
+        }
     }
 
     mutating func integer<T: FixedWidthInteger>(_ value: T) {
@@ -487,6 +531,10 @@ struct ColumnWriter {
             varint(UInt64(utf8.count))
             bytes(UnsafeRawBufferPointer(utf8))
         }
+    }
+
+    mutating func bytes(_ array: [UInt8]) {
+        array.withUnsafeBytes { bytes($0) }
     }
 
     private mutating func bytes(_ bytes: UnsafeRawBufferPointer) {

@@ -16,11 +16,19 @@ struct SQLiteBindings {
 
     /// An empty array is an empty blob, not NULL.
     mutating func blob(_ index: Int32, _ bytes: [UInt8]) {
-        let code = bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress, !buffer.isEmpty else { return sqlite3_bind_zeroblob(statement, index, 0) }
-            return sqlite3_bind_blob(statement, index, base, Int32(buffer.count), Self.transient)
-        }
-        check(code)
+        bytes.withUnsafeBytes { blob(index, $0) }
+    }
+
+    /// No bytes are an empty blob, not NULL.
+    mutating func blob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return check(sqlite3_bind_zeroblob(statement, index, 0)) }
+        check(sqlite3_bind_blob(statement, index, base, Int32(bytes.count), Self.transient))
+    }
+
+    /// Text given as UTF-8 bytes; no bytes are the empty text, not NULL.
+    mutating func text(_ index: Int32, _ utf8: UnsafeRawBufferPointer) {
+        guard let base = utf8.baseAddress, !utf8.isEmpty else { return check(sqlite3_bind_text(statement, index, "", 0, Self.transient)) }
+        check(sqlite3_bind_text(statement, index, base.assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.transient))
     }
 
     /// `nil` is NULL.

@@ -271,11 +271,11 @@ extension TelemetryStore {
                         return SpanRef(traceID: trace, spanID: span)
                     }
                 let services = try String.fetchAll(db, sql: "SELECT service FROM chain_services WHERE chain_key = ?", arguments: [key])
-                try insertChainRow(
-                    ChainRow(
-                        id: chainID, correlationID: row[1], startNanos: row[2], endNanos: row[3], durationNanos: row[4], status: row[5],
-                        services: services, spans: spans, edges: edges, body: Array(row[6] as Data)),
-                    into: "chains_v5", db)
+                var rows = ChainRows(capacity: 1)
+                rows.append(
+                    id: chainID, correlationID: row[1], startNanos: row[2], endNanos: row[3], durationNanos: row[4], status: row[5],
+                    services: services, spans: spans, edges: edges, body: Array(row[6] as Data))
+                try rows.withBytes { bytes in try insertChainRow(rows.rows[0], bytes, into: "chains_v5", db) }
             }
             try db.execute(sql: """
                 DROP TABLE chains;
@@ -384,7 +384,8 @@ extension TelemetryStore {
     }
 
     /// What the store keeps of a chain: the fields queries filter on and its figures
-    /// (`ChainBody`, from which the API's JSON is written), as its row's columns.
+    /// (`ChainBody`, from which the API's JSON is written), as its row's columns. The
+    /// variable-length ones lie in the buffer of the `ChainRows` that made the row.
     struct ChainRow {
         var id: TraceID
         var correlationID: String?
@@ -392,46 +393,85 @@ extension TelemetryStore {
         var endNanos: Int64
         var durationNanos: Int64
         var status: String
-        /// `separated` lists.
-        var services: String
-        var topics: String
+        /// `separated` lists (text).
+        var services: Range<Int>
+        var topics: Range<Int>
         /// `ChainSpansColumn`, `ChainEdges` and `ChainBody` encodings.
-        var spans: [UInt8]
-        var edges: [UInt8]
-        var body: [UInt8]
+        var spans: Range<Int>
+        var edges: Range<Int>
+        var body: Range<Int>
+    }
 
-        init(
-            id: TraceID, correlationID: String?, startNanos: Int64, endNanos: Int64, durationNanos: Int64, status: String,
-            services: [String], spans: [SpanRef], edges: ChainEdges, body: [UInt8]
-        ) {
-            self.id = id
-            self.correlationID = correlationID
-            self.startNanos = startNanos
-            self.endNanos = endNanos
-            self.durationNanos = durationNanos
-            self.status = status
-            self.services = TelemetryStore.separated(services)
-            self.topics = TelemetryStore.separated(TelemetryStore.topics(edges.hops))
-            self.spans = ChainSpansColumn.encode(spans)
-            self.edges = edges.encoded
-            self.body = body
+    /// The rows of one write, their variable-length columns laid end to end in one buffer:
+    /// five arrays a chain, each allocated and zeroed, and the body's list of names, were
+    /// a fifth of encoding a chain.
+    struct ChainRows {
+        private(set) var rows: [ChainRow] = []
+        private var writer: ChainBody.BodyWriter
+        /// The chain's distinct topics, in hop order; kept for its room.
+        private var topicList: [String] = []
+
+        init(capacity: Int) {
+            rows.reserveCapacity(capacity)
+            // About 600 bytes a chain of four hops.
+            writer = ChainBody.BodyWriter(version: ChainBody.version, capacity: 1024 * capacity)
         }
 
         /// Encoded straight from the chain: copying its hops into `ChainEdges` first, and
         /// binding the columns through GRDB's arguments, were most of storing a chain.
-        /// Borrowed: an initializer takes its arguments owned, so the chain was copied.
-        init(_ chain: borrowing Chain) {
-            id = chain.id.traceID
-            correlationID = chain.correlationID
-            startNanos = Int64(clamping: chain.startUnixNano)
-            endNanos = Int64(clamping: chain.endUnixNano)
-            durationNanos = Int64(clamping: chain.endToEndNanos)
-            status = chain.status.rawValue
-            services = TelemetryStore.separated(chain.services)
-            topics = TelemetryStore.separated(TelemetryStore.topics(chain.hops))
-            spans = ChainSpansColumn.encode(chain.spans)
-            edges = ChainEdges.encode(chain.hops)
-            body = ChainBody.encode(chain)
+        /// Borrowed, and not captured by a closure: either way the chain was copied (a
+        /// retain of every string and array in it).
+        mutating func append(_ chain: borrowing Chain) {
+            topicList.removeAll(keepingCapacity: true)
+            chain.hops.forEachInPlace { hop in
+                if let topic = hop.pointee.topic, !topicList.contains(topic) { topicList.append(topic) }
+            }
+            var start = writer.columns.position
+            writer.columns.separated(chain.services)
+            let services = written(since: &start)
+            writer.columns.separated(topicList)
+            let topics = written(since: &start)
+            ChainSpansColumn.encode(chain.spans, into: &writer.columns)
+            let spans = written(since: &start)
+            ChainEdges.encode(chain.hops, into: &writer.columns)
+            let edges = written(since: &start)
+            ChainBody.encode(chain, with: &writer)
+            rows.append(ChainRow(
+                id: chain.id.traceID, correlationID: chain.correlationID, startNanos: Int64(clamping: chain.startUnixNano),
+                endNanos: Int64(clamping: chain.endUnixNano), durationNanos: Int64(clamping: chain.endToEndNanos),
+                status: chain.status.rawValue, services: services, topics: topics, spans: spans, edges: edges,
+                body: written(since: &start)))
+        }
+
+        /// A row from a store of before v5, whose body is kept as it was.
+        mutating func append(
+            id: TraceID, correlationID: String?, startNanos: Int64, endNanos: Int64, durationNanos: Int64, status: String,
+            services: [String], spans: [SpanRef], edges: ChainEdges, body: [UInt8]
+        ) {
+            var start = writer.columns.position
+            writer.columns.separated(services)
+            let serviceRange = written(since: &start)
+            writer.columns.separated(TelemetryStore.topics(edges.hops))
+            let topics = written(since: &start)
+            ChainSpansColumn.encode(spans, into: &writer.columns)
+            let spanRange = written(since: &start)
+            ChainEdges.encode(edges.hops, into: &writer.columns)
+            let edgeRange = written(since: &start)
+            writer.columns.bytes(body)
+            rows.append(ChainRow(
+                id: id, correlationID: correlationID, startNanos: startNanos, endNanos: endNanos, durationNanos: durationNanos,
+                status: status, services: serviceRange, topics: topics, spans: spanRange, edges: edgeRange, body: written(since: &start)))
+        }
+
+        /// What was written since `start`, which moves to its end.
+        private func written(since start: inout Int) -> Range<Int> {
+            defer { start = writer.columns.position }
+            return start..<writer.columns.position
+        }
+
+        /// The buffer the rows' ranges are in.
+        func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            try writer.columns.withWritten(body)
         }
     }
 
@@ -454,7 +494,8 @@ extension TelemetryStore {
     }
 
     /// Inserts through SQLite's own binding calls: GRDB's arguments box each value.
-    private static func insertChainRow(_ row: ChainRow, into table: String = "chains", _ db: Database) throws {
+    /// - Parameter bytes: the buffer of the `ChainRows` that made the row.
+    private static func insertChainRow(_ row: ChainRow, _ bytes: UnsafeRawBufferPointer, into table: String = "chains", _ db: Database) throws {
         let insert = try db.cachedStatement(sql: """
             INSERT INTO \(table) (chain_id, correlation_id, start_ns, end_ns, duration_ns, status, services, topics, spans, edges, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -467,11 +508,11 @@ extension TelemetryStore {
             bind.integer(4, row.endNanos)
             bind.integer(5, row.durationNanos)
             bind.text(6, row.status)
-            bind.text(7, row.services)
-            bind.text(8, row.topics)
-            bind.blob(9, row.spans)
-            bind.blob(10, row.edges)
-            bind.blob(11, row.body)
+            bind.text(7, UnsafeRawBufferPointer(rebasing: bytes[row.services]))
+            bind.text(8, UnsafeRawBufferPointer(rebasing: bytes[row.topics]))
+            bind.blob(9, UnsafeRawBufferPointer(rebasing: bytes[row.spans]))
+            bind.blob(10, UnsafeRawBufferPointer(rebasing: bytes[row.edges]))
+            bind.blob(11, UnsafeRawBufferPointer(rebasing: bytes[row.body]))
         }
     }
 
@@ -528,21 +569,21 @@ extension TelemetryStore {
     /// The rows of these chains, whether each may replace stored rows, and the service and
     /// topic names among them not yet known to be in `chain_names`. Read in place: mapping
     /// the chains copied each (a retain of every string and array in it).
-    private func chainRows(_ chains: [Chain]) -> (rows: [ChainRow], replacing: [Bool], newNames: Set<ChainName>) {
-        var rows: [ChainRow] = [], replacing: [Bool] = [], names = Set<ChainName>()
-        rows.reserveCapacity(chains.count)
+    private func chainRows(_ chains: [Chain]) -> (rows: ChainRows, replacing: [Bool], newNames: Set<ChainName>) {
+        var rows = ChainRows(capacity: chains.count), replacing: [Bool] = []
+        var names = ChainNamesSeen()
         replacing.reserveCapacity(chains.count)
         let listing = !chainNames.withLock(\.full)
         chains.forEachInPlace { chain in
-            rows.append(ChainRow(chain.pointee))
+            rows.append(chain.pointee)
             replacing.append(mayReplaceRows(chain.pointee))
             guard listing else { return }
-            for service in chain.pointee.services { names.insert(ChainName(kind: .service, name: service)) }
+            for service in chain.pointee.services { names.insert(service, .service) }
             chain.pointee.hops.forEachInPlace { hop in
-                if let topic = hop.pointee.topic { names.insert(ChainName(kind: .topic, name: topic)) }
+                if let topic = hop.pointee.topic { names.insert(topic, .topic) }
             }
         }
-        let newNames = chainNames.withLock { names.subtracting($0.known) }
+        let newNames = chainNames.withLock { names.all.subtracting($0.known) }
         return (rows, replacing, newNames)
     }
 
@@ -551,13 +592,15 @@ extension TelemetryStore {
     package func saveChains(_ chains: [Chain]) async throws {
         let (rows, replacing, newNames) = chainRows(chains)
         let listed = try await pool.write { db in
-            // By position: iterating the chains copied each (a retain of every array in it).
-            for position in chains.indices {
-                if replacing[position] { try Self.deleteChains(db, keys: try self.replacedKeys(chains[position], db)) }
-                try Self.insertChainRow(rows[position], db)
+            try rows.withBytes { bytes in
+                // By position: iterating the chains copied each (a retain of every array in it).
+                for position in chains.indices {
+                    if replacing[position] { try Self.deleteChains(db, keys: try self.replacedKeys(chains[position], db)) }
+                    try Self.insertChainRow(rows.rows[position], bytes, db)
+                }
             }
             // Never lowered when chains are removed: a bound too wide only reads more rows.
-            if let longest = rows.map(\.durationNanos).max() {
+            if let longest = rows.rows.map(\.durationNanos).max() {
                 try db.cachedStatement(sql: "UPDATE chain_stats SET max_duration_ns = max(max_duration_ns, ?)").execute(arguments: [longest])
             }
             return try Self.addChainNames(newNames, db)
@@ -770,6 +813,22 @@ struct ChainName: Hashable, Sendable {
     enum Kind: Int { case service = 0, topic = 1 }
     var kind: Kind
     var name: String
+}
+
+/// The distinct service and topic names of a write's chains. Most chains name the same
+/// few, so the first `recentBound` are compared before any is hashed: hashing every name
+/// of every chain was a tenth of storing chains.
+struct ChainNamesSeen {
+    private(set) var all = Set<ChainName>()
+    private var recent: [ChainName] = []
+    private static let recentBound = 32
+
+    mutating func insert(_ name: String, _ kind: ChainName.Kind) {
+        let length = name.utf8.count
+        if recent.contains(where: { $0.kind == kind && $0.name.utf8.count == length && $0.name == name }) { return }
+        let named = ChainName(kind: kind, name: name)
+        if all.insert(named).inserted, recent.count < Self.recentBound { recent.append(named) }
+    }
 }
 
 /// A chain an earlier run of the collector stored, for the stitcher to take back at start

@@ -152,6 +152,21 @@ private typealias F = Fixture
         }
     }
 
+    /// A write's names are gathered once each, by kind, past the few compared before hashing.
+    @Test func aWritesNamesAreGatheredOnceEachByKind() {
+        var seen = ChainNamesSeen()
+        for round in 0..<3 {
+            for number in 0..<40 { seen.insert("topic-\(number)", .topic) }
+            seen.insert("orders", .service)
+            seen.insert("orders", .topic)
+            seen.insert(String(repeating: "long-service-name-", count: round + 1).uppercased().lowercased(), .service)
+        }
+        #expect(seen.all.count == 40 + 2 + 3)
+        #expect(seen.all.contains(ChainName(kind: .service, name: "orders")))
+        #expect(seen.all.contains(ChainName(kind: .topic, name: "orders")))
+        #expect(seen.all.contains(ChainName(kind: .topic, name: "topic-39")))
+    }
+
     /// A search on a service or topic no chain has answers from `chain_names`, which holds
     /// every name of the chains written, across a restart, and which the migration fills
     /// from the rows a store already holds.
