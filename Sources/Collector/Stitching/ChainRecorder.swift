@@ -175,44 +175,56 @@ package final class ChainRecorder: ChainSink, TelemetryConsumer {
 /// metrics factory's registry (a lock and a lookup by label and dimensions), which for a
 /// timer per delivery was 3 % of the collector's CPU with the stitcher on.
 struct ChainMetrics {
-    private struct QueueKey: Hashable { var producerService: String?, topic: String?, consumerGroup: String? }
-    private struct RootKey: Hashable { var service: String?, operation: String? }
-    private var latencies: [RootKey: Timer] = [:]
-    private var waits: [QueueKey: Timer] = [:]
+    private struct QueueKey: LabelSet {
+        var producerService: String?, topic: String?, consumerGroup: String?
+        func isSame(as other: Self) -> Bool {
+            producerService.isSameText(as: other.producerService) && topic.isSameText(as: other.topic)
+                && consumerGroup.isSameText(as: other.consumerGroup)
+        }
+    }
+    private struct RootKey: LabelSet {
+        var service: String?, operation: String?
+        func isSame(as other: Self) -> Bool { service.isSameText(as: other.service) && operation.isSameText(as: other.operation) }
+    }
+    private var latencies = Handles<RootKey, Timer>()
+    private var waits = Handles<QueueKey, Timer>()
     private var statuses: [ChainStatus: Counter] = [:]
     private let deadLettered = Counter(label: "causeway_dead_lettered_messages_total")
     private let unconsumed = Counter(label: "causeway_unconsumed_messages_total")
     private let orphans = Counter(label: "causeway_orphan_links_total")
     private let finalizedEarly = Counter(label: "causeway_chains_finalized_early_total")
-    /// Handles kept at most, per kind; past it they are made again (label sets come from
-    /// span attributes, so their number is the senders' to choose).
-    private let maxHandles = 10_000
 
     init() {}
 
     mutating func record(_ chain: Chain) {
         let root = RootKey(service: chain.rootService, operation: chain.rootOperation)
-        let latency = latencies[root] ?? Timer(
-            label: "causeway_chain_e2e_latency_seconds",
-            dimensions: [("root_service", chain.rootService ?? ""), ("root_operation", chain.rootOperation ?? "")],
-            preferredDisplayUnit: .seconds)
-        if latencies.count < maxHandles { latencies[root] = latency }
+        let latency = latencies.handle(root) {
+            Timer(
+                label: "causeway_chain_e2e_latency_seconds",
+                dimensions: [("root_service", chain.rootService ?? ""), ("root_operation", chain.rootOperation ?? "")],
+                preferredDisplayUnit: .seconds)
+        }
         latency.recordNanoseconds(Int64(clamping: chain.endToEndNanos))
-        let status = statuses[chain.status] ?? Counter(label: "causeway_chains_total", dimensions: [("status", chain.status.rawValue)])
-        statuses[chain.status] = status
-        status.increment()
+        if let status = statuses[chain.status] {
+            status.increment()
+        } else {
+            let status = Counter(label: "causeway_chains_total", dimensions: [("status", chain.status.rawValue)])
+            statuses[chain.status] = status
+            status.increment()
+        }
         chain.hops.forEachInPlace { hop in
             hop.pointee.deliveries.forEachInPlace { delivery in
                 guard let wait = delivery.pointee.queueWaitNanos else { return }
                 let key = QueueKey(producerService: hop.pointee.producerService, topic: hop.pointee.topic, consumerGroup: delivery.pointee.consumerGroup)
-                let timer = waits[key] ?? Timer(
-                    label: "causeway_queue_wait_seconds",
-                    dimensions: [
-                        ("producer_service", hop.pointee.producerService ?? ""), ("topic", hop.pointee.topic ?? ""),
-                        ("consumer_group", delivery.pointee.consumerGroup ?? ""),
-                    ],
-                    preferredDisplayUnit: .seconds)
-                if waits.count < maxHandles { waits[key] = timer }
+                let timer = waits.handle(key) {
+                    Timer(
+                        label: "causeway_queue_wait_seconds",
+                        dimensions: [
+                            ("producer_service", hop.pointee.producerService ?? ""), ("topic", hop.pointee.topic ?? ""),
+                            ("consumer_group", delivery.pointee.consumerGroup ?? ""),
+                        ],
+                        preferredDisplayUnit: .seconds)
+                }
                 timer.recordNanoseconds(max(0, wait))
             }
             if hop.pointee.isDeadLetter { deadLettered.increment() }
@@ -227,5 +239,34 @@ struct ChainMetrics {
         if unconsumedCount > 0 { unconsumed.increment(by: unconsumedCount) }
         if orphanCount > 0 { orphans.increment(by: orphanCount) }
         if chain.finalizedEarly { finalizedEarly.increment() }
+    }
+}
+
+/// A metric's label values, compared cheaply (`String.isSameText(as:)`).
+protocol LabelSet: Hashable {
+    func isSame(as other: Self) -> Bool
+}
+
+/// Metric handles by label set, made once each and kept. The first `recentBound` label sets
+/// are compared before the table is hashed: most chains carry the same few, and hashing two
+/// or three strings a delivery, twice (a lookup, then storing the handle again), was half of
+/// recording a chain.
+struct Handles<Key: LabelSet, Handle> {
+    private var table: [Key: Handle] = [:]
+    private var recent: [(key: Key, handle: Handle)] = []
+    private static var recentBound: Int { 16 }
+    /// Handles kept at most; past it they are made again (label sets come from span
+    /// attributes, so their number is the senders' to choose).
+    private static var maxHandles: Int { 10_000 }
+
+    mutating func handle(_ key: Key, make: () -> Handle) -> Handle {
+        if let hit = recent.first(where: { $0.key.isSame(as: key) }) { return hit.handle }
+        if let known = table[key] { return known }
+        let made = make()
+        if table.count < Self.maxHandles {
+            table[key] = made
+            if recent.count < Self.recentBound { recent.append((key, made)) }
+        }
+        return made
     }
 }

@@ -340,10 +340,7 @@ enum ChainBody {
         mutating func name(_ name: String?) {
             guard version != 1 else { return columns.name(name) }
             guard let name else { return columns.varint(0) }
-            // Lengths first: comparing two strings of different contents went through the
-            // standard library's general comparison, a fifth of encoding a body.
-            let length = name.utf8.count
-            if let earlier = names.firstIndex(where: { $0.utf8.count == length && $0 == name }) {
+            if let earlier = names.firstIndex(where: { $0.isSameText(as: name) }) {
                 return columns.varint(UInt64(earlier) + 2)
             }
             names.append(name)

@@ -824,8 +824,7 @@ struct ChainNamesSeen {
     private static let recentBound = 32
 
     mutating func insert(_ name: String, _ kind: ChainName.Kind) {
-        let length = name.utf8.count
-        if recent.contains(where: { $0.kind == kind && $0.name.utf8.count == length && $0.name == name }) { return }
+        if recent.contains(where: { $0.kind == kind && $0.name.isSameText(as: name) }) { return }
         let named = ChainName(kind: kind, name: name)
         if all.insert(named).inserted, recent.count < Self.recentBound { recent.append(named) }
     }
