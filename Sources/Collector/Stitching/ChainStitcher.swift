@@ -220,7 +220,14 @@ package struct ChainStitcher {
         } else {
             slot = allocate(node)
             index.insert(key, slot)
-            startChain(at: slot, now: now)
+            // Most spans arrive after their parent or the producer they link to: they join
+            // its chain at once. Starting a chain of their own, to be united with it a moment
+            // later, cost a chain state, an entry in the due heap and a union a span.
+            if let anchor = heldAnchor(of: span, trace: key.trace, parent: node.parentSpanID) {
+                addMember(slot, toRoot: touch(find(anchor), now: now))
+            } else {
+                startChain(at: slot, now: now)
+            }
         }
         if let messageID {
             if let free = freeMessageIDs.popLast() {
@@ -270,13 +277,29 @@ package struct ChainStitcher {
         }
         let slot = allocate(SpanNode(key: key))
         index.insert(key, slot)
+        addMember(slot, toRoot: root)
+        return (root, slot)
+    }
+
+    /// The slot of the first span a new span would join that is held already: its parent,
+    /// else the first valid span it links to.
+    func heldAnchor(of span: UnsafePointer<Span>, trace: TraceKey, parent: UInt64) -> Int32? {
+        if parent != 0, let slot = index[SpanKey(trace: trace, span: parent)] { return slot }
+        return span.pointee.links.withUnsafeBufferPointer { links in
+            guard let position = links.firstIndex(where: { $0.traceID.isValid && $0.spanID.isValid }) else { return nil }
+            return index[SpanKey(links[position].traceID, links[position].spanID)]
+        }
+    }
+
+    /// Puts a slot that is in no chain into the chain at `root`, counted as open or
+    /// retained as the chain is.
+    mutating func addMember(_ slot: Int32, toRoot root: Int32) {
         nodes[Int(slot)].unionParent = root
         nodes[Int(slot)].nextMember = nodes[Int(root)].nextMember
         nodes[Int(root)].nextMember = slot
         let chain = Int(nodes[Int(root)].chain)
         chains[chain].spanCount += 1
         if chains[chain].finalized { retainedSpanCount += 1 } else { openSpanCount += 1 }
-        return (root, slot)
     }
 
     mutating func allocate(_ node: SpanNode) -> Int32 {

@@ -211,6 +211,39 @@ private typealias F = Fixture
         #expect(second.endToEndNanos == 130 * F.ms)
     }
 
+    /// Spans arriving after their parent or the producer they link to join its chain at
+    /// once, open or finalized; the counts of open chains, open and retained spans follow,
+    /// and are back at zero once the chain is forgotten.
+    @Test func spansJoiningAHeldChainAreCountedWithIt() throws {
+        var configuration = StitcherConfiguration()
+        configuration.retention = .seconds(60)
+        var stitcher = ChainStitcher(configuration: configuration)
+        let requests = F.linearChain()
+        func spans(_ requests: some Sequence<ExportTraceServiceRequest>) -> Int {
+            requests.reduce(0) { $0 + $1.resourceSpans.flatMap(\.scopeSpans).reduce(0) { $0 + $1.spans.count } }
+        }
+        for request in requests.dropLast() { _ = stitcher.ingest(request, now: F.at(200)) }
+        #expect(stitcher.openChainCount == 1)
+        #expect(stitcher.openSpanCount == spans(requests.dropLast()))
+        #expect(stitcher.retainedSpanCount == 0)
+        _ = stitcher.finalizeIdle(now: F.at(200) + 61 * F.second)
+        #expect(stitcher.openChainCount == 0)
+        #expect(stitcher.openSpanCount == 0)
+        #expect(stitcher.retainedSpanCount == spans(requests.dropLast()))
+
+        _ = stitcher.ingest(requests.last!, now: F.at(200) + 62 * F.second)
+        #expect(stitcher.counters.chainsReopened == 1)
+        #expect(stitcher.openChainCount == 1)
+        #expect(stitcher.openSpanCount == spans(requests))
+        #expect(stitcher.retainedSpanCount == 0)
+        let chain = try #require(stitcher.finalizeIdle(now: F.at(200) + 93 * F.second).first)
+        #expect(chain.spans.count == spans(requests))
+        #expect(stitcher.retainedSpanCount == spans(requests))
+        _ = stitcher.finalizeIdle(now: F.at(200) + 200 * F.second)
+        #expect(stitcher.heldSpanCount == 0)
+        #expect(stitcher.openChainCount == 0)
+    }
+
     @Test func lateRootSupersedesTheChainIDEmittedBefore() throws {
         var stitcher = ChainStitcher()
         let requests = F.linearChain()
