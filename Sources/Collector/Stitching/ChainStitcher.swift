@@ -798,8 +798,14 @@ struct InternedStrings {
 /// FNV-1a: stable across runs (unlike `Hasher`), good enough to compare message IDs.
 enum StableHash {
     static func of(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var text = text
+        // Over the bytes where they lie: through the string's UTF-8 view, a byte at a time,
+        // this was a fifth of assembling a chain with UUID message IDs.
+        let hash = text.withUTF8 { bytes in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return hash
+        }
         return hash == 0 ? 1 : hash
     }
 }

@@ -211,6 +211,14 @@ private typealias F = Fixture
         #expect(second.endToEndNanos == 130 * F.ms)
     }
 
+    /// Message IDs are compared by FNV-1a (64-bit) of their UTF-8 bytes, the same in every run.
+    @Test func stableHashIsFNV1aOfTheUTF8Bytes() {
+        #expect(StableHash.of("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(StableHash.of("foobar") == 0x8594_4171_f739_67e8)
+        #expect(StableHash.of("n\u{E9}e-\u{FC}") == 0xd782_dfaf_3923_e9c8)
+        #expect(StableHash.of("") == 0xcbf2_9ce4_8422_2325)
+    }
+
     /// Spans arriving after their parent or the producer they link to join its chain at
     /// once, open or finalized; the counts of open chains, open and retained spans follow,
     /// and are back at zero once the chain is forgotten.
