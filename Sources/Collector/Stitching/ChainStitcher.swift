@@ -218,12 +218,15 @@ package struct ChainStitcher {
             nodes[Int(existing)] = node
             slot = existing
         } else {
-            slot = allocate(node)
-            index.insert(key, slot)
             // Most spans arrive after their parent or the producer they link to: they join
             // its chain at once. Starting a chain of their own, to be united with it a moment
-            // later, cost a chain state, an entry in the due heap and a union a span.
-            if let anchor = heldAnchor(of: span, trace: key.trace, parent: node.parentSpanID) {
+            // later, cost a chain state, an entry in the due heap and a union a span. Looked
+            // up before the span's own key is in the index, which a span naming itself as
+            // its parent or link target would find: it starts a chain, as it did before.
+            let anchor = heldAnchor(of: span, trace: key.trace, parent: node.parentSpanID)
+            slot = allocate(node)
+            index.insert(key, slot)
+            if let anchor {
                 addMember(slot, toRoot: touch(find(anchor), now: now))
             } else {
                 startChain(at: slot, now: now)

@@ -219,6 +219,22 @@ private typealias F = Fixture
         #expect(StableHash.of("") == 0xcbf2_9ce4_8422_2325)
     }
 
+    /// A span naming itself as its parent or as a link target (senders' mistakes, or worse)
+    /// is a chain of its own, as is a span that names both.
+    @Test func aSpanNamingItselfIsAChainOfItsOwn() throws {
+        var stitcher = ChainStitcher()
+        let spans = [
+            F.span(1, 1, parent: 1, "own parent", 0, 10),
+            F.span(2, 2, "own link", kind: .consumer, 0, 10, linksTo: [(2, 2)]),
+            F.span(3, 3, parent: 3, "both", kind: .consumer, 0, 10, linksTo: [(3, 3)]),
+        ]
+        for span in spans { _ = stitcher.ingest(F.request("svc", [span]), now: F.at(100)) }
+        #expect(stitcher.openChainCount == 3)
+        let chains = stitcher.finalizeAll(now: F.at(200))
+        #expect(chains.count == 3)
+        #expect(chains.allSatisfy { $0.spans.count == 1 })
+    }
+
     /// Spans arriving after their parent or the producer they link to join its chain at
     /// once, open or finalized; the counts of open chains, open and retained spans follow,
     /// and are back at zero once the chain is forgotten.
