@@ -235,6 +235,48 @@ private typealias F = Fixture
         #expect(chains.allSatisfy { $0.spans.count == 1 })
     }
 
+    /// Spans naming each other at random in a small ID space (themselves, cycles, repeats,
+    /// links across traces), in any order, under tight bounds and a short retention: the
+    /// stitcher neither traps nor loses count, and holds nothing once all is finalized and
+    /// past its retention.
+    @Test func randomlyLinkedSpansKeepTheCountsWhole() {
+        var configuration = StitcherConfiguration()
+        configuration.retention = .seconds(5)
+        configuration.maxOpenChains = 20
+        configuration.maxOpenSpans = 60
+        configuration.maxRetainedSpans = 80
+        var stitcher = ChainStitcher(configuration: configuration)
+        // Drawn from the FNV-1a of a counter: the same every run, so a failure repeats.
+        var draws = 0
+        func next() -> UInt64 {
+            draws += 1
+            return StableHash.of("draw \(draws)")
+        }
+        func pick(_ range: ClosedRange<UInt64>) -> UInt64 { range.lowerBound + next() % (range.upperBound - range.lowerBound + 1) }
+        var now = F.at(0)
+        for round in 0..<300 {
+            let spans = (0..<pick(1...8)).map { _ in
+                F.span(
+                    pick(1...4), pick(1...40), parent: next() % 3 == 0 ? nil : pick(1...40), "op", kind: [.producer, .consumer, .internal][Int(next() % 3)],
+                    0, 10, topic: "t\(pick(1...3))", messageID: next() % 2 == 0 ? "m\(pick(1...20))" : nil,
+                    linksTo: (0..<pick(0...2)).map { _ in (pick(1...4), pick(0...40)) })
+            }
+            _ = stitcher.ingest(F.request("svc-\(round % 3)", spans), now: now)
+            #expect(stitcher.openSpanCount >= 0 && stitcher.retainedSpanCount >= 0)
+            now += pick(0...2) * F.second
+            if round % 7 == 0 { _ = stitcher.finalizeIdle(now: now) }
+        }
+        // The paths the test is for were taken.
+        let counters = stitcher.counters
+        #expect(counters.chainsReopened > 0 && counters.chainsFinalizedEarly > 0 && counters.retainedChainsDroppedEarly > 0)
+        #expect(counters.repeatedSpans > 0)
+        _ = stitcher.finalizeAll(now: now)
+        #expect(stitcher.openChainCount == 0)
+        #expect(stitcher.openSpanCount == 0)
+        _ = stitcher.finalizeIdle(now: now + 60 * F.second)
+        #expect(stitcher.heldSpanCount == 0)
+    }
+
     /// Spans arriving after their parent or the producer they link to join its chain at
     /// once, open or finalized; the counts of open chains, open and retained spans follow,
     /// and are back at zero once the chain is forgotten.
@@ -524,3 +566,4 @@ private typealias F = Fixture
         #expect(heap.peek == nil)
     }
 }
+
