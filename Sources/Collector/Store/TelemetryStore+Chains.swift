@@ -422,25 +422,13 @@ extension TelemetryStore {
         /// Borrowed, and not captured by a closure: either way the chain was copied (a
         /// retain of every string and array in it).
         mutating func append(_ chain: borrowing Chain) {
-            topicList.removeAll(keepingCapacity: true)
-            chain.hops.forEachInPlace { hop in
-                if let topic = hop.pointee.topic, !topicList.contains(topic) { topicList.append(topic) }
-            }
-            var start = writer.columns.position
-            writer.columns.separated(chain.services)
-            let services = written(since: &start)
-            writer.columns.separated(topicList)
-            let topics = written(since: &start)
-            ChainSpansColumn.encode(chain.spans, into: &writer.columns)
-            let spans = written(since: &start)
-            ChainEdges.encode(chain.hops, into: &writer.columns)
-            let edges = written(since: &start)
+            let (bodyStart, columns) = appendColumns(services: chain.services, spans: chain.spans, hops: chain.hops)
             ChainBody.encode(chain, with: &writer)
             rows.append(ChainRow(
                 id: chain.id.traceID, correlationID: chain.correlationID, startNanos: Int64(clamping: chain.startUnixNano),
                 endNanos: Int64(clamping: chain.endUnixNano), durationNanos: Int64(clamping: chain.endToEndNanos),
-                status: chain.status.rawValue, services: services, topics: topics, spans: spans, edges: edges,
-                body: written(since: &start)))
+                status: chain.status.rawValue, services: columns.services, topics: columns.topics, spans: columns.spans,
+                edges: columns.edges, body: bodyStart..<writer.columns.position))
         }
 
         /// A row from a store of before v5, whose body is kept as it was.
@@ -448,19 +436,30 @@ extension TelemetryStore {
             id: TraceID, correlationID: String?, startNanos: Int64, endNanos: Int64, durationNanos: Int64, status: String,
             services: [String], spans: [SpanRef], edges: ChainEdges, body: [UInt8]
         ) {
-            var start = writer.columns.position
-            writer.columns.separated(services)
-            let serviceRange = written(since: &start)
-            writer.columns.separated(TelemetryStore.topics(edges.hops))
-            let topics = written(since: &start)
-            ChainSpansColumn.encode(spans, into: &writer.columns)
-            let spanRange = written(since: &start)
-            ChainEdges.encode(edges.hops, into: &writer.columns)
-            let edgeRange = written(since: &start)
+            let (bodyStart, columns) = appendColumns(services: services, spans: spans, hops: edges.hops)
             writer.columns.bytes(body)
             rows.append(ChainRow(
                 id: id, correlationID: correlationID, startNanos: startNanos, endNanos: endNanos, durationNanos: durationNanos,
-                status: status, services: serviceRange, topics: topics, spans: spanRange, edges: edgeRange, body: written(since: &start)))
+                status: status, services: columns.services, topics: columns.topics, spans: columns.spans, edges: columns.edges,
+                body: bodyStart..<writer.columns.position))
+        }
+
+        /// Writes a row's services, topics, spans and edges columns; returns where each lies,
+        /// and where the body, written next, starts.
+        private mutating func appendColumns(
+            services: [String], spans: [SpanRef], hops: [some EdgeHop]
+        ) -> (bodyStart: Int, (services: Range<Int>, topics: Range<Int>, spans: Range<Int>, edges: Range<Int>)) {
+            TelemetryStore.topics(hops, into: &topicList)
+            var start = writer.columns.position
+            writer.columns.separated(services)
+            let serviceRange = written(since: &start)
+            writer.columns.separated(topicList)
+            let topics = written(since: &start)
+            ChainSpansColumn.encode(spans, into: &writer.columns)
+            let spanRange = written(since: &start)
+            ChainEdges.encode(hops, into: &writer.columns)
+            let edges = written(since: &start)
+            return (start, (serviceRange, topics, spanRange, edges))
         }
 
         /// What was written since `start`, which moves to its end.
@@ -475,11 +474,11 @@ extension TelemetryStore {
         }
     }
 
-    /// The distinct topics of these hops, in hop order.
-    fileprivate static func topics(_ hops: [some EdgeHop]) -> [String] {
-        var topics: [String] = []
+    /// The distinct topics of these hops, in hop order, in place of what `topics` held (its
+    /// room is kept: a write reuses one array for all its chains).
+    fileprivate static func topics(_ hops: [some EdgeHop], into topics: inout [String]) {
+        topics.removeAll(keepingCapacity: true)
         hops.forEachInPlace { hop in if let topic = hop.pointee.topic, !topics.contains(topic) { topics.append(topic) } }
-        return topics
     }
 
     /// A list of names as one column, each between separators (U+001F), so that
