@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "EventTracing", targets: ["EventTracing"]),
         .library(name: "EventTracingOTLP", targets: ["EventTracingOTLP"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .executable(name: "causeway", targets: ["causeway"]),
     ],
     dependencies: [
@@ -94,6 +95,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The Kafka client: cluster metadata and connections, a producer and a group
+        // consumer that trace every message through EventTracing, retries, dead letters.
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "KafkaWire",
+                "EventTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The built-in Kafka-wire-compatible broker: partition logs on disk, produce/fetch,
         // the classic group coordinator, committed offsets, metrics.
         .target(
@@ -107,6 +123,25 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The order demo: order, inventory, payment and notification services, and the
+        // scenario driver that places orders and reads their chains back.
+        .target(
+            name: "OrderDemo",
+            dependencies: [
+                "KafkaClient",
+                "EventTracing",
+                "EventTracingOTLP",
+                "EventTracingHTTP",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -153,7 +188,10 @@ let package = Package(
                 "Collector",
                 "Broker",
                 "KafkaWire",
+                "KafkaClient",
+                "OrderDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "EventTracingHTTP",
                 "EventTracing",
                 "EventTracingOTLP",
@@ -216,6 +254,21 @@ let package = Package(
         .testTarget(
             name: "KafkaWireTests",
             dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: [
+                "KafkaClient",
+                "KafkaWire",
+                "Broker",
+                "EventTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

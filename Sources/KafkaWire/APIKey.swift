@@ -92,5 +92,58 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let unknownProducerID = ErrorCode(rawValue: 59)
     public static let memberIDRequired = ErrorCode(rawValue: 79)
 
-    public var description: String { "error \(rawValue)" }
+    /// Kafka's name of the code (`NOT_LEADER_OR_FOLLOWER`), or `ERROR_<n>` for one not listed.
+    public var name: String {
+        switch rawValue {
+        case -1: "UNKNOWN_SERVER_ERROR"
+        case 0: "NONE"
+        case 1: "OFFSET_OUT_OF_RANGE"
+        case 2: "CORRUPT_MESSAGE"
+        case 3: "UNKNOWN_TOPIC_OR_PARTITION"
+        case 4: "INVALID_FETCH_SIZE"
+        case 5: "LEADER_NOT_AVAILABLE"
+        case 6: "NOT_LEADER_OR_FOLLOWER"
+        case 7: "REQUEST_TIMED_OUT"
+        case 10: "MESSAGE_TOO_LARGE"
+        case 13: "NETWORK_EXCEPTION"
+        case 14: "COORDINATOR_LOAD_IN_PROGRESS"
+        case 15: "COORDINATOR_NOT_AVAILABLE"
+        case 16: "NOT_COORDINATOR"
+        case 17: "INVALID_TOPIC_EXCEPTION"
+        case 19: "NOT_ENOUGH_REPLICAS"
+        case 20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+        case 21: "INVALID_REQUIRED_ACKS"
+        case 22: "ILLEGAL_GENERATION"
+        case 23: "INCONSISTENT_GROUP_PROTOCOL"
+        case 24: "INVALID_GROUP_ID"
+        case 25: "UNKNOWN_MEMBER_ID"
+        case 26: "INVALID_SESSION_TIMEOUT"
+        case 27: "REBALANCE_IN_PROGRESS"
+        case 29: "TOPIC_AUTHORIZATION_FAILED"
+        case 30: "GROUP_AUTHORIZATION_FAILED"
+        case 35: "UNSUPPORTED_VERSION"
+        case 36: "TOPIC_ALREADY_EXISTS"
+        case 37: "INVALID_PARTITIONS"
+        case 38: "INVALID_REPLICATION_FACTOR"
+        case 42: "INVALID_REQUEST"
+        case 45: "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        case 46: "DUPLICATE_SEQUENCE_NUMBER"
+        case 47: "INVALID_PRODUCER_EPOCH"
+        case 59: "UNKNOWN_PRODUCER_ID"
+        case 74: "FENCED_LEADER_EPOCH"
+        case 79: "MEMBER_ID_REQUIRED"
+        default: "ERROR_\(rawValue)"
+        }
+    }
+
+    /// Whether the same request may succeed later, after a metadata refresh or a pause:
+    /// Kafka's RetriableException codes among those a client here meets.
+    public var isRetriable: Bool {
+        switch rawValue {
+        case 3, 5, 6, 7, 13, 14, 15, 16, 19, 20, 74: true
+        default: false
+        }
+    }
+
+    public var description: String { "error \(rawValue) \(name)" }
 }

@@ -22,7 +22,8 @@ public struct Record: Sendable, Equatable {
             && zip(lhs.headers, rhs.headers).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
-    func encode(into buffer: inout ByteBuffer) {
+    /// Appends the record, length-prefixed, as it sits in a batch after the header.
+    public func encode(into buffer: inout ByteBuffer) {
         var body = ByteBuffer()
         body.writeInteger(Int8(0))
         body.writeVarlong(timestampDelta)

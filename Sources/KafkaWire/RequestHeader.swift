@@ -34,3 +34,22 @@ public struct RequestHeader: Sendable, Equatable {
         buffer.writeKafkaNullableString(clientID)
     }
 }
+
+/// Response header v0: the correlation id of the request answered. Every version of the
+/// supported subset is non-flexible, so none has tagged fields here.
+public struct ResponseHeader: Sendable, Equatable {
+    public var correlationID: Int32
+
+    public init(correlationID: Int32) {
+        self.correlationID = correlationID
+    }
+
+    /// Reads the header; the reader is left at the response body.
+    public init(from reader: inout KafkaReader) throws(KafkaWireError) {
+        correlationID = try reader.int32("response_header.correlation_id")
+    }
+
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(correlationID)
+    }
+}

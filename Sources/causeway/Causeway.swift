@@ -14,7 +14,7 @@ struct Causeway: AsyncParsableCommand {
         version: CausewayVersion.current,
         subcommands: [
             Version.self, Convert.self, Bench.self, Conformance.self, Debug.self, BrokerCommand.self,
-            CollectorCommand.self, ChainCommand.self,
+            CollectorCommand.self, ChainCommand.self, ServiceCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -7,6 +7,11 @@ public struct ApiVersionsResponse: Sendable {
         public var apiKey: Int16
         public var minVersion: Int16
         public var maxVersion: Int16
+        public init(apiKey: Int16, minVersion: Int16, maxVersion: Int16) {
+            self.apiKey = apiKey
+            self.minVersion = minVersion
+            self.maxVersion = maxVersion
+        }
     }
 
     public var errorCode: ErrorCode

@@ -5,9 +5,19 @@ public struct FindCoordinatorRequest: Sendable {
     public var key: String
     public var keyType: Int8 = 0
 
+    public init(key: String, keyType: Int8 = 0) {
+        self.key = key
+        self.keyType = keyType
+    }
+
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         key = try reader.string("key")
         if version >= 1 { keyType = try reader.int8("key_type") }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(key)
+        if version >= 1 { buffer.writeInteger(keyType) }
     }
 }
 
@@ -32,6 +42,15 @@ public struct FindCoordinatorResponse: Sendable {
         buffer.writeKafkaString(host)
         buffer.writeInteger(port)
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 1 { _ = try reader.int32("throttle_time_ms") }
+        errorCode = ErrorCode(rawValue: try reader.int16("error_code"))
+        if version >= 1 { _ = try reader.nullableString("error_message") }
+        nodeID = try reader.int32("node_id")
+        host = try reader.string("host")
+        port = try reader.int32("port")
+    }
 }
 
 /// JoinGroup request v0–5.
@@ -39,6 +58,10 @@ public struct JoinGroupRequest: Sendable {
     public struct GroupProtocol: Sendable {
         public var name: String
         public var metadata: ByteBuffer
+        public init(name: String, metadata: ByteBuffer) {
+            self.name = name
+            self.metadata = metadata
+        }
     }
 
     public var groupID: String
@@ -50,6 +73,19 @@ public struct JoinGroupRequest: Sendable {
     public var protocolType: String
     public var protocols: [GroupProtocol]
 
+    public init(
+        groupID: String, sessionTimeoutMs: Int32, rebalanceTimeoutMs: Int32, memberID: String = "",
+        groupInstanceID: String? = nil, protocolType: String = "consumer", protocols: [GroupProtocol]
+    ) {
+        self.groupID = groupID
+        self.sessionTimeoutMs = sessionTimeoutMs
+        self.rebalanceTimeoutMs = rebalanceTimeoutMs
+        self.memberID = memberID
+        self.groupInstanceID = groupInstanceID
+        self.protocolType = protocolType
+        self.protocols = protocols
+    }
+
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
         sessionTimeoutMs = try reader.int32("session_timeout_ms")
@@ -59,6 +95,19 @@ public struct JoinGroupRequest: Sendable {
         protocolType = try reader.string("protocol_type")
         protocols = try reader.array("protocols") { (r: inout KafkaReader) throws(KafkaWireError) in
             GroupProtocol(name: try r.string("protocols.name"), metadata: try r.bytes("protocols.metadata"))
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        buffer.writeInteger(sessionTimeoutMs)
+        if version >= 1 { buffer.writeInteger(rebalanceTimeoutMs) }
+        buffer.writeKafkaString(memberID)
+        if version >= 5 { buffer.writeKafkaNullableString(groupInstanceID) }
+        buffer.writeKafkaString(protocolType)
+        buffer.writeKafkaArray(protocols) { buffer, groupProtocol in
+            buffer.writeKafkaString(groupProtocol.name)
+            buffer.writeKafkaBytes(groupProtocol.metadata)
         }
     }
 }
@@ -102,22 +151,60 @@ public struct JoinGroupResponse: Sendable {
             buffer.writeKafkaBytes(member.metadata)
         }
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 2 { _ = try reader.int32("throttle_time_ms") }
+        errorCode = ErrorCode(rawValue: try reader.int16("error_code"))
+        generationID = try reader.int32("generation_id")
+        protocolName = try reader.string("protocol_name")
+        leader = try reader.string("leader")
+        memberID = try reader.string("member_id")
+        members = try reader.array("members") { (r: inout KafkaReader) throws(KafkaWireError) in
+            let id = try r.string("members.member_id")
+            if version >= 5 { _ = try r.nullableString("members.group_instance_id") }
+            return Member(memberID: id, metadata: try r.bytes("members.metadata"))
+        }
+    }
 }
 
 /// SyncGroup request v0–3.
 public struct SyncGroupRequest: Sendable {
+    /// One member's share: a ConsumerProtocolAssignment for protocol type "consumer".
+    public typealias Assignment = (memberID: String, assignment: ByteBuffer)
+
     public var groupID: String
     public var generationID: Int32
     public var memberID: String
-    public var assignments: [(memberID: String, assignment: ByteBuffer)]
+    public var groupInstanceID: String?
+    /// Filled by the leader only; the other members send none.
+    public var assignments: [Assignment]
+
+    public init(groupID: String, generationID: Int32, memberID: String, groupInstanceID: String? = nil, assignments: [Assignment] = []) {
+        self.groupID = groupID
+        self.generationID = generationID
+        self.memberID = memberID
+        self.groupInstanceID = groupInstanceID
+        self.assignments = assignments
+    }
 
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
         generationID = try reader.int32("generation_id")
         memberID = try reader.string("member_id")
-        if version >= 3 { _ = try reader.nullableString("group_instance_id") }
+        if version >= 3 { groupInstanceID = try reader.nullableString("group_instance_id") }
         assignments = try reader.array("assignments") { (r: inout KafkaReader) throws(KafkaWireError) in
             (memberID: try r.string("assignments.member_id"), assignment: try r.bytes("assignments.assignment"))
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        buffer.writeInteger(generationID)
+        buffer.writeKafkaString(memberID)
+        if version >= 3 { buffer.writeKafkaNullableString(groupInstanceID) }
+        buffer.writeKafkaArray(assignments) { buffer, entry in
+            buffer.writeKafkaString(entry.memberID)
+            buffer.writeKafkaBytes(entry.assignment)
         }
     }
 }
@@ -146,6 +233,12 @@ public struct SyncGroupResponse: Sendable {
         buffer.writeInteger(errorCode.rawValue)
         buffer.writeKafkaBytes(assignment)
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 1 { _ = try reader.int32("throttle_time_ms") }
+        errorCode = ErrorCode(rawValue: try reader.int16("error_code"))
+        assignment = try reader.bytes("assignment")
+    }
 }
 
 /// Heartbeat request v0–3.
@@ -153,12 +246,27 @@ public struct HeartbeatRequest: Sendable {
     public var groupID: String
     public var generationID: Int32
     public var memberID: String
+    public var groupInstanceID: String?
+
+    public init(groupID: String, generationID: Int32, memberID: String, groupInstanceID: String? = nil) {
+        self.groupID = groupID
+        self.generationID = generationID
+        self.memberID = memberID
+        self.groupInstanceID = groupInstanceID
+    }
 
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
         generationID = try reader.int32("generation_id")
         memberID = try reader.string("member_id")
-        if version >= 3 { _ = try reader.nullableString("group_instance_id") }
+        if version >= 3 { groupInstanceID = try reader.nullableString("group_instance_id") }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        buffer.writeInteger(generationID)
+        buffer.writeKafkaString(memberID)
+        if version >= 3 { buffer.writeKafkaNullableString(groupInstanceID) }
     }
 }
 
@@ -171,12 +279,27 @@ public struct ErrorOnlyResponse: Sendable {
         if version >= 1 { buffer.writeInteger(Int32(0)) }
         buffer.writeInteger(errorCode.rawValue)
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 1 { _ = try reader.int32("throttle_time_ms") }
+        errorCode = ErrorCode(rawValue: try reader.int16("error_code"))
+    }
 }
 
 /// LeaveGroup request v0–3 (v3 leaves several members at once, KIP-345).
 public struct LeaveGroupRequest: Sendable {
     public var groupID: String
+    /// v0–2 carry exactly one member: the first of these is sent.
     public var memberIDs: [String]
+
+    public init(groupID: String, memberIDs: [String]) {
+        self.groupID = groupID
+        self.memberIDs = memberIDs
+    }
+
+    public init(groupID: String, memberID: String) {
+        self.init(groupID: groupID, memberIDs: [memberID])
+    }
 
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
@@ -190,10 +313,23 @@ public struct LeaveGroupRequest: Sendable {
             memberIDs = [try reader.string("member_id")]
         }
     }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        if version >= 3 {
+            buffer.writeKafkaArray(memberIDs) { buffer, id in
+                buffer.writeKafkaString(id)
+                buffer.writeKafkaNullableString(nil)
+            }
+        } else {
+            buffer.writeKafkaString(memberIDs.first ?? "")
+        }
+    }
 }
 
 public struct LeaveGroupResponse: Sendable {
     public var errorCode: ErrorCode
+    /// v3 only; empty in v0–2.
     public var members: [(memberID: String, errorCode: ErrorCode)]
 
     public init(errorCode: ErrorCode, members: [(memberID: String, errorCode: ErrorCode)]) {
@@ -212,6 +348,19 @@ public struct LeaveGroupResponse: Sendable {
             }
         }
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 1 { _ = try reader.int32("throttle_time_ms") }
+        errorCode = ErrorCode(rawValue: try reader.int16("error_code"))
+        members = []
+        if version >= 3 {
+            members = try reader.array("members") { (r: inout KafkaReader) throws(KafkaWireError) in
+                let id = try r.string("members.member_id")
+                _ = try r.nullableString("members.group_instance_id")
+                return (memberID: id, errorCode: ErrorCode(rawValue: try r.int16("members.error_code")))
+            }
+        }
+    }
 }
 
 /// OffsetCommit request v2–7.
@@ -219,30 +368,71 @@ public struct OffsetCommitRequest: Sendable {
     public struct Partition: Sendable {
         public var index: Int32
         public var offset: Int64
+        /// v6+; -1 when unknown.
+        public var leaderEpoch: Int32
         public var metadata: String?
+        public init(index: Int32, offset: Int64, leaderEpoch: Int32 = -1, metadata: String? = nil) {
+            self.index = index
+            self.offset = offset
+            self.leaderEpoch = leaderEpoch
+            self.metadata = metadata
+        }
     }
+
+    public typealias Topic = (name: String, partitions: [Partition])
 
     public var groupID: String
     public var generationID: Int32
     public var memberID: String
-    public var topics: [(name: String, partitions: [Partition])]
+    public var groupInstanceID: String?
+    /// v2–4; -1 keeps the broker's retention.
+    public var retentionTimeMs: Int64
+    public var topics: [Topic]
+
+    public init(
+        groupID: String, generationID: Int32, memberID: String, groupInstanceID: String? = nil, retentionTimeMs: Int64 = -1, topics: [Topic]
+    ) {
+        self.groupID = groupID
+        self.generationID = generationID
+        self.memberID = memberID
+        self.groupInstanceID = groupInstanceID
+        self.retentionTimeMs = retentionTimeMs
+        self.topics = topics
+    }
 
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
         generationID = try reader.int32("generation_id")
         memberID = try reader.string("member_id")
-        if version >= 7 { _ = try reader.nullableString("group_instance_id") }
-        if version <= 4 { _ = try reader.int64("retention_time_ms") }
+        if version >= 7 { groupInstanceID = try reader.nullableString("group_instance_id") }
+        retentionTimeMs = version <= 4 ? try reader.int64("retention_time_ms") : -1
         topics = try reader.array("topics") { (r: inout KafkaReader) throws(KafkaWireError) in
             (
                 name: try r.string("topics.name"),
                 partitions: try r.array("partitions") { (r: inout KafkaReader) throws(KafkaWireError) in
                     let index = try r.int32("partition_index")
                     let offset = try r.int64("committed_offset")
-                    if version >= 6 { _ = try r.int32("committed_leader_epoch") }
-                    return Partition(index: index, offset: offset, metadata: try r.nullableString("committed_metadata"))
+                    let epoch = version >= 6 ? try r.int32("committed_leader_epoch") : -1
+                    return Partition(index: index, offset: offset, leaderEpoch: epoch, metadata: try r.nullableString("committed_metadata"))
                 }
             )
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        buffer.writeInteger(generationID)
+        buffer.writeKafkaString(memberID)
+        if version >= 7 { buffer.writeKafkaNullableString(groupInstanceID) }
+        if version <= 4 { buffer.writeInteger(retentionTimeMs) }
+        buffer.writeKafkaArray(topics) { buffer, topic in
+            buffer.writeKafkaString(topic.name)
+            buffer.writeKafkaArray(topic.partitions) { buffer, partition in
+                buffer.writeInteger(partition.index)
+                buffer.writeInteger(partition.offset)
+                if version >= 6 { buffer.writeInteger(partition.leaderEpoch) }
+                buffer.writeKafkaNullableString(partition.metadata)
+            }
         }
     }
 }
@@ -265,17 +455,45 @@ public struct OffsetCommitResponse: Sendable {
             }
         }
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 3 { _ = try reader.int32("throttle_time_ms") }
+        topics = try reader.array("topics") { (r: inout KafkaReader) throws(KafkaWireError) in
+            (
+                name: try r.string("topics.name"),
+                partitions: try r.array("partitions") { (r: inout KafkaReader) throws(KafkaWireError) in
+                    (index: try r.int32("partition_index"), errorCode: ErrorCode(rawValue: try r.int16("error_code")))
+                }
+            )
+        }
+    }
 }
 
 /// OffsetFetch request v1–5. A null topic list (v2+) asks for every committed partition.
 public struct OffsetFetchRequest: Sendable {
+    public typealias Topic = (name: String, partitions: [Int32])
+
     public var groupID: String
-    public var topics: [(name: String, partitions: [Int32])]?
+    /// v1 cannot send null: it is sent as an empty list there.
+    public var topics: [Topic]?
+
+    public init(groupID: String, topics: [Topic]?) {
+        self.groupID = groupID
+        self.topics = topics
+    }
 
     public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
         groupID = try reader.string("group_id")
         topics = try reader.nullableArray("topics") { (r: inout KafkaReader) throws(KafkaWireError) in
             (name: try r.string("topics.name"), partitions: try r.int32Array("partition_indexes"))
+        }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        buffer.writeKafkaString(groupID)
+        buffer.writeKafkaNullableArray(version >= 2 ? topics : (topics ?? [])) { buffer, topic in
+            buffer.writeKafkaString(topic.name)
+            buffer.writeKafkaInt32Array(topic.partitions)
         }
     }
 }
@@ -295,6 +513,7 @@ public struct OffsetFetchResponse: Sendable {
     }
 
     public var topics: [(name: String, partitions: [Partition])]
+    /// v2+; `.none` when read from v1.
     public var errorCode: ErrorCode
 
     public init(topics: [(name: String, partitions: [Partition])], errorCode: ErrorCode) {
@@ -315,5 +534,22 @@ public struct OffsetFetchResponse: Sendable {
             }
         }
         if version >= 2 { buffer.writeInteger(errorCode.rawValue) }
+    }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 3 { _ = try reader.int32("throttle_time_ms") }
+        topics = try reader.array("topics") { (r: inout KafkaReader) throws(KafkaWireError) in
+            (
+                name: try r.string("topics.name"),
+                partitions: try r.array("partitions") { (r: inout KafkaReader) throws(KafkaWireError) in
+                    let index = try r.int32("partition_index")
+                    let offset = try r.int64("committed_offset")
+                    if version >= 5 { _ = try r.int32("committed_leader_epoch") }
+                    let metadata = try r.nullableString("metadata")
+                    return Partition(index: index, offset: offset, metadata: metadata, errorCode: ErrorCode(rawValue: try r.int16("error_code")))
+                }
+            )
+        }
+        errorCode = version >= 2 ? ErrorCode(rawValue: try reader.int16("error_code")) : .none
     }
 }

@@ -106,4 +106,35 @@ public struct MetadataResponse: Sendable {
         }
         if version >= 8 { buffer.writeInteger(Int32.min) }
     }
+
+    public init(from reader: inout KafkaReader, version: Int16) throws(KafkaWireError) {
+        if version >= 3 { _ = try reader.int32("throttle_time_ms") }
+        brokers = try reader.array("brokers") { (r: inout KafkaReader) throws(KafkaWireError) in
+            let nodeID = try r.int32("brokers.node_id")
+            let host = try r.string("brokers.host")
+            let port = try r.int32("brokers.port")
+            if version >= 1 { _ = try r.nullableString("brokers.rack") }
+            return Broker(nodeID: nodeID, host: host, port: port)
+        }
+        clusterID = version >= 2 ? try reader.nullableString("cluster_id") : nil
+        controllerID = version >= 1 ? try reader.int32("controller_id") : -1
+        topics = try reader.array("topics") { (r: inout KafkaReader) throws(KafkaWireError) in
+            let error = ErrorCode(rawValue: try r.int16("topics.error_code"))
+            let name = try r.string("topics.name")
+            if version >= 1 { _ = try r.bool("is_internal") }
+            let partitions = try r.array("partitions") { (r: inout KafkaReader) throws(KafkaWireError) in
+                let error = ErrorCode(rawValue: try r.int16("partitions.error_code"))
+                let index = try r.int32("partition_index")
+                let leader = try r.int32("leader_id")
+                if version >= 7 { _ = try r.int32("leader_epoch") }
+                _ = try r.int32Array("replica_nodes")
+                _ = try r.int32Array("isr_nodes")
+                if version >= 5 { _ = try r.int32Array("offline_replicas") }
+                return Partition(errorCode: error, index: index, leaderID: leader)
+            }
+            if version >= 8 { _ = try r.int32("topic_authorized_operations") }
+            return Topic(errorCode: error, name: name, partitions: partitions)
+        }
+        if version >= 8 { _ = try reader.int32("cluster_authorized_operations") }
+    }
 }
