@@ -5,6 +5,7 @@
 #   SCRATCH       SwiftPM build folder (default .build; each engineer uses .build-NAME)
 #   FUZZ_SECONDS  how long each fuzzer runs in `make fuzz` and `make test` (default 60)
 #   PYTHON        the interpreter the test venv is made from (default python3)
+#   DEMO_ARGS     flags for `causeway demo` in `make demo` (e.g. --keep-running --orders 12)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -14,6 +15,7 @@ PYTHON ?= python3
 SCRATCH ?= .build
 VENV ?= .venv
 FUZZ_SECONDS ?= 60
+DEMO_ARGS ?=
 FUZZ_SCRATCH ?= .build-fuzz
 # Benchmarks/ is a package of its own so that only its two targets pay for swift-otel.
 BENCH_SCRATCH ?= Benchmarks/.build
@@ -24,10 +26,10 @@ export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
 .PHONY: demo test deps venv build unit interop interop-kafka-python-2 bench-broker interop-swift-otel fuzz bench bench-tracing
 
-## The main job. For now: build and show the command line.
+## The main job: the order demo (broker, collector and four services in one process; six
+## orders stitched into chains). DEMO_ARGS=--keep-running keeps it up for the UI and curl.
 demo: deps build
-	$(BIN) --help
-	$(BIN) version
+	$(BIN) demo $(DEMO_ARGS)
 
 ## Every test: Debian packages, venv, build, swift test, interop tests, fuzzers.
 test:
