@@ -252,6 +252,7 @@ struct GroupMember: Sendable {
                 memberID = ""
                 continue
             case .rebalanceInProgress:
+                try await Task.sleep(for: configuration.retryBackoff)
                 continue
             default:
                 let error = KafkaClientError.broker(joined.errorCode, api: .joinGroup, resource: "group \(group)", message: nil)
@@ -277,6 +278,7 @@ struct GroupMember: Sendable {
             case .none:
                 break
             case .rebalanceInProgress:
+                try await Task.sleep(for: configuration.retryBackoff)
                 continue
             case .unknownMemberID, .illegalGeneration:
                 memberID = ""

@@ -10,19 +10,25 @@ import Synchronization
 import Testing
 import Tracing
 
-/// A broker on an ephemeral port, in memory, for the length of `body`.
-func withBroker<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+/// A broker in memory, on an ephemeral port unless `port` is given; returns its task and port.
+func startBroker(port: Int = 0) async throws -> (task: Task<Void, any Error>, port: Int) {
     var configuration = BrokerConfiguration()
-    configuration.port = 0
+    configuration.port = port
     configuration.metricsPort = -1
     configuration.inMemory = true
     configuration.retentionMs = nil
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let broker = KafkaBroker(configuration: configuration, logger: Logger(label: "test.broker"))
     let task = Task { try await broker.run { continuation.yield($0.kafka) } }
-    defer { task.cancel() }
     var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw CancellationError() }
+    guard let bound = await iterator.next() else { throw CancellationError() }
+    return (task, bound)
+}
+
+/// A broker for the length of `body`, which gets its `host:port`.
+func withBroker<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+    let (task, port) = try await startBroker()
+    defer { task.cancel() }
     return try await body("127.0.0.1:\(port)")
 }
 
@@ -271,18 +277,7 @@ struct KafkaClientTests {
 
     @Test("a producer whose broker restarts fails while it is down, naming it, and sends again once it is back")
     func brokerRestarts() async throws {
-        var configuration = BrokerConfiguration()
-        configuration.port = 0
-        configuration.metricsPort = -1
-        configuration.inMemory = true
-        func start(_ configuration: BrokerConfiguration) async throws -> (Task<Void, any Error>, Int) {
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let broker = KafkaBroker(configuration: configuration, logger: Logger(label: "test.broker"))
-            let task = Task { try await broker.run { continuation.yield($0.kafka) } }
-            var iterator = ports.makeAsyncIterator()
-            return (task, try #require(await iterator.next()))
-        }
-        let (first, port) = try await start(configuration)
+        let (first, port) = try await startBroker()
         let cluster = try cluster("127.0.0.1:\(port)")
         var producerConfiguration = ProducerConfiguration()
         producerConfiguration.retries = 2
@@ -299,8 +294,7 @@ struct KafkaClientTests {
             #expect("\(error)".contains("127.0.0.1:\(port)"))
         }
 
-        configuration.port = port
-        let (second, _) = try await start(configuration)
+        let (second, _) = try await startBroker(port: port)
         #expect(try await producer.sendUntraced(OutgoingMessage(topic: "t", key: "k", value: "after")).offset == 0)
         second.cancel()
         _ = await second.result
