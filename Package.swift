@@ -253,7 +253,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaWireTests",
-            dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

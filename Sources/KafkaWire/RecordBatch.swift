@@ -1,3 +1,4 @@
+import CompressNIO
 public import NIOCore
 
 /// One record of a v2 batch (https://kafka.apache.org/documentation/#record).
@@ -78,7 +79,7 @@ public struct Record: Sendable, Equatable {
 }
 
 /// A record batch, magic 2 (KIP-98). The broker keeps the bytes as sent and reads only the
-/// header; the records are decoded on demand (and only when uncompressed).
+/// header; the records are decoded on demand (uncompressed or gzip).
 public struct RecordBatch: Sendable {
     /// Size of everything before `records`: baseOffset through the record count.
     public static let headerSize = 61
@@ -167,11 +168,29 @@ public struct RecordBatch: Sendable {
         bytes.setInteger(offset, at: bytes.readerIndex)
     }
 
-    /// The records of an uncompressed batch.
+    /// The most bytes a compressed batch's records may inflate to: a gzip bomb stops here.
+    public static let maxDecompressedBytes = 64 << 20
+
+    /// The records of the batch: uncompressed, or gzip-compressed as Kafka writes them
+    /// (the records after the header as one gzip stream). Snappy, LZ4 and zstd batches
+    /// are refused with the codec's name.
     public func records() throws(KafkaWireError) -> [Record] {
-        guard compression == 0 else { throw .invalidBatch("compressed batch (codec \(compression)) not decoded") }
-        var reader = KafkaReader(bytes)
-        _ = try reader.raw("record_batch", length: Self.headerSize)
+        var reader: KafkaReader
+        switch compression {
+        case 0:
+            reader = KafkaReader(bytes)
+            _ = try reader.raw("record_batch", length: Self.headerSize)
+        case 1:
+            var compressed = bytes.getSlice(at: bytes.readerIndex + Self.headerSize, length: bytes.readableBytes - Self.headerSize) ?? ByteBuffer()
+            do {
+                reader = KafkaReader(try compressed.decompress(with: .gzip(), maxSize: Self.maxDecompressedBytes))
+            } catch {
+                throw .invalidBatch("gzip records do not inflate (at most \(Self.maxDecompressedBytes) bytes): \(error)")
+            }
+        default:
+            let name = [2: "snappy", 3: "lz4", 4: "zstd"][compression] ?? "codec \(compression)"
+            throw .invalidBatch("records compressed with \(name) are not decoded (only gzip is)")
+        }
         var records: [Record] = []
         for _ in 0..<recordCount {
             records.append(try Record(from: &reader))

@@ -143,9 +143,9 @@ def test_the_demo_stitches_every_order_and_real_clients_see_its_messages(causewa
         assert "declined" in headers["causeway-dead-letter-reason"]
         assert json.loads(letter.value())["order"]["item"] == "poison-pill"
 
-        # An order sent by kafka-python with trace context of its own: the services
+        # An order sent by kafka-python, gzip-compressed, with trace context of its own: the services
         # process it, and the collector reports the producer it never received.
-        producer = KafkaProducer(bootstrap_servers=demo.broker)
+        producer = KafkaProducer(bootstrap_servers=demo.broker, compression_type="gzip")
         order = {"order": {"order_id": "0123456789ab", "customer": "py", "item": "book", "quantity": 1}, "status": "placed"}
         producer.send("order_events", key=b"0123456789ab", value=json.dumps(order).encode(), headers=[
             ("traceparent", b"00-11111111111111111111111111111111-2222222222222222-01"),

@@ -1,3 +1,4 @@
+import CompressNIO
 import KafkaWire
 import NIOCore
 import Testing
@@ -80,4 +81,47 @@ private func sampleBatch() -> RecordBatch {
     var reader = KafkaReader(buffer)
     let decoded = try FetchResponse(from: &reader, version: 11)
     #expect(decoded.topics[0].partitions[0].records.readableBytes == 0)
+}
+
+/// A batch like `plain` with its records gzip-compressed (attributes codec 1), its
+/// length and CRC fixed up, as Kafka clients write them.
+func gzipped(_ plain: RecordBatch, codec: Int16 = 1) throws -> ByteBuffer {
+    var records = plain.bytes.getSlice(at: plain.bytes.readerIndex + RecordBatch.headerSize, length: plain.bytes.readableBytes - RecordBatch.headerSize)!
+    let compressed = try records.compress(with: .gzip())
+    var batch = plain.bytes.getSlice(at: plain.bytes.readerIndex, length: RecordBatch.headerSize)!
+    batch.setInteger(codec, at: 21)
+    var body = compressed
+    batch.writeBuffer(&body)
+    batch.setInteger(Int32(batch.readableBytes - RecordBatch.logOverhead), at: 8)
+    let crc = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[21...])) }
+    batch.setInteger(crc, at: 17)
+    return batch
+}
+
+@Suite("Compressed record batches")
+struct CompressedBatchTests {
+    let plain = RecordBatch.build(baseTimestamp: 1_700_000_000_000, records: (0..<5).map {
+        Record(offsetDelta: Int32($0), timestampDelta: Int64($0), key: ByteBuffer(string: "k\($0)"), value: ByteBuffer(string: "value \($0)"),
+               headers: [(key: "traceparent", value: ByteBuffer(string: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))])
+    })
+
+    @Test("a gzip batch's records decode to what was compressed")
+    func gzipRecords() throws {
+        let batch = try RecordBatch(try gzipped(plain))
+        #expect(batch.compression == 1)
+        #expect(try batch.records() == plain.records())
+    }
+
+    @Test("snappy, lz4 and zstd batches are refused by the codec's name")
+    func otherCodecs() throws {
+        for (codec, name) in [(Int16(2), "snappy"), (3, "lz4"), (4, "zstd")] {
+            let batch = try RecordBatch(try gzipped(plain, codec: codec))
+            #expect(throws: KafkaWireError.self) { try batch.records() }
+            do {
+                _ = try batch.records()
+            } catch {
+                #expect(error.description.contains(name))
+            }
+        }
+    }
 }
