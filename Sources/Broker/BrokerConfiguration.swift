@@ -7,6 +7,9 @@ public struct BrokerConfiguration: Sendable {
     public var port = 9092
     /// The host clients are told to connect to (Metadata, FindCoordinator).
     public var advertisedHost = "127.0.0.1"
+    /// The port clients are told to connect to; the bound port when nil (Kafka's
+    /// advertised.listeners, for a broker behind a proxy or a port mapping).
+    public var advertisedPort: Int?
     /// Prometheus `/metrics`; 0 is any free port, -1 turns it off.
     public var metricsPort = 9644
     /// Where partition logs and committed offsets are kept.
@@ -121,6 +124,7 @@ extension BrokerConfiguration {
             case "host": configuration.host = try string()
             case "port": configuration.port = try int()
             case "advertised_host": configuration.advertisedHost = try string()
+            case "advertised_port": configuration.advertisedPort = try optionalInt()
             case "metrics_port": configuration.metricsPort = try int()
             case "data_dir": configuration.dataDirectory = URL(fileURLWithPath: try string())
             case "storage":

@@ -41,7 +41,7 @@ public struct KafkaBroker: Sendable {
             }
         let kafkaPort = server.channel.localAddress?.port ?? configuration.port
         let handler = RequestHandler(
-            topics: topics, groups: groups, configuration: configuration, advertisedPort: Int32(kafkaPort), metrics: metrics, logger: logger
+            topics: topics, groups: groups, configuration: configuration, advertisedPort: Int32(configuration.advertisedPort ?? kafkaPort), metrics: metrics, logger: logger
         )
         let metricsServer: MetricsServer? = configuration.metricsPort >= 0
             ? try await MetricsServer.bind(host: configuration.host, port: configuration.metricsPort, metrics: metrics, topics: topics, groups: groups)

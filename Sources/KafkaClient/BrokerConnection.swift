@@ -234,6 +234,7 @@ extension BrokerConnection {
             (.joinGroup, ClientVersion.joinGroup), (.syncGroup, ClientVersion.syncGroup), (.heartbeat, ClientVersion.heartbeat),
             (.leaveGroup, ClientVersion.leaveGroup), (.offsetCommit, ClientVersion.offsetCommit),
             (.offsetFetch, ClientVersion.offsetFetch), (.createTopics, ClientVersion.createTopics),
+            (.initProducerId, ClientVersion.initProducerId),
         ]
         for (api, version) in spoken where !(offered[api.rawValue]?.contains(version) ?? false) {
             throw .unsupportedAPI(api: api, version: version, broker: address.description, offered: offered[api.rawValue])

@@ -36,6 +36,7 @@ enum ClientVersion {
     static let offsetCommit: Int16 = 7
     static let offsetFetch: Int16 = 5
     static let createTopics: Int16 = 3
+    static let initProducerId: Int16 = 1
 }
 
 /// A topic to create.

@@ -17,6 +17,14 @@ public struct ProducerConfiguration: Sendable {
     public var retryBackoff: Duration = .milliseconds(100)
     /// How long the broker may take to replicate before it answers.
     public var ackTimeout: Duration = .seconds(30)
+    /// Whether batches carry a producer ID and sequence numbers (Kafka's
+    /// `enable.idempotence`, on by default since Kafka 3.0), so that the broker drops a
+    /// retried batch it already has: a retry after a lost answer writes nothing twice.
+    /// Only with acks -1, as in Kafka.
+    public var idempotent = true
+    /// The most messages one Produce request carries for a partition. Sends to a
+    /// partition go out one request at a time; those made meanwhile wait and go together.
+    public var maxBatchMessages = 500
 
     public init() {}
 }
@@ -60,13 +68,16 @@ public struct DeliveryReport: Sendable, Equatable {
 /// `send <topic>` PRODUCER span and stamps `traceparent`, `tracestate`, `baggage`,
 /// `correlation-id` and a `message-id` on the message.
 ///
-/// Each send is its own Produce request; concurrent sends go out pipelined on the
-/// leader's connection.
+/// A partition has one Produce request in flight at a time, which keeps its messages in
+/// the order they were sent through retries; the sends made while it is out go together
+/// in the next request.
 public final class KafkaProducer: Sendable {
     public let cluster: KafkaCluster
     public let configuration: ProducerConfiguration
     private let tracer: (any Tracer)?
     private let roundRobin = Atomic<UInt32>(0)
+    private let queues = Mutex<[TopicPartition: PartitionQueue]>([:])
+    private let identity = Mutex<ProducerIdentity?>(nil)
 
     /// - Parameter tracer: The tracer for the send spans; the bootstrapped one when `nil`.
     public init(cluster: KafkaCluster, configuration: ProducerConfiguration = ProducerConfiguration(), tracer: (any Tracer)? = nil) {
@@ -103,24 +114,92 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func sendUntraced(_ message: OutgoingMessage) async throws -> DeliveryReport {
         let partition = try await partition(for: message)
-        let timestamp = message.timestamp ?? Int64(Self.nowMilliseconds())
         let record = Record(
             key: message.key.map { ByteBuffer(bytes: $0) }, value: message.value.map { ByteBuffer(bytes: $0) },
             headers: message.headers.headers.map { (key: $0.name, value: $0.value.map { ByteBuffer(bytes: $0) }) })
-        let batch = RecordBatch.build(baseTimestamp: timestamp, records: [record])
+        let queue = queues.withLock { queues in
+            let key = TopicPartition(topic: message.topic, partition: partition)
+            if let queue = queues[key] { return queue }
+            let queue = PartitionQueue(topic: message.topic, partition: partition)
+            queues[key] = queue
+            return queue
+        }
+        let offset = try await queue.send(record, timestamp: message.timestamp ?? Int64(Self.nowMilliseconds()), by: self)
+        return DeliveryReport(topic: message.topic, partition: partition, offset: offset, messageID: message.headers[KafkaClientHeader.messageID])
+    }
+
+    /// Writes one batch, retrying what may pass; returns its base offset (-1 with acks=0).
+    /// An idempotent producer numbers the batch, so that the broker drops a retry of one
+    /// it already has.
+    func write(_ records: [Record], timestamps: [Int64], to queue: PartitionQueue) async throws -> Int64 {
         var backoff = configuration.retryBackoff
         var attempt = 0
         while true {
+            let identity = isIdempotent ? try await producerIdentity() : nil
+            let sequence = identity.map { queue.sequence(for: $0) } ?? -1
+            let base = timestamps.min() ?? 0
+            let batch = RecordBatch.build(
+                baseTimestamp: base,
+                records: records.enumerated().map { index, record in
+                    var record = record
+                    record.offsetDelta = Int32(index)
+                    record.timestampDelta = timestamps[index] - base
+                    return record
+                },
+                producerID: identity?.id ?? -1, producerEpoch: identity?.epoch ?? -1, baseSequence: sequence)
             do {
-                let offset = try await produce(batch.bytes, topic: message.topic, partition: partition)
-                return DeliveryReport(topic: message.topic, partition: partition, offset: offset, messageID: message.headers[KafkaClientHeader.messageID])
-            } catch let error as KafkaClientError where error.isRetriable && attempt < configuration.retries {
+                let offset = try await produce(batch.bytes, topic: queue.topic, partition: queue.partition)
+                if let identity { queue.advance(for: identity, by: records.count) }
+                return offset
+            } catch let error as KafkaClientError {
+                if case .broker(let code, _, _, _) = error, [.unknownProducerID, .outOfOrderSequenceNumber, .invalidProducerEpoch].contains(code) {
+                    // The broker lost or refused this producer's numbering: start again
+                    // under a new producer ID, where sequences begin at 0.
+                    if let identity { forget(identity) }
+                    if code == .unknownProducerID, attempt < configuration.retries {
+                        attempt += 1
+                        continue
+                    }
+                    throw error
+                }
+                guard error.isRetriable, attempt < configuration.retries else {
+                    // Whether the broker has the batch is unknown: numbering on from here
+                    // could make it take the next batch for this one and drop it.
+                    if let identity { forget(identity) }
+                    throw error
+                }
                 attempt += 1
-                await cluster.forgetLeaders(of: message.topic)
+                await cluster.forgetLeaders(of: queue.topic)
                 try await Task.sleep(for: backoff)
                 backoff *= 2
             }
         }
+    }
+
+    private var isIdempotent: Bool { configuration.idempotent && configuration.acks == -1 }
+
+    /// The producer ID and epoch (InitProducerId), fetched once and again after `forget`.
+    private func producerIdentity() async throws -> ProducerIdentity {
+        if let known = identity.withLock({ $0 }) { return known }
+        let connection = try await cluster.anyConnection()
+        let response = try await connection.request(.initProducerId, version: ClientVersion.initProducerId) {
+            InitProducerIdRequest().encode(into: &$0, version: ClientVersion.initProducerId)
+        } decode: { (reader: inout KafkaReader) throws(KafkaWireError) in
+            try InitProducerIdResponse(from: &reader, version: ClientVersion.initProducerId)
+        }
+        guard response.errorCode == .none else {
+            throw KafkaClientError.broker(response.errorCode, api: .initProducerId, resource: "producer", message: nil)
+        }
+        let fetched = ProducerIdentity(id: response.producerID, epoch: response.producerEpoch)
+        return identity.withLock { current in
+            if let current { return current }
+            current = fetched
+            return fetched
+        }
+    }
+
+    private func forget(_ stale: ProducerIdentity) {
+        identity.withLock { if $0 == stale { $0 = nil } }
     }
 
     private func produce(_ records: ByteBuffer, topic: String, partition: Int32) async throws -> Int64 {
@@ -172,5 +251,86 @@ public final class KafkaProducer: Sendable {
 
     static func nowMilliseconds() -> UInt64 {
         DefaultTracerClock.now.nanosecondsSinceEpoch / 1_000_000
+    }
+}
+
+/// The producer ID and epoch InitProducerId gave.
+struct ProducerIdentity: Equatable, Sendable {
+    var id: Int64
+    var epoch: Int16
+}
+
+/// One partition's sends: one batch in flight, the rest queued for the next one, and the
+/// partition's next sequence number under the current producer ID.
+final class PartitionQueue: Sendable {
+    private struct Waiting {
+        var record: Record
+        var timestamp: Int64
+        var continuation: CheckedContinuation<Int64, any Error>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var isSending = false
+        var identity: ProducerIdentity?
+        var nextSequence: Int32 = 0
+    }
+
+    let topic: String
+    let partition: Int32
+    private let state = Mutex(State())
+
+    init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    /// Queues `record`; returns its offset once the batch that carries it is written.
+    func send(_ record: Record, timestamp: Int64, by producer: KafkaProducer) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            let starts = state.withLock { state in
+                state.waiting.append(Waiting(record: record, timestamp: timestamp, continuation: continuation))
+                defer { state.isSending = true }
+                return !state.isSending
+            }
+            // Not tied to the caller: a message handed over is sent even if its sender stops waiting.
+            if starts { Task { await self.drain(by: producer) } }
+        }
+    }
+
+    private func drain(by producer: KafkaProducer) async {
+        while true {
+            let batch: [Waiting] = state.withLock { state in
+                let taken = Array(state.waiting.prefix(max(1, producer.configuration.maxBatchMessages)))
+                state.waiting.removeFirst(taken.count)
+                if taken.isEmpty { state.isSending = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            do {
+                let base = try await producer.write(batch.map(\.record), timestamps: batch.map(\.timestamp), to: self)
+                for (index, waiting) in batch.enumerated() { waiting.continuation.resume(returning: base < 0 ? -1 : base + Int64(index)) }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// The next sequence number under `identity`: 0 under a new one.
+    func sequence(for identity: ProducerIdentity) -> Int32 {
+        state.withLock { state in
+            if state.identity != identity {
+                state.identity = identity
+                state.nextSequence = 0
+            }
+            return state.nextSequence
+        }
+    }
+
+    func advance(for identity: ProducerIdentity, by count: Int) {
+        state.withLock { state in
+            guard state.identity == identity else { return }
+            state.nextSequence = Int32(truncatingIfNeeded: Int64(state.nextSequence) + Int64(count)) & Int32.max
+        }
     }
 }

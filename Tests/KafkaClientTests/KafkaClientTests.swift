@@ -11,9 +11,10 @@ import Testing
 import Tracing
 
 /// A broker in memory, on an ephemeral port unless `port` is given; returns its task and port.
-func startBroker(port: Int = 0) async throws -> (task: Task<Void, any Error>, port: Int) {
+func startBroker(port: Int = 0, advertisedPort: Int? = nil) async throws -> (task: Task<Void, any Error>, port: Int) {
     var configuration = BrokerConfiguration()
     configuration.port = port
+    configuration.advertisedPort = advertisedPort
     configuration.metricsPort = -1
     configuration.inMemory = true
     configuration.retentionMs = nil
@@ -239,6 +240,54 @@ struct KafkaClientTests {
             #expect(deadLetterSend.parent == lastAttempt.identity)
             await cluster.shutdown()
         }
+    }
+
+    @Test("an idempotent producer's retry after a lost acknowledgement is written once, a plain one's twice; concurrent sends go out together")
+    func lostAcknowledgements() async throws {
+        let proxy = try await DroppingProxy.start()
+        let (broker, brokerPort) = try await startBroker(advertisedPort: proxy.port)
+        proxy.target.store(brokerPort, ordering: .relaxed)
+        let cluster = try cluster("127.0.0.1:\(proxy.port)")
+        try await cluster.createTopics([NewTopic(name: "ledger", partitions: 1)])
+        var plain = ProducerConfiguration()
+        plain.idempotent = false
+        plain.retryBackoff = .milliseconds(10)
+        var idempotent = ProducerConfiguration()
+        idempotent.retryBackoff = .milliseconds(10)
+        for (configuration, value) in [(idempotent, "once"), (plain, "twice")] {
+            let producer = KafkaProducer(cluster: cluster, configuration: configuration)
+            try await producer.sendUntraced(OutgoingMessage(topic: "ledger", key: nil, value: "warm-up"))
+            proxy.dropNextProduce.store(true, ordering: .relaxed)
+            try await producer.sendUntraced(OutgoingMessage(topic: "ledger", key: nil, value: value))
+        }
+
+        // 200 sends at once to one partition: fewer requests than messages, every offset once.
+        let producer = KafkaProducer(cluster: cluster)
+        let before = proxy.producesSeen.load(ordering: .relaxed)
+        let offsets = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for index in 0..<200 {
+                group.addTask { try await producer.sendUntraced(OutgoingMessage(topic: "ledger", key: nil, value: "bulk-\(index)")).offset }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let requests = proxy.producesSeen.load(ordering: .relaxed) - before
+        #expect(Set(offsets).count == 200)
+        #expect(requests < 100, "200 concurrent sends took \(requests) Produce requests")
+
+        let received = Received()
+        let consumer = KafkaConsumer(cluster: cluster, configuration: fastGroup("auditors", ["ledger"]))
+        let task = Task { try await consumer.run { message, _ in received.add(message) } }
+        try await received.wait { $0.count >= 205 }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        try await task.value
+        let values = received.all.compactMap(\.valueText)
+        #expect(values.filter { $0 == "once" }.count == 1)
+        #expect(values.filter { $0 == "twice" }.count == 2)
+        #expect(values.count == 205)  // two warm-ups, "once", "twice" twice, the 200
+        await cluster.shutdown()
+        broker.cancel()
+        try await proxy.close()
     }
 
     @Test("bad input and unreachable brokers fail with errors that name them")
