@@ -45,8 +45,8 @@ final class Received: Sendable {
     var all: [ConsumedMessage] { messages.withLock { $0 } }
     func add(_ message: ConsumedMessage) { messages.withLock { $0.append(message) } }
 
-    /// Waits until `predicate` holds, up to `seconds`.
-    func wait(seconds: Int = 20, until predicate: ([ConsumedMessage]) -> Bool) async throws {
+    /// Waits until `predicate` holds, up to `seconds` (generous: CI runs the suites in parallel on two cores).
+    func wait(seconds: Int = 60, until predicate: ([ConsumedMessage]) -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while !predicate(all) {
             guard ContinuousClock.now < deadline else { return }
@@ -146,7 +146,7 @@ struct KafkaClientTests {
             let one = member("one", first)
             let two = member("two", second)
             // Both members hold partitions once the second join has settled.
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 let split = assignments.all
                 if (split["one"]?.count ?? 0) + (split["two"]?.count ?? 0) == 4, split["one"]?.isEmpty == false, split["two"]?.isEmpty == false { break }
