@@ -272,6 +272,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "OrderDemoTests",
+            dependencies: ["OrderDemo", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "BrokerTests",
             dependencies: [
                 "Broker",

@@ -92,18 +92,35 @@ enum OrderRequest {
     private struct Body: Decodable {
         var item: String?
         var customer: String?
-        var quantity: Int?
+        /// A Double, so that 1.5 is read and refused here with the field's name (the
+        /// decoder's own refusal of it as an Int names no field).
+        var quantity: Double?
+    }
+
+    /// The field a decoding error is about, when it is about one.
+    private static func field(of error: any Error) -> String? {
+        let path: [any CodingKey]
+        switch error as? DecodingError {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
+            path = context.codingPath
+        default:
+            return nil
+        }
+        return path.isEmpty ? nil : path.map(\.stringValue).joined(separator: ".")
     }
 
     static func parse(_ body: ByteBuffer) -> Result<Order, Problem> {
         let fields: Body
         do {
             fields = try JSONDecoder().decode(Body.self, from: Data(body.readableBytesView))
-        } catch DecodingError.typeMismatch(_, let context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return .failure(Problem(message: field == "quantity" ? "quantity must be a whole number from 1 to 1000" : "\(field) must be a string"))
         } catch {
-            return .failure(Problem(message: "the body must be a JSON object such as {\"customer\": \"ada\", \"item\": \"book\", \"quantity\": 1}"))
+            // A string where a number belongs, or `true`: the decoder's coding path names
+            // the field.
+            switch Self.field(of: error) {
+            case "quantity": return .failure(Problem(message: "quantity must be a whole number from 1 to 1000"))
+            case let field?: return .failure(Problem(message: "\(field) must be a string"))
+            case nil: return .failure(Problem(message: "the body must be a JSON object such as {\"customer\": \"ada\", \"item\": \"book\", \"quantity\": 1}"))
+            }
         }
         guard let item = fields.item, !item.isEmpty, item.count <= 100 else {
             return .failure(Problem(message: "item must be a non-empty string of at most 100 characters"))
@@ -113,10 +130,10 @@ enum OrderRequest {
             return .failure(Problem(message: "customer must be a non-empty string of at most 100 characters"))
         }
         let quantity = fields.quantity ?? 1
-        guard (1...1000).contains(quantity) else {
+        guard quantity.rounded() == quantity, (1...1000).contains(quantity) else {
             return .failure(Problem(message: "quantity must be a whole number from 1 to 1000"))
         }
-        return .success(Order(orderID: ServiceRuntime.newOrderID(), customer: customer, item: item, quantity: quantity))
+        return .success(Order(orderID: ServiceRuntime.newOrderID(), customer: customer, item: item, quantity: Int(quantity)))
     }
 }
 
