@@ -21,6 +21,8 @@ public struct DemoSettings: Sendable {
 
     /// The built-in broker's port; 0 picks any free port.
     public var brokerPort = 9092
+    /// The built-in broker's Prometheus /metrics port; 0 picks any free port, -1 turns it off.
+    public var brokerMetricsPort = 9644
     /// The built-in collector's ports (OTLP/HTTP, Zipkin, query API); 0 picks any free port.
     public var collectorOTLPPort = 4318
     public var collectorZipkinPort = 9411
@@ -76,6 +78,11 @@ public struct DemoSettings: Sendable {
                 settings.partitions = Int32(count)
             case "export_interval": settings.exportInterval = try duration(value, key)
             case "broker_port": settings.brokerPort = try port(value, key)
+            case "broker_metrics_port":
+                guard let port = value.int, (-1...65535).contains(port) else {
+                    throw DemoSettingsError(message: "broker_metrics_port must be a port from 0 to 65535 or -1, got \(value.string ?? "?")")
+                }
+                settings.brokerMetricsPort = port
             case "collector_otlp_port": settings.collectorOTLPPort = try port(value, key)
             case "collector_zipkin_port": settings.collectorZipkinPort = try port(value, key)
             case "collector_http_port": settings.collectorHTTPPort = try port(value, key)

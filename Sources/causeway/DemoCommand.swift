@@ -48,20 +48,20 @@ struct DemoCommand: AsyncParsableCommand {
         // The broker and the collector, each logging to its own file.
         var brokerConfiguration = BrokerConfiguration()
         brokerConfiguration.port = settings.brokerPort
-        brokerConfiguration.metricsPort = -1
+        brokerConfiguration.metricsPort = settings.brokerMetricsPort
         brokerConfiguration.dataDirectory = root.appendingPathComponent("broker", isDirectory: true)
         brokerConfiguration.defaultPartitions = Int(settings.partitions)
         let brokerLog = try LogFile.output(logs.appendingPathComponent("broker.log").path)
         let broker = KafkaBroker(configuration: brokerConfiguration, logger: Logger(label: "causeway.broker") {
             JSONLogHandler(label: $0, serviceName: "causeway-broker", output: brokerLog)
         })
-        let brokerPort = AsyncStream.makeStream(of: Int.self)
+        let brokerPorts = AsyncStream.makeStream(of: KafkaBroker.BoundPorts.self)
         let brokerTask = Task {
-            defer { brokerPort.continuation.finish() }
-            try await broker.run { brokerPort.continuation.yield($0.kafka) }
+            defer { brokerPorts.continuation.finish() }
+            try await broker.run { brokerPorts.continuation.yield($0) }
         }
-        var ports = brokerPort.stream.makeAsyncIterator()
-        guard let kafkaPort = await ports.next() else {
+        var ports = brokerPorts.stream.makeAsyncIterator()
+        guard let brokerBound = await ports.next() else {
             throw DemoFailure(message: "the broker did not start: \(await Self.failure(of: brokerTask))")
         }
 
@@ -88,6 +88,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw DemoFailure(message: "the collector did not start: \(await Self.failure(of: collectorTask))")
         }
 
+        let kafkaPort = brokerBound.kafka
         settings.bootstrapServers = ["127.0.0.1:\(kafkaPort)"]
         settings.collectorEndpoint = "http://127.0.0.1:\(otlpPort)"
         settings.collectorQueryURL = "http://127.0.0.1:\(bound.http)"
@@ -127,8 +128,8 @@ struct DemoCommand: AsyncParsableCommand {
 
         print("""
             Causeway order demo
-              broker     127.0.0.1:\(kafkaPort) (Kafka protocol)
-              collector  OTLP http://127.0.0.1:\(otlpPort)   query API and UI http://127.0.0.1:\(bound.http)
+              broker     127.0.0.1:\(kafkaPort) (Kafka protocol)\(brokerBound.metrics.map { "   metrics http://127.0.0.1:\($0)/metrics" } ?? "")
+              collector  OTLP http://127.0.0.1:\(otlpPort)   query API and UI http://127.0.0.1:\(bound.http)   metrics http://127.0.0.1:\(bound.http)/metrics
               services   order http://127.0.0.1:\(orderPort)/orders, inventory, payment, notification (logs in \(logs.path))
 
             """)

@@ -37,7 +37,7 @@ class Demo:
     def __init__(self, causeway, tmp_path, orders=6):
         config = tmp_path / "demo.yaml"
         config.write_text(
-            "broker_port: 0\ncollector_otlp_port: 0\ncollector_zipkin_port: 0\ncollector_http_port: 0\n"
+            "broker_port: 0\nbroker_metrics_port: 0\ncollector_otlp_port: 0\ncollector_zipkin_port: 0\ncollector_http_port: 0\n"
             f"order_port: 0\ndata_dir: {tmp_path / 'demo'}\nchain_idle_window: 1s\n"
         )
         self.process = subprocess.Popen(
@@ -61,6 +61,7 @@ class Demo:
         self.broker = re.search(r"broker\s+(127\.0\.0\.1:\d+)", text).group(1)
         self.query = re.search(r"query API and UI (http://127\.0\.0\.1:\d+)", text).group(1)
         self.orders_url = re.search(r"order (http://127\.0\.0\.1:\d+)/orders", text).group(1) + "/orders"
+        self.broker_metrics, self.collector_metrics = re.findall(r"metrics (http://127\.0\.0\.1:\d+/metrics)", text)
         self.rows = {m["item"]: m for m in (ROW.match(line.rstrip("\n")) for line in self.lines) if m}
         self.placed = {m["order"]: m for m in (PLACED.match(line.rstrip("\n")) for line in self.lines) if m}
 

@@ -17,6 +17,7 @@ struct OrderDemoTests {
         #expect(shipped.partitions == defaults.partitions)
         #expect(shipped.exportInterval == defaults.exportInterval)
         #expect((shipped.brokerPort, shipped.collectorOTLPPort, shipped.collectorZipkinPort, shipped.collectorHTTPPort) == (9092, 4318, 9411, 8686))
+        #expect(shipped.brokerMetricsPort == defaults.brokerMetricsPort)
         #expect(shipped.chainIdleWindow == defaults.chainIdleWindow)
         #expect(shipped.dataDirectory == defaults.dataDirectory)
     }
