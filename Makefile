@@ -24,7 +24,7 @@ BIN := $(SCRATCH)/debug/causeway
 
 export SWIFT PYTHON SCRATCH VENV FUZZ_SECONDS FUZZ_SCRATCH BENCH_SCRATCH
 
-.PHONY: demo test deps venv build unit interop interop-kafka-python-2 bench-broker interop-swift-otel fuzz bench bench-tracing
+.PHONY: demo test deps deps-test venv build unit interop interop-kafka-python-2 bench-broker interop-swift-otel fuzz bench bench-tracing
 
 ## The main job: the order demo (broker, collector and four services in one process; six
 ## orders stitched into chains). DEMO_ARGS=--keep-running keeps it up for the UI and curl.
@@ -37,6 +37,10 @@ test:
 
 deps:
 	scripts/install-deps.sh
+
+## deps and what only the tests use (chromium for the web UI's test).
+deps-test:
+	scripts/install-deps.sh --tests
 
 venv:
 	scripts/python-venv.sh

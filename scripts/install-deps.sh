@@ -4,6 +4,10 @@
 set -euo pipefail
 
 packages=(libcurl4-openssl-dev zlib1g-dev libdeflate-dev libisal-dev libsqlite3-dev python3-venv kcat redis-server)
+# `--tests`: also what only the tests use (a headless browser for the web UI's test).
+if [[ "${1:-}" == "--tests" ]]; then
+    packages+=(chromium)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -36,7 +36,7 @@ skip() {
 
 make_step() { make --no-print-directory "$@"; }
 
-if step deps make_step deps; then
+if step deps make_step deps-test; then
     venv_ready=false
     step venv make_step venv && venv_ready=true
     if step build make_step build; then

@@ -28,6 +28,8 @@ struct QueryAPI: Sendable {
         let parameters = QueryParameters(request.uri)
         do {
             switch components.count {
+            case 0:
+                return ui()
             case 1 where components[0] == "metrics":
                 return metrics()
             case 1 where components[0] == "healthz":
@@ -146,6 +148,17 @@ struct QueryAPI: Sendable {
             return .bytes(.ok, contentType: "application/json", traces.otlpJSONBytes())
         }
         return jaeger(traces)
+    }
+
+    /// The web UI's page. Its script and styles are inline and it only calls this API,
+    /// which the content security policy says.
+    private func ui() -> Response {
+        var headers = HTTPFields()
+        if let policy = HTTPField.Name("Content-Security-Policy") {
+            headers[policy] = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'"
+        }
+        headers[.cacheControl] = "no-cache"
+        return .bytes(.ok, contentType: "text/html; charset=utf-8", Array(CollectorUI.page.utf8), headers: headers)
     }
 
     private func backlinks(traceID: String, spanID: String) async throws -> Response {
