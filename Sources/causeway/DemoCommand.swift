@@ -170,7 +170,7 @@ struct DemoCommand: AsyncParsableCommand {
         if let firstChainID {
             let detail = try await scenario.getJSON("/api/chains/" + firstChainID)
             if let chain = (detail["data"] as? [[String: Any]])?.first {
-                print("\nthe first order's chain (causeway chain \(placed[0].correlationID) --collector \(settings.collectorQueryURL)):\n")
+                print("\nthe first order's chain (causeway chain \(placed[0].correlationID) --collector \(settings.collectorQueryURL); in the UI \(settings.collectorQueryURL)/#/chain/\(firstChainID)):\n")
                 print(ChainWaterfall.render(chain, width: 60), terminator: "")
             }
             print("\nchains by status: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -178,7 +178,8 @@ struct DemoCommand: AsyncParsableCommand {
         fflush(nil)
 
         if keepRunning {
-            print("\nrunning; place more orders with")
+            print("\nthe UI: \(settings.collectorQueryURL)/ (chains, their waterfalls, hops, spans and logs; the graph)")
+            print("running; place more orders with")
             print("  curl -s -X POST http://127.0.0.1:\(orderPort)/orders -H 'content-type: application/json' -d '{\"item\":\"book\",\"customer\":\"ada\"}'")
             print("and stop with Ctrl-C.")
             fflush(nil)
