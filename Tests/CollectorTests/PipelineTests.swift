@@ -54,20 +54,38 @@ import Testing
 }
 
 @Suite struct PipelineAdmissionTests {
+    @Test func aRequestIsRefusedBeforeDecodingWhenItsDecodedSizeCannotFitByWhatEarlierOnesTook() async throws {
+        let stalled = StalledConsumer()
+        let size = Samples.traces.estimatedMemoryBytes
+        let pipeline = TelemetryPipeline(consumers: [(stalled, true, true)], limitBytes: 3 * size, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            // One request of a quarter of its decoded size: the protobuf ratio moves from 1 to 1.375.
+            #expect(pipeline.submit(Samples.traces, receivedBytes: size / 4, .protobufSpans) == .accepted)
+            // 1.5 sizes received would fit as received (2.5 of 3) but not as decoded (2.06 of 3)...
+            #expect(pipeline.admission(forReceived: size * 3 / 2, .protobufSpans) == .full)
+            // ...while JSON, whose ratio nothing has taught, is still judged by its received size.
+            #expect(pipeline.admission(forReceived: size * 3 / 2, .jsonSpans) == .accepted)
+            stalled.release()
+            group.cancelAll()
+        }
+        pipeline.close()
+    }
+
     @Test func aRequestIsRefusedBeforeDecodingWhenItsBytesCannotFit() async throws {
         let stalled = StalledConsumer()
         let pipeline = TelemetryPipeline(consumers: [(stalled, true, true)], limitBytes: 150, logger: quietLogger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pipeline.run() }
-            #expect(pipeline.admission(forReceived: 1_000) == .accepted)
+            #expect(pipeline.admission(forReceived: 1_000, .protobufSpans) == .accepted)
             #expect(pipeline.submit(Samples.traces, bytes: 100) == .accepted)
-            #expect(pipeline.admission(forReceived: 10) == .accepted)
-            #expect(pipeline.admission(forReceived: 60) == .full)
+            #expect(pipeline.admission(forReceived: 10, .protobufSpans) == .accepted)
+            #expect(pipeline.admission(forReceived: 60, .protobufSpans) == .full)
             stalled.release()
             group.cancelAll()
         }
         pipeline.close()
-        #expect(pipeline.admission(forReceived: 1) == .closed)
+        #expect(pipeline.admission(forReceived: 1, .protobufSpans) == .closed)
     }
 
     @Test func batchesCountAtTheirDecodedSize() async throws {
@@ -93,7 +111,7 @@ import Testing
             heapLimit: HeapLimit(softLimitBytes: 1, checkInterval: .milliseconds(10)), logger: Logger(label: "test") { _ in lines })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pipeline.run() }
-            _ = try await eventually { pipeline.admission(forReceived: 1) == .full ? true : nil }
+            _ = try await eventually { pipeline.admission(forReceived: 1, .protobufSpans) == .full ? true : nil }
             #expect(pipeline.submit(Samples.traces) == .full)
             group.cancelAll()
         }

@@ -99,7 +99,13 @@ struct OTLPHTTPReceiver: Sendable {
                 return status(.badRequest, RPCCode.invalidArgument, reason, encoding)
             }
         }
-        if let refusal = refusal(pipeline.admission(forReceived: received.bytes.readableBytes), encoding) {
+        let kind: TelemetryPipeline.BodyKind = switch (isTraces, encoding) {
+        case (true, .protobuf): .protobufSpans
+        case (true, .json): .jsonSpans
+        case (false, .protobuf): .protobufLogs
+        case (false, .json): .jsonLogs
+        }
+        if let refusal = refusal(pipeline.admission(forReceived: received.bytes.readableBytes, kind), encoding) {
             refusedUndecoded.increment()
             return refusal
         }
@@ -145,7 +151,7 @@ struct OTLPHTTPReceiver: Sendable {
             (rejected, firstFault) = Self.dropSpansEndingBeforeStart(&traces)
         }
         let count = traces.spanCount
-        if count > 0, let refusal = refusal(pipeline.submit(traces), encoding) {
+        if count > 0, let refusal = refusal(pipeline.submit(traces, receivedBytes: received.bytes.readableBytes, encoding == .protobuf ? .protobufSpans : .jsonSpans), encoding) {
             refusedSpans.increment(by: count + rejected)
             return refusal
         }
@@ -205,7 +211,7 @@ struct OTLPHTTPReceiver: Sendable {
             return status(.badRequest, RPCCode.invalidArgument, "cannot decode the ExportLogsServiceRequest: \(error)", encoding)
         }
         let count = logs.logRecordCount
-        if count > 0, let refusal = refusal(pipeline.submit(logs), encoding) {
+        if count > 0, let refusal = refusal(pipeline.submit(logs, receivedBytes: bytes.readableBytes, encoding == .protobuf ? .protobufLogs : .jsonLogs), encoding) {
             refusedLogs.increment(by: count)
             return refusal
         }

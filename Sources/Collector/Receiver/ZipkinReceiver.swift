@@ -53,7 +53,7 @@ struct ZipkinReceiver: Sendable {
             }
         }
         if bytes.readableBytes == 0 { return Response(status: .accepted) }
-        if let refusal = refusal(pipeline.admission(forReceived: bytes.readableBytes)) {
+        if let refusal = refusal(pipeline.admission(forReceived: bytes.readableBytes, .jsonSpans)) {
             refusedUndecoded.increment()
             return refusal
         }
@@ -64,7 +64,7 @@ struct ZipkinReceiver: Sendable {
             return .text(.badRequest, "cannot decode the Zipkin v2 JSON spans: \(error)")
         }
         let count = traces.spanCount
-        if count > 0, let refusal = refusal(pipeline.submit(traces)) {
+        if count > 0, let refusal = refusal(pipeline.submit(traces, receivedBytes: bytes.readableBytes, .jsonSpans)) {
             refusedSpans.increment(by: count)
             return refusal
         }
