@@ -108,7 +108,6 @@ public final class KafkaConsumer: Sendable {
         _ handler: @escaping @Sendable (ConsumedMessage, any Span) async throws -> Void
     ) async throws {
         var member = GroupMember(configuration: configuration, cluster: cluster, logger: logger)
-        defer { if member.memberID.isEmpty == false { logger.debug("consumer stopped", metadata: ["group": "\(configuration.groupID)"]) } }
         while !Task.isCancelled {
             let assignment: PartitionAssignment
             do {

@@ -6,15 +6,7 @@ import NIOHTTP1
 /// The scenario driver: places orders with the order service over HTTP, then reads each
 /// order's chains back from the collector once they are final.
 public struct Scenario: Sendable {
-    /// One order and what the collector made of it.
-    public struct Outcome: Sendable {
-        public var orderID: String
-        public var item: String
-        public var correlationID: String
-        /// The chain summaries `/api/chains` lists for the correlation ID, as JSON text.
-        public var chains: [ChainSummary]
-    }
-
+    /// A chain as `/api/chains` lists it, with the services of its hops.
     public struct ChainSummary: Sendable {
         public var chainID: String
         public var status: String
