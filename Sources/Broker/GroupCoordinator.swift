@@ -269,7 +269,11 @@ package actor GroupCoordinator {
             if let group = groups[request.groupID], group.members[request.memberID] != nil {
                 if group.generation != request.generationID {
                     error = .illegalGeneration
-                } else if group.state == .preparingRebalance {
+                } else if group.state == .completingRebalance {
+                    // As Kafka: a member of the current generation may commit while the
+                    // group prepares a rebalance (it hears of the rebalance from its
+                    // heartbeat, and commits what it handled before rejoining), but not
+                    // between JoinGroup and SyncGroup.
                     error = .rebalanceInProgress
                 }
             } else {

@@ -65,11 +65,11 @@ extension KafkaTestConnection {
         return try reader.int16("error")
     }
 
-    fileprivate mutating func commit(_ group: String, topic: String, offset: Int64) async throws -> Int16 {
+    fileprivate mutating func commit(_ group: String, topic: String, offset: Int64, generation: Int32 = -1, memberID: String = "") async throws -> Int16 {
         var reader = try #require(try await request(.offsetCommit, version: 7) { buffer in
             buffer.writeKafkaString(group)
-            buffer.writeInteger(Int32(-1))
-            buffer.writeKafkaString("")
+            buffer.writeInteger(generation)
+            buffer.writeKafkaString(memberID)
             buffer.writeKafkaNullableString(nil)
             buffer.writeInteger(Int32(1))
             buffer.writeKafkaString(topic)
@@ -152,6 +152,32 @@ struct GroupTests {
                 let follower = try #require(try await tasks.next())
                 #expect(follower.0 == 0)
                 #expect(follower.1 == SyncGroupResponse.emptyConsumerAssignment)
+            }
+        }
+    }
+
+    @Test func aMemberCommitsWhileTheGroupPreparesARebalance() async throws {
+        try await withBroker { port in
+            let leader = try await withConnection(port: port) { connection in
+                let joined = try await connection.join("c")
+                _ = try await connection.sync("c", generation: joined.generation, memberID: joined.memberID, assignments: [])
+                return joined
+            }
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                // A second member's join starts a rebalance and waits for the leader.
+                tasks.addTask { try await withConnection(port: port) { connection in _ = try await connection.join("c") } }
+                try await withConnection(port: port) { connection in
+                    while try await connection.heartbeat("c", generation: leader.generation, memberID: leader.memberID) != ErrorCode.rebalanceInProgress.rawValue {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    // As Kafka: what the member handled before rejoining is committed.
+                    #expect(try await connection.commit("c", topic: "orders", offset: 5, generation: leader.generation, memberID: leader.memberID) == 0)
+                    #expect(try await connection.commit("c", topic: "orders", offset: 6, generation: leader.generation + 1, memberID: leader.memberID)
+                        == ErrorCode.illegalGeneration.rawValue)
+                    _ = try await connection.join("c", memberID: leader.memberID)
+                    #expect(try await connection.committed("c", topic: "orders") == 5)
+                }
+                try await tasks.waitForAll()
             }
         }
     }
