@@ -92,12 +92,7 @@ public actor KafkaCluster {
             if connections[address] == task { connections[address] = nil }
         }
         let configuration = configuration
-        let task = Task { () throws -> BrokerConnection in
-            let connection = try await BrokerConnection.connect(
-                to: address, clientID: configuration.clientID, requestTimeout: .nanoseconds(Int64(configuration.requestTimeout.nanoseconds)))
-            try await connection.negotiateVersions()
-            return connection
-        }
+        let task = Task { try await Self.open(address, configuration) }
         connections[address] = task
         do {
             return try await task.value
@@ -169,11 +164,7 @@ public actor KafkaCluster {
 
     /// The connection to the leader of a partition.
     func leader(of topic: String, partition: Int32) async throws -> BrokerConnection {
-        if leaders[topic]?[partition] == nil { _ = try await partitions(of: topic) }
-        guard let node = leaders[topic]?[partition], node >= 0 else {
-            throw KafkaClientError.broker(.leaderNotAvailable, api: .metadata, resource: "\(topic)-\(partition)", message: nil)
-        }
-        return try await connection(toNode: node)
+        try await connection(toNode: try await leaderNode(of: topic, partition: partition))
     }
 
     /// The leader of a partition, as a node ID (to group requests by broker).
@@ -218,6 +209,12 @@ public actor KafkaCluster {
     /// in order (a JoinGroup can wait for a whole rebalance). The caller closes it.
     func openConnection(to address: BrokerAddress) async throws -> BrokerConnection {
         guard !isShutDown else { throw KafkaClientError.shutDown }
+        return try await Self.open(address, configuration)
+    }
+
+    /// Connects and checks the broker's API versions; a connection that fails the check
+    /// is closed.
+    private static func open(_ address: BrokerAddress, _ configuration: KafkaClientConfiguration) async throws -> BrokerConnection {
         let connection = try await BrokerConnection.connect(
             to: address, clientID: configuration.clientID, requestTimeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
         do {

@@ -241,26 +241,11 @@ struct GroupMember: Sendable {
             } decode: { (reader: inout KafkaReader) throws(KafkaWireError) in
                 try JoinGroupResponse(from: &reader, version: ClientVersion.joinGroup)
             }
-            switch joined.errorCode {
-            case .none:
-                break
-            case .memberIDRequired:
+            if joined.errorCode == .memberIDRequired {
                 memberID = joined.memberID
                 continue
-            case .unknownMemberID, .illegalGeneration:
-                memberID = ""
-                continue
-            case .rebalanceInProgress:
-                try await Task.sleep(for: configuration.retryBackoff)
-                continue
-            default:
-                let error = KafkaClientError.broker(joined.errorCode, api: .joinGroup, resource: "group \(group)", message: nil)
-                guard joined.errorCode.isRetriable else { throw error }
-                // The coordinator may have moved: ask again.
-                await coordinator.close()
-                try await Task.sleep(for: configuration.retryBackoff)
-                continue
             }
+            if try await startsAgain(after: joined.errorCode, of: .joinGroup, coordinator: coordinator) { continue }
             memberID = joined.memberID
             generation = joined.generationID
             var assignments: [(memberID: String, assignment: ByteBuffer)] = []
@@ -273,22 +258,7 @@ struct GroupMember: Sendable {
             } decode: { (reader: inout KafkaReader) throws(KafkaWireError) in
                 try SyncGroupResponse(from: &reader, version: ClientVersion.syncGroup)
             }
-            switch synced.errorCode {
-            case .none:
-                break
-            case .rebalanceInProgress:
-                try await Task.sleep(for: configuration.retryBackoff)
-                continue
-            case .unknownMemberID, .illegalGeneration:
-                memberID = ""
-                continue
-            default:
-                let error = KafkaClientError.broker(synced.errorCode, api: .syncGroup, resource: "group \(group)", message: nil)
-                guard synced.errorCode.isRetriable else { throw error }
-                await coordinator.close()
-                try await Task.sleep(for: configuration.retryBackoff)
-                continue
-            }
+            if try await startsAgain(after: synced.errorCode, of: .syncGroup, coordinator: coordinator) { continue }
             let assignment: ConsumerProtocolAssignment
             do {
                 assignment = try ConsumerProtocolAssignment(from: synced.assignment)
@@ -303,6 +273,27 @@ struct GroupMember: Sendable {
             ])
             return PartitionAssignment(generation: generation, memberID: memberID, partitions: partitions)
         }
+    }
+
+    /// Whether a JoinGroup or SyncGroup answer sends this member back to JoinGroup, after
+    /// what the error calls for: a new member ID, a pause while the group rebalances, or
+    /// (the coordinator may have moved) a new coordinator. An error that cannot pass throws.
+    private mutating func startsAgain(after code: ErrorCode, of api: APIKey, coordinator: BrokerConnection) async throws -> Bool {
+        switch code {
+        case .none:
+            return false
+        case .unknownMemberID, .illegalGeneration:
+            memberID = ""
+        case .rebalanceInProgress:
+            try await Task.sleep(for: configuration.retryBackoff)
+        default:
+            guard code.isRetriable else {
+                throw KafkaClientError.broker(code, api: api, resource: "group \(configuration.groupID)", message: nil)
+            }
+            await coordinator.close()
+            try await Task.sleep(for: configuration.retryBackoff)
+        }
+        return true
     }
 
     /// The range assignor: for each topic, its partitions in order cut into one run per

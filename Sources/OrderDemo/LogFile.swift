@@ -15,15 +15,6 @@ public enum LogFile {
     public static func output(_ path: String) throws -> JSONLogHandler.Output {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw ScenarioError(message: "cannot open \(path) for the log: errno \(errno)") }
-        return JSONLogHandler.Output { line in
-            line.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                    if written <= 0 { return }
-                    offset += written
-                }
-            }
-        }
+        return .fileDescriptor(descriptor)
     }
 }

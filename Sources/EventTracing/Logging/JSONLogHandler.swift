@@ -42,6 +42,12 @@ public struct JSONLogHandler: LogHandler {
         /// The process's standard error.
         public static let standardError = Output(destination: LineDestination(.fileDescriptor(2)))
 
+        /// Writes each line to an open file descriptor (a log file opened for appending),
+        /// in one write where the system allows, resuming after partial writes.
+        public static func fileDescriptor(_ descriptor: Int32) -> Output {
+            Output(destination: LineDestination(.fileDescriptor(descriptor)))
+        }
+
         /// Hands each line, newline included, to `write`; calls are serialized.
         public init(_ write: @escaping @Sendable (_ line: [UInt8]) -> Void) {
             destination = LineDestination(.closure(write))
